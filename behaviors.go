@@ -1,0 +1,443 @@
+package libmemcached
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// behaviorKind says what values a behavior takes.
+type behaviorKind int
+
+const (
+	kindBool behaviorKind = iota
+	kindInt
+	kindHash
+	kindDistribution
+)
+
+// behaviorInfo describes one behavior by its pylibmc name.
+type behaviorInfo struct {
+	name string
+	b    Behavior
+	kind behaviorKind
+	max  uint64 // largest integer accepted (kindInt)
+	doc  string // meaning and unit, for errors and the README table
+}
+
+// behaviorTable lists the behaviors settable by name: pylibmc 1.6.3's
+// all_behaviors first, in its order, then libmemcached behaviors pylibmc
+// lacks. Behaviors() reports them in this order. SetBehaviors applies a map
+// in this order too, so the result does not depend on map iteration.
+var behaviorTable = []behaviorInfo{
+	{"no_block", BehaviorNoBlock, kindBool, 1, "asynchronous I/O: writes may return before the server answered"},
+	{"tcp_nodelay", BehaviorTCPNoDelay, kindBool, 1, "TCP_NODELAY on connections (on by default in this client)"},
+	{"tcp_keepalive", BehaviorTCPKeepAlive, kindBool, 1, "SO_KEEPALIVE on connections"},
+	{"hash", BehaviorHash, kindHash, 0, "key hash algorithm, by name"},
+	{"ketama_hash", BehaviorKetamaHash, kindHash, 0, "hash used to build the consistent continuum, by name"},
+	{"ketama", BehaviorKetama, kindBool, 1, "true: distribution \"consistent ketama\" (keeps the key hash); false: modula"},
+	{"ketama_weighted", BehaviorKetamaWeighted, kindBool, 1, "true: md5 key hash, md5 continuum, weighted (PHP Memcached's OPT_LIBKETAMA_COMPATIBLE)"},
+	{"distribution", BehaviorDistribution, kindDistribution, 0, "server distribution, by name"},
+	{"cas", BehaviorSupportCAS, kindBool, 1, "use gets so Get fills CasID (on by default in this client)"},
+	{"buffer_requests", BehaviorBufferRequests, kindBool, 1, "buffer storage commands until a read or flush"},
+	{"verify_keys", BehaviorVerifyKey, kindBool, 1, "libmemcached also checks keys (this client always checks them in Go); ASCII protocol only"},
+	{"connect_timeout", BehaviorConnectTimeout, kindInt, math.MaxInt32, "connect timeout, milliseconds"},
+	{"send_timeout", BehaviorSndTimeout, kindInt, math.MaxInt32, "SO_SNDTIMEO, microseconds (0: none)"},
+	{"receive_timeout", BehaviorRcvTimeout, kindInt, math.MaxInt32, "SO_RCVTIMEO, microseconds (0: none)"},
+	{"num_replicas", BehaviorNumberOfReplicas, kindInt, math.MaxUint32, "number of extra copies stored on other servers (binary protocol)"},
+	{"auto_eject", BehaviorAutoEjectHosts, kindBool, 1, "remove a server from the distribution after failure_limit failures"},
+	{"retry_timeout", BehaviorRetryTimeout, kindInt, math.MaxInt32, "seconds before a failed server is tried again"},
+	{"remove_failed", BehaviorRemoveFailedServers, kindBool, 1, "same switch as auto_eject in libmemcached 1.1"},
+	{"failure_limit", BehaviorServerFailureLimit, kindInt, math.MaxUint32, "consecutive failures before a server is marked failed"},
+	{"_io_msg_watermark", BehaviorIOMsgWatermark, kindInt, math.MaxUint32, "buffered messages before an mget reads replies"},
+	{"_io_bytes_watermark", BehaviorIOBytesWatermark, kindInt, math.MaxUint32, "buffered bytes before an mget reads replies"},
+	{"_io_key_prefetch", BehaviorIOKeyPrefetch, kindInt, math.MaxUint32, "keys sent before an mget reads replies"},
+	{"_hash_with_prefix_key", BehaviorHashWithPrefixKey, kindBool, 1, "hash the namespace prefix together with the key"},
+	{"_noreply", BehaviorNoReply, kindBool, 1, "ask servers not to answer storage commands (errors are then lost)"},
+	{"_sort_hosts", BehaviorSortHosts, kindBool, 1, "sort servers by name before distributing (modula placement then ignores list order)"},
+	{"_poll_timeout", BehaviorPollTimeout, kindInt, math.MaxInt32, "timeout of each wait for a server's answer, milliseconds"},
+	{"_socket_send_size", BehaviorSocketSendSize, kindInt, math.MaxInt32, "SO_SNDBUF, bytes (0: system default)"},
+	{"_socket_recv_size", BehaviorSocketRecvSize, kindInt, math.MaxInt32, "SO_RCVBUF, bytes (0: system default)"},
+	{"dead_timeout", BehaviorDeadTimeout, kindInt, math.MaxInt32, "seconds an ejected server stays dead before it is retried"},
+	// libmemcached behaviors pylibmc does not list.
+	{"binary_protocol", BehaviorBinaryProtocol, kindBool, 1, "use the binary protocol (needed for SASL and replicas)"},
+	{"use_udp", BehaviorUseUDP, kindBool, 1, "use UDP (set by udp: server specs; storage only, no replies)"},
+	{"server_timeout_limit", BehaviorServerTimeoutLimit, kindInt, math.MaxUint32, "consecutive timeouts before a server is marked failed (0: off)"},
+	{"randomize_replica_read", BehaviorRandomizeReplicaRead, kindBool, 1, "read from a random replica"},
+	{"tcp_keepidle", BehaviorTCPKeepIdle, kindInt, math.MaxUint32, "TCP_KEEPIDLE, seconds"},
+}
+
+// behaviorAliases are the spellings of pylibmc's original README, mapped to
+// the 1.6 names.
+var behaviorAliases = map[string]string{
+	"connect timeout": "connect_timeout",
+	"buffer requests": "buffer_requests",
+	"verify key":      "verify_keys",
+	"support cas":     "cas",
+	"poll timeout":    "_poll_timeout",
+	"no block":        "no_block",
+	"tcp nodelay":     "tcp_nodelay",
+	"sort hosts":      "_sort_hosts",
+}
+
+// deprecatedBehaviors are names libmemcached 1.x no longer supports.
+var deprecatedBehaviors = map[string]string{
+	"cache lookups": "MEMCACHED_BEHAVIOR_CACHE_LOOKUPS is deprecated in libmemcached 1.x (memcached_behavior_set returns MEMCACHED_DEPRECATED)",
+	"cache_lookups": "MEMCACHED_BEHAVIOR_CACHE_LOOKUPS is deprecated in libmemcached 1.x (memcached_behavior_set returns MEMCACHED_DEPRECATED)",
+}
+
+// hashNames are pylibmc's names of the hash algorithms, plus murmur3.
+var hashNames = map[string]Hash{
+	"default": HashDefault, "md5": HashMD5, "crc": HashCRC, "fnv1_64": HashFNV164,
+	"fnv1a_64": HashFNV1a64, "fnv1_32": HashFNV132, "fnv1a_32": HashFNV1a32,
+	"hsieh": HashHsieh, "murmur": HashMurmur, "jenkins": HashJenkins, "murmur3": HashMurmur3,
+}
+
+// distributionNames are pylibmc's names of the distributions.
+var distributionNames = map[string]Distribution{
+	"modula": DistributionModula, "consistent": DistributionConsistent,
+	"consistent ketama": DistributionConsistentKetama, "random": DistributionRandom,
+	"consistent ketama spy": DistributionConsistentKetamaSpy,
+	"consistent weighted":   DistributionConsistentWeighted,
+	"virtual bucket":        DistributionVirtualBucket,
+	"consistent max":        DistributionConsistentMax,
+}
+
+// Name returns pylibmc's name of the hash ("fnv1a_32"), or "" if it has none.
+func (h Hash) Name() string { return nameOf(hashNames, h) }
+
+// Name returns pylibmc's name of the distribution ("consistent ketama"), or "" if it has none.
+func (d Distribution) Name() string { return nameOf(distributionNames, d) }
+
+func nameOf[T comparable](m map[string]T, v T) string {
+	for k, x := range m {
+		if x == v {
+			return k
+		}
+	}
+	return ""
+}
+
+func choices[T any](m map[string]T) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, fmt.Sprintf("%q", k))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+var behaviorByName = func() map[string]*behaviorInfo {
+	m := make(map[string]*behaviorInfo, len(behaviorTable))
+	for i := range behaviorTable {
+		m[behaviorTable[i].name] = &behaviorTable[i]
+	}
+	return m
+}()
+
+// BehaviorNames lists the behavior names SetBehaviors accepts and Behaviors
+// reports, in table order (pylibmc's all_behaviors first).
+func BehaviorNames() []string {
+	names := make([]string, len(behaviorTable))
+	for i, bi := range behaviorTable {
+		names[i] = bi.name
+	}
+	return names
+}
+
+// behaviorSetting is one behavior and its libmemcached value.
+type behaviorSetting struct {
+	b Behavior
+	v uint64
+}
+
+func behaviorNameList() string {
+	return strings.Join(BehaviorNames(), " ")
+}
+
+// lookupBehavior resolves a pylibmc name or alias.
+func lookupBehavior(op, name string) (*behaviorInfo, error) {
+	if canon, ok := behaviorAliases[name]; ok {
+		name = canon
+	}
+	if why, ok := deprecatedBehaviors[name]; ok {
+		return nil, &Error{Op: op, Code: ReturnDeprecated, Message: "behavior " + fmt.Sprintf("%q", name) + ": " + why, sentinel: ErrNotSupported}
+	}
+	bi, ok := behaviorByName[name]
+	if !ok {
+		return nil, errorf(op, "", ErrInvalidArguments, fmt.Sprintf("unknown behavior %q; valid names: %s", name, behaviorNameList()))
+	}
+	return bi, nil
+}
+
+// convert turns a Go value into the behavior's libmemcached value.
+func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
+	bad := func(want string) (uint64, error) {
+		return 0, errorf(op, "", ErrInvalidArguments, fmt.Sprintf("behavior %q: %v (%T) is not valid; want %s", bi.name, v, v, want))
+	}
+	switch bi.kind {
+	case kindHash:
+		switch x := v.(type) {
+		case string:
+			if h, ok := hashNames[x]; ok {
+				return uint64(h), nil
+			}
+		case Hash:
+			if x >= 0 && x < HashMax {
+				return uint64(x), nil
+			}
+		}
+		return bad("one of " + choices(hashNames))
+	case kindDistribution:
+		switch x := v.(type) {
+		case string:
+			if d, ok := distributionNames[x]; ok {
+				return uint64(d), nil
+			}
+		case Distribution:
+			if x >= 0 && x <= DistributionConsistentMax {
+				return uint64(x), nil
+			}
+		}
+		return bad("one of " + choices(distributionNames))
+	}
+	var n uint64
+	switch x := v.(type) {
+	case bool:
+		if x {
+			n = 1
+		}
+		return n, nil
+	case int, int8, int16, int32, int64:
+		i := toInt64(x)
+		if i < 0 {
+			return bad(bi.want())
+		}
+		n = uint64(i)
+	case uint, uint8, uint16, uint32, uint64:
+		n = toUint64(x)
+	case float64: // as decoded from JSON
+		if x < 0 || x != math.Trunc(x) || x > math.MaxUint32 {
+			return bad(bi.want())
+		}
+		n = uint64(x)
+	default:
+		return bad(bi.want())
+	}
+	limit := bi.max
+	if bi.kind == kindBool {
+		limit = 1
+	}
+	if n > limit {
+		return bad(bi.want())
+	}
+	return n, nil
+}
+
+func (bi *behaviorInfo) want() string {
+	if bi.kind == kindBool {
+		return "a bool (or 0/1)"
+	}
+	return fmt.Sprintf("an integer from 0 to %d (%s)", bi.max, bi.doc)
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int64:
+		return x
+	}
+	return 0
+}
+
+func toUint64(v any) uint64 {
+	switch x := v.(type) {
+	case uint:
+		return uint64(x)
+	case uint8:
+		return uint64(x)
+	case uint16:
+		return uint64(x)
+	case uint32:
+		return uint64(x)
+	case uint64:
+		return x
+	}
+	return 0
+}
+
+// resolveBehaviors validates a name -> value map into settings in table order.
+func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {
+	type idx struct {
+		pos int
+		s   behaviorSetting
+	}
+	var list []idx
+	for name, v := range m {
+		bi, err := lookupBehavior(op, name)
+		if err != nil {
+			return nil, err
+		}
+		n, err := bi.convert(op, v)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, idx{int(bi.b), behaviorSetting{bi.b, n}})
+	}
+	pos := map[Behavior]int{}
+	for i, bi := range behaviorTable {
+		pos[bi.b] = i
+	}
+	sort.Slice(list, func(i, j int) bool { return pos[list[i].s.b] < pos[list[j].s.b] })
+	out := make([]behaviorSetting, len(list))
+	for i, x := range list {
+		out[i] = x.s
+	}
+	return out, nil
+}
+
+// behaviorError explains libmemcached's refusal of a behavior value.
+func behaviorError(op string, b Behavior, v uint64, rc ReturnCode, msg string) error {
+	e := newError(op, "", rc, fmt.Sprintf("%s = %d: %s", b, v, msg))
+	if (b == BehaviorHash || b == BehaviorKetamaHash) && rc == ReturnInvalidArguments && v < uint64(HashMax) {
+		// A valid memcached_hash_t that libhashkit refuses was left out of this build.
+		e.sentinel = ErrNotSupported
+		e.Message = fmt.Sprintf("hash %q is not supported by this libmemcached build (%s)", Hash(v).Name(), msg)
+	}
+	if b == BehaviorDistribution && v == uint64(DistributionConsistentMax) {
+		e.Message = "distribution \"consistent max\" is the enum's end marker, which libmemcached refuses (" + msg + ")"
+	}
+	return e
+}
+
+// WithBehaviors sets behaviors by pylibmc name when the client is created,
+// after the client's defaults; see SetBehaviors.
+func WithBehaviors(m map[string]any) Option {
+	return func(o *options) error {
+		s, err := resolveBehaviors("WithBehaviors", m)
+		if err != nil {
+			return err
+		}
+		o.behaviors = append(o.behaviors, s...)
+		return nil
+	}
+}
+
+// SetBehavior sets one libmemcached behavior to its raw value, as
+// memcached_behavior_set does. It applies to every call from the next one on.
+func (c *Client) SetBehavior(b Behavior, value uint64) error {
+	return c.applyBehaviors("SetBehavior", []behaviorSetting{{b, value}})
+}
+
+// SetBehaviors sets behaviors by pylibmc name (e.g. {"hash": "fnv1a_32",
+// "distribution": "consistent ketama", "tcp_nodelay": true,
+// "connect_timeout": 500}). Either all are applied or, on an error naming
+// the valid choices, none. They are applied in BehaviorNames order.
+func (c *Client) SetBehaviors(m map[string]any) error {
+	s, err := resolveBehaviors("SetBehaviors", m)
+	if err != nil {
+		return err
+	}
+	return c.applyBehaviors("SetBehaviors", s)
+}
+
+// applyBehaviors applies settings to a copy of the master and swaps it in
+// only if libmemcached accepted all of them.
+func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
+	for _, x := range s {
+		if x.b < 0 || x.b >= BehaviorMax {
+			return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("behavior %d out of range", x.b))
+		}
+	}
+	return c.changeMaster(op, func(m cMaster) error {
+		next, ok := m.clone()
+		if !ok {
+			return errorf(op, "", ErrMemory, "memcached_clone failed")
+		}
+		for _, x := range s {
+			if rc := next.setBehavior(x.b, x.v); !rc.Success() {
+				err := behaviorError(op, x.b, x.v, rc, next.lastError())
+				next.free()
+				return err
+			}
+		}
+		m.free()
+		c.master = next
+		return nil
+	})
+}
+
+// Behavior returns the current value of one libmemcached behavior.
+func (c *Client) Behavior(b Behavior) (uint64, error) {
+	if b < 0 || b >= BehaviorMax {
+		return 0, errorf("Behavior", "", ErrInvalidArguments, fmt.Sprintf("behavior %d out of range", b))
+	}
+	var v uint64
+	err := c.withMaster("Behavior", func(m cMaster, _ *cHandle) error {
+		v = m.behavior(b)
+		return nil
+	})
+	return v, err
+}
+
+// Behaviors returns every behavior of BehaviorNames with its value:
+// uint64 for flags and numbers (as pylibmc reports them), and names
+// (string) for hash, ketama_hash and distribution.
+func (c *Client) Behaviors() (map[string]any, error) {
+	out := make(map[string]any, len(behaviorTable))
+	err := c.withMaster("Behaviors", func(m cMaster, _ *cHandle) error {
+		for _, bi := range behaviorTable {
+			v := m.behavior(bi.b)
+			switch bi.kind {
+			case kindHash:
+				out[bi.name] = Hash(v).Name()
+			case kindDistribution:
+				out[bi.name] = Distribution(v).Name()
+			default:
+				out[bi.name] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Hash returns libmemcached's hash of key with the client's "hash" behavior
+// (memcached_generate_hash_value).
+func (c *Client) Hash(key string) uint32 {
+	return hashValue(key, Hash(c.hash.Load()))
+}
+
+// HashKey returns libmemcached's hash of key with algorithm h
+// (memcached_generate_hash_value).
+func HashKey(key string, h Hash) uint32 { return hashValue(key, h) }
+
+// ServerForKey returns the server libmemcached picks for key
+// (memcached_server_by_key), as "host:port", "[v6]:port" or a socket path.
+func (c *Client) ServerForKey(key string) (string, error) {
+	const op = "ServerForKey"
+	if err := c.checkKey(op, key); err != nil {
+		return "", err
+	}
+	var name string
+	err := c.withMaster(op, func(m cMaster, scratch *cHandle) error {
+		id, rc := m.serverByKey(scratch, key)
+		if rc != ReturnSuccess {
+			return newError(op, key, rc, m.lastError())
+		}
+		name = id.name()
+		return nil
+	})
+	return name, err
+}

@@ -1,0 +1,311 @@
+package libmemcached
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// Sentinel errors. Every error the client returns either is one of these or
+// is an *Error that unwraps to one of them, so callers test with errors.Is.
+var (
+	// ErrCacheMiss means the key is not on the server.
+	ErrCacheMiss = errors.New("memcached: cache miss")
+	// ErrNotStored means a conditional store (Add, Replace, Append, Prepend)
+	// did not store the item because its condition was not met.
+	ErrNotStored = errors.New("memcached: item not stored")
+	// ErrCASConflict means CompareAndSwap lost: the item changed since its CasID was read.
+	ErrCASConflict = errors.New("memcached: compare-and-swap conflict")
+	// ErrMalformedKey means a key is empty, longer than 250 bytes, or holds a
+	// byte <= 0x20 (space, control bytes, \r, \n, NUL) or 0x7f. Such a key is
+	// rejected before anything is sent.
+	ErrMalformedKey = errors.New("memcached: malformed key")
+	// ErrNoServers means the client has no server (or none for the key).
+	ErrNoServers = errors.New("memcached: no servers")
+	// ErrClosed means the client was closed.
+	ErrClosed = errors.New("memcached: client closed")
+	// ErrTimeout means a poll, connect, send or receive timeout (or the
+	// context's deadline, applied to them) expired.
+	ErrTimeout = errors.New("memcached: timeout")
+	// ErrTooLarge means the value is larger than the server accepts (its -I item size).
+	ErrTooLarge = errors.New("memcached: value too large")
+	// ErrServerDown means a server could not be reached or failed mid-call:
+	// connection refused or reset, host lookup failure, read or write failure,
+	// or a server marked dead or temporarily disabled by libmemcached.
+	ErrServerDown = errors.New("memcached: server unavailable")
+	// ErrNotNumeric means Increment or Decrement met a value that is not a
+	// decimal unsigned 64-bit number.
+	ErrNotNumeric = errors.New("memcached: value is not a number")
+	// ErrNotSupported means libmemcached or the server does not support the
+	// operation or setting (including deprecated behaviors).
+	ErrNotSupported = errors.New("memcached: not supported")
+	// ErrInvalidArguments means libmemcached refused an argument (a bad
+	// behavior value, server spec or configuration string).
+	ErrInvalidArguments = errors.New("memcached: invalid arguments")
+	// ErrAuthFailed means SASL authentication failed or could not be done.
+	ErrAuthFailed = errors.New("memcached: authentication failed")
+	// ErrServerError means the server answered with an error (SERVER_ERROR, ERROR),
+	// such as being out of memory.
+	ErrServerError = errors.New("memcached: server error")
+	// ErrClientError means the server rejected the request (CLIENT_ERROR).
+	ErrClientError = errors.New("memcached: client error")
+	// ErrProtocol means the server's answer could not be understood.
+	ErrProtocol = errors.New("memcached: protocol error")
+	// ErrMemory means libmemcached could not allocate memory.
+	ErrMemory = errors.New("memcached: memory allocation failure")
+	// ErrFailure is any other libmemcached failure.
+	ErrFailure = errors.New("memcached: failure")
+)
+
+// returnCodeErrors maps every memcached_return_t to nil (success) or a
+// sentinel. It is deliberate and complete: TestEveryReturnCodeMapped fails
+// on a code missing here, so a new libmemcached code is classified by hand.
+var returnCodeErrors = map[ReturnCode]error{
+	// The eight codes libmemcached's memcached_success() accepts.
+	ReturnSuccess:  nil,
+	ReturnStored:   nil,
+	ReturnEnd:      nil,
+	ReturnDeleted:  nil,
+	ReturnValue:    nil,
+	ReturnStat:     nil,
+	ReturnItem:     nil,
+	ReturnBuffered: nil,
+
+	ReturnNotFound:         ErrCacheMiss,
+	ReturnDataDoesNotExist: ErrCacheMiss,
+	ReturnNotStored:        ErrNotStored,
+	ReturnDataExists:       ErrCASConflict,
+
+	ReturnBadKeyProvided: ErrMalformedKey,
+	ReturnNoKeyProvided:  ErrMalformedKey,
+	ReturnKeyTooBig:      ErrMalformedKey,
+
+	ReturnNoServers: ErrNoServers,
+	ReturnTimeout:   ErrTimeout,
+	ReturnE2BIG:     ErrTooLarge,
+
+	ReturnHostLookupFailure:         ErrServerDown,
+	ReturnConnectionFailure:         ErrServerDown,
+	ReturnConnectionBindFailure:     ErrServerDown,
+	ReturnWriteFailure:              ErrServerDown,
+	ReturnReadFailure:               ErrServerDown,
+	ReturnUnknownReadFailure:        ErrServerDown,
+	ReturnErrno:                     ErrServerDown,
+	ReturnFailUnixSocket:            ErrServerDown,
+	ReturnServerMarkedDead:          ErrServerDown,
+	ReturnServerTemporarilyDisabled: ErrServerDown,
+
+	ReturnNotSupported: ErrNotSupported,
+	ReturnDeprecated:   ErrNotSupported,
+
+	ReturnInvalidArguments:    ErrInvalidArguments,
+	ReturnInvalidHostProtocol: ErrInvalidArguments,
+	ReturnParseError:          ErrInvalidArguments,
+	ReturnParseUserError:      ErrInvalidArguments,
+	ReturnUnknownStatKey:      ErrInvalidArguments,
+
+	ReturnAuthProblem:  ErrAuthFailed,
+	ReturnAuthFailure:  ErrAuthFailed,
+	ReturnAuthContinue: ErrAuthFailed, // a SASL exchange left unfinished
+
+	ReturnServerError:                   ErrServerError,
+	ReturnError:                         ErrServerError, // also MEMCACHED_CONNECTION_SOCKET_CREATE_FAILURE
+	ReturnServerMemoryAllocationFailure: ErrServerError,
+	ReturnClientError:                   ErrClientError,
+	ReturnProtocolError:                 ErrProtocol,
+	ReturnPartialRead:                   ErrProtocol,
+	ReturnMemoryAllocationFailure:       ErrMemory,
+
+	ReturnFailure:          ErrFailure,
+	ReturnSomeErrors:       ErrFailure,
+	ReturnFetchNotFinished: ErrFailure,
+	ReturnInProgress:       ErrFailure,
+	ReturnMaximumReturn:    ErrFailure,
+}
+
+// Success reports whether libmemcached counts rc as success (memcached_success).
+func (rc ReturnCode) Success() bool {
+	err, ok := returnCodeErrors[rc]
+	return ok && err == nil
+}
+
+// sentinel returns the sentinel for rc; an unknown code is ErrFailure.
+func (rc ReturnCode) sentinel() error {
+	if err, ok := returnCodeErrors[rc]; ok {
+		return err
+	}
+	return ErrFailure
+}
+
+// Error describes a failed operation. It unwraps to the sentinel for its
+// Code (and, when the call's context expired, to the context's error), so
+// errors.Is(err, ErrCacheMiss) works; use errors.As for the details.
+type Error struct {
+	Op      string     // the Client method, e.g. "Get"
+	Key     string     // the key, when the operation has one
+	Server  string     // "host:port" or socket path of the server involved, when known
+	Code    ReturnCode // libmemcached's return code
+	Message string     // memcached_last_error_message, or the code's description
+
+	sentinel error // what Code (or the operation) means; see Unwrap
+	ctxErr   error // context.DeadlineExceeded or Canceled, when it caused the failure
+}
+
+// Error returns a one-line description; it never contains values or credentials.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("memcached: ")
+	b.WriteString(e.Op)
+	if e.Key != "" {
+		b.WriteString(" ")
+		b.WriteString(quoteKey(e.Key))
+	}
+	if e.Server != "" {
+		b.WriteString(" on ")
+		b.WriteString(e.Server)
+	}
+	b.WriteString(": ")
+	if e.sentinel != nil {
+		b.WriteString(strings.TrimPrefix(e.sentinel.Error(), "memcached: "))
+	}
+	if e.Message != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Message)
+		b.WriteString(")")
+	}
+	if e.Code != ReturnSuccess {
+		b.WriteString(" [")
+		b.WriteString(e.Code.String())
+		b.WriteString("]")
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel for the error's code, and the context error
+// when the call's context ended.
+func (e *Error) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if e.sentinel != nil {
+		errs = append(errs, e.sentinel)
+	}
+	if e.ctxErr != nil {
+		errs = append(errs, e.ctxErr)
+	}
+	return errs
+}
+
+// Timeout reports whether the error is a timeout (net.Error style).
+func (e *Error) Timeout() bool { return errors.Is(e, ErrTimeout) }
+
+// IsRetriable reports whether retrying the operation later may succeed:
+// timeouts and unavailable servers.
+func (e *Error) IsRetriable() bool {
+	return errors.Is(e.sentinel, ErrTimeout) || errors.Is(e.sentinel, ErrServerDown)
+}
+
+// quoteKey shows a key safely: malformed keys may hold control bytes.
+func quoteKey(k string) string {
+	const max = 64
+	if len(k) > max {
+		return quoteString(k[:max]) + "..."
+	}
+	return quoteString(k)
+}
+
+func quoteString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			const hex = "0123456789abcdef"
+			b.WriteString(`\x`)
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// newError builds an *Error for a code with a fixed sentinel and message.
+func newError(op, key string, rc ReturnCode, msg string) *Error {
+	return &Error{Op: op, Key: key, Code: rc, Message: msg, sentinel: rc.sentinel()}
+}
+
+// errorf builds an *Error that is not a libmemcached return code (bad input
+// caught in Go before any call).
+func errorf(op, key string, sentinel error, msg string) *Error {
+	return &Error{Op: op, Key: key, Message: msg, sentinel: sentinel}
+}
+
+// MultiError holds the per-key failures of a multi-key operation (SetMulti,
+// AddMulti, DeleteMulti, IncrementMulti). errors.Is(err, ErrNotStored) is
+// true when any key failed with it.
+type MultiError struct {
+	Errors map[string]error // failed key -> its error
+}
+
+// Error summarises the failures.
+func (m *MultiError) Error() string {
+	var b strings.Builder
+	b.WriteString("memcached: ")
+	b.WriteString(itoa(int64(len(m.Errors))))
+	b.WriteString(" key(s) failed")
+	n := 0
+	for _, err := range m.Errors {
+		if n == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(err.Error())
+		n++
+	}
+	return b.String()
+}
+
+// Unwrap returns every per-key error, so errors.Is and errors.As look into them.
+func (m *MultiError) Unwrap() []error {
+	errs := make([]error, 0, len(m.Errors))
+	for _, err := range m.Errors {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// cleanMessage trims what libmemcached adds around its error text for its
+// own debugging: a leading "(0x7f...) " handle address and a trailing
+// " -> file.cc:line" source location. A bare "SUCCESS" (no error recorded
+// for this failure) becomes "".
+func cleanMessage(s string) string {
+	if strings.HasPrefix(s, "(0x") {
+		if i := strings.Index(s, ") "); i > 0 {
+			s = s[i+2:]
+		}
+	}
+	if i := strings.LastIndex(s, " -> "); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimRight(strings.TrimSpace(s), ",")
+	if s == "SUCCESS" {
+		return ""
+	}
+	return s
+}
+
+// ctxError wraps a context's error as an *Error for op.
+func ctxError(op, key string, err error) *Error {
+	e := &Error{Op: op, Key: key, ctxErr: err}
+	if errors.Is(err, context.DeadlineExceeded) {
+		e.sentinel = ErrTimeout
+	}
+	e.Message = err.Error()
+	return e
+}

@@ -1,0 +1,72 @@
+package libmemcached_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	mc "github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/internal/mctest"
+)
+
+// newClient starts n memcached servers and returns a client for them,
+// closed when the test ends.
+func newClient(t testing.TB, n int, opts ...mc.Option) (*mc.Client, []*mctest.Server) {
+	t.Helper()
+	servers := mctest.StartN(t, n)
+	c, err := mc.New(mctest.Addrs(servers), opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c, servers
+}
+
+func bg() context.Context { return context.Background() }
+
+// rawCommand sends one text-protocol command straight to a server (not
+// through the client) and returns the reply lines up to the terminator.
+func rawCommand(t testing.TB, addr, cmd string) []string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = conn.Write([]byte(cmd + "\r\n"))
+	require.NoError(t, err)
+	r := bufio.NewReader(conn)
+	var lines []string
+	for {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err)
+		line = strings.TrimRight(line, "\r\n")
+		lines = append(lines, line)
+		switch {
+		case line == "END", line == "STORED", line == "DELETED", line == "NOT_FOUND", line == "OK",
+			strings.HasPrefix(line, "ERROR"), strings.HasPrefix(line, "CLIENT_ERROR"),
+			strings.HasPrefix(line, "SERVER_ERROR"), strings.HasPrefix(line, "VERSION"):
+			return lines
+		}
+	}
+}
+
+// rawStats returns one server's general stats, read directly.
+func rawStats(t testing.TB, addr string) map[string]string {
+	out := map[string]string{}
+	for _, l := range rawCommand(t, addr, "stats") {
+		f := strings.Fields(l)
+		if len(f) == 3 && f[0] == "STAT" {
+			out[f[1]] = f[2]
+		}
+	}
+	return out
+}
+
+// rawHas reports whether the server holds key, asked directly.
+func rawHas(t testing.TB, addr, key string) bool {
+	lines := rawCommand(t, addr, "get "+key)
+	return len(lines) > 1 && strings.HasPrefix(lines[0], "VALUE ")
+}

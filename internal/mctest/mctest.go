@@ -1,0 +1,220 @@
+// Package mctest starts real memcached servers for tests: each on a free
+// loopback port (or a socket in the test's temp dir), stopped by its pid when
+// the test ends. It never touches a server it did not start.
+package mctest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is one memcached process started by this package.
+type Server struct {
+	// Addr is what a client is given: "127.0.0.1:port" or the socket path.
+	Addr string
+	// Port is the TCP port (0 for a unix socket server).
+	Port int
+	// Socket is the unix socket path ("" for TCP).
+	Socket string
+
+	args []string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// binary finds memcached.
+func binary(t testing.TB) string {
+	p, err := exec.LookPath("memcached")
+	if err != nil {
+		for _, c := range []string{"/usr/bin/memcached", "/usr/local/bin/memcached"} {
+			if _, err := os.Stat(c); err == nil {
+				return c
+			}
+		}
+		t.Fatalf("memcached not found: install it (make test does: apt-get install memcached)")
+	}
+	return p
+}
+
+// userArgs lets memcached run as root (it refuses without -u).
+func userArgs() []string {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	name := "root"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return []string{"-u", name}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start starts memcached on a free loopback port with extra arguments (for
+// example "-I", "2m"), waits until it accepts connections, and stops it when
+// the test ends.
+func Start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port := FreePort(t)
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port}
+		s.args = append([]string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "2", "-m", "64"}, extra...)
+		if lastErr = s.start(t); lastErr == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("starting memcached: %v", lastErr)
+	return nil
+}
+
+// StartN starts n servers.
+func StartN(t testing.TB, n int, extra ...string) []*Server {
+	t.Helper()
+	out := make([]*Server, n)
+	for i := range out {
+		out[i] = Start(t, extra...)
+	}
+	return out
+}
+
+// StartSocket starts memcached on a unix socket in the test's temp dir.
+func StartSocket(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Geteuid() == 0 {
+		os.Chmod(dir, 0o755)
+	}
+	path := filepath.Join(dir, "mc.sock")
+	s := &Server{Addr: path, Socket: path}
+	s.args = append([]string{"-s", path, "-t", "2", "-m", "64"}, extra...)
+	if err := s.start(t); err != nil {
+		t.Fatalf("starting memcached on %s: %v", path, err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Addrs returns the addresses of servers.
+func Addrs(servers []*Server) []string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.Addr
+	}
+	return out
+}
+
+func (s *Server) start(t testing.TB) error {
+	cmd := exec.Command(binary(t), append(userArgs(), s.args...)...)
+	cmd.Stdout = nil
+	cmd.Stderr = nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		network, addr := "tcp", s.Addr
+		if s.Socket != "" {
+			network = "unix"
+		}
+		c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("memcached %v exited at start", s.args)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("memcached %v did not accept connections: %v", s.args, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	return nil
+}
+
+// Pid returns the process id (0 when stopped).
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+func (s *Server) signal(sig syscall.Signal, wait bool) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	if wait {
+		s.cmd = nil
+	}
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	if wait {
+		<-done
+	}
+}
+
+// Stop ends the server and waits for it. Test servers hold nothing worth a
+// graceful shutdown (which costs memcached about a second), so this is SIGKILL.
+func (s *Server) Stop() { s.signal(syscall.SIGKILL, true) }
+
+// Kill kills the server at once (SIGKILL), as a crash would.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL, true) }
+
+// Pause stops the process (SIGSTOP): it keeps its sockets but answers nothing.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP, false) }
+
+// Resume continues a paused process (SIGCONT).
+func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
+
+// Restart starts the server again on the same address, empty.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	var err error
+	for i := 0; i < 50; i++ {
+		if err = s.start(t); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("restarting memcached on %s: %v", s.Addr, err)
+}
