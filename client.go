@@ -41,9 +41,9 @@ type Client struct {
 	idle     chan *pooled
 	poolSize int
 
-	hash     atomic.Int32 // the client's key hash, cached for Hash
-	maxKey   int          // MaxKeyLen less the namespace length
-	opts     options
+	hash   atomic.Int32 // the client's key hash, cached for Hash
+	maxKey int          // MaxKeyLen less the namespace length
+	opts   options
 }
 
 // pooled is a handle and the master generation it was cloned at.

@@ -58,12 +58,18 @@ func TestSetGet(t *testing.T) {
 
 func TestBinaryValues(t *testing.T) {
 	values := map[string][]byte{
-		"empty":  {},
-		"crlf":   []byte("a\r\nEND\r\nb"),
-		"nul":    {0, 0, 1, 0},
-		"ff":     bytes.Repeat([]byte{0xff}, 100),
-		"all256": func() []byte { b := make([]byte, 256); for i := range b { b[i] = byte(i) }; return b }(),
-		"1mib":   bytes.Repeat([]byte("0123456789abcdef"), (1<<20-1024)/16),
+		"empty": {},
+		"crlf":  []byte("a\r\nEND\r\nb"),
+		"nul":   {0, 0, 1, 0},
+		"ff":    bytes.Repeat([]byte{0xff}, 100),
+		"all256": func() []byte {
+			b := make([]byte, 256)
+			for i := range b {
+				b[i] = byte(i)
+			}
+			return b
+		}(),
+		"1mib": bytes.Repeat([]byte("0123456789abcdef"), (1<<20-1024)/16),
 	}
 	forProtocols(t, 1, func(t *testing.T, c *mc.Client, _ []*mctest.Server) {
 		for name, v := range values {
