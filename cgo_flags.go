@@ -1,14 +1,13 @@
-//go:build !libmemcached_static
+//go:build !libmemcached_static && !libmemcached_nopkgconfig
 
 package libmemcached
 
 // cgo_flags.go holds the module's #cgo directives: how libmemcached is found
-// and linked. By default pkg-config finds it (Debian/Ubuntu libmemcached-dev,
-// Alpine libmemcached-dev, Homebrew libmemcached). Where pkg-config is absent,
-// build with CGO_ENABLED=1 CGO_CFLAGS=-I<prefix>/include
-// CGO_LDFLAGS="-L<prefix>/lib -lmemcached -lmemcachedutil" and the tag
-// libmemcached_nopkgconfig is not needed: cgo merges the environment flags
-// with these. See cgo_flags_static.go for static linking.
+// and linked. pkg-config finds it (Debian/Ubuntu and Alpine libmemcached-dev,
+// Homebrew libmemcached); for another prefix set PKG_CONFIG_PATH.
+// Without pkg-config, build with -tags libmemcached_nopkgconfig
+// (cgo_flags_nopkgconfig.go) and give the paths in CGO_CFLAGS/CGO_LDFLAGS;
+// -tags libmemcached_static (cgo_flags_static.go) links statically.
 
 // #cgo pkg-config: libmemcached
 // #include "golibmc.h"

@@ -1,3 +1,5 @@
+//go:build !libmemcached_nopkgconfig
+
 package cenum
 
 // The headers are found as for the main package (see ../../cgo_flags.go);

@@ -13,9 +13,36 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB the package uses; Main provides one for
+// TestMain, where there is no *testing.T yet.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Main is a TB for TestMain: Fatalf panics, Cleanup collects functions
+// that Close runs.
+type Main struct{ cleanups []func() }
+
+// Helper does nothing.
+func (m *Main) Helper() {}
+
+// Fatalf panics with the message.
+func (m *Main) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
+// Cleanup registers fn to run at Close.
+func (m *Main) Cleanup(fn func()) { m.cleanups = append(m.cleanups, fn) }
+
+// Close runs the cleanups, last first.
+func (m *Main) Close() {
+	for i := len(m.cleanups) - 1; i >= 0; i-- {
+		m.cleanups[i]()
+	}
+}
 
 // Server is one memcached process started by this package.
 type Server struct {
@@ -33,7 +60,8 @@ type Server struct {
 }
 
 // binary finds memcached.
-func binary(t testing.TB) string {
+func binary(t TB) string {
+	t.Helper()
 	p, err := exec.LookPath("memcached")
 	if err != nil {
 		for _, c := range []string{"/usr/bin/memcached", "/usr/local/bin/memcached"} {
@@ -59,7 +87,7 @@ func userArgs() []string {
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("finding a free port: %v", err)
@@ -71,7 +99,7 @@ func FreePort(t testing.TB) int {
 // Start starts memcached on a free loopback port with extra arguments (for
 // example "-I", "2m"), waits until it accepts connections, and stops it when
 // the test ends.
-func Start(t testing.TB, extra ...string) *Server {
+func Start(t TB, extra ...string) *Server {
 	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -88,7 +116,7 @@ func Start(t testing.TB, extra ...string) *Server {
 }
 
 // StartN starts n servers.
-func StartN(t testing.TB, n int, extra ...string) []*Server {
+func StartN(t TB, n int, extra ...string) []*Server {
 	t.Helper()
 	out := make([]*Server, n)
 	for i := range out {
@@ -98,11 +126,11 @@ func StartN(t testing.TB, n int, extra ...string) []*Server {
 }
 
 // StartSocket starts memcached on a unix socket in the test's temp dir.
-func StartSocket(t testing.TB, extra ...string) *Server {
+func StartSocket(t TB, extra ...string) *Server {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "mc")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	if os.Geteuid() == 0 {
@@ -127,7 +155,7 @@ func Addrs(servers []*Server) []string {
 	return out
 }
 
-func (s *Server) start(t testing.TB) error {
+func (s *Server) start(t TB) error {
 	cmd := exec.Command(binary(t), append(userArgs(), s.args...)...)
 	cmd.Stdout = nil
 	cmd.Stderr = nil
@@ -206,7 +234,7 @@ func (s *Server) Pause() { s.signal(syscall.SIGSTOP, false) }
 func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
 
 // Restart starts the server again on the same address, empty.
-func (s *Server) Restart(t testing.TB) {
+func (s *Server) Restart(t TB) {
 	t.Helper()
 	s.Stop()
 	var err error

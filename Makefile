@@ -1,0 +1,43 @@
+# golibmc: make test (vet + race tests), make demo, make generate.
+# Every target installs what it needs (Debian/Ubuntu, apt-get; sudo when not root).
+
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export CGO_ENABLED := 1
+GO ?= go
+
+# The one list of Debian packages the tests, the demo and the Docker image need.
+DEB_PACKAGES := gcc libc6-dev make pkg-config libmemcached-dev memcached libmemcached-tools \
+	python3 python3-pylibmc sasl2-bin
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps test vet demo generate check-generate
+
+## deps: install the missing Debian packages (apt-get update only if needed).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go not found: install Go (see go.mod) into /usr/local/go"; exit 1; }
+
+## test: go vet and the race-enabled test suite against real memcached servers.
+test: deps vet
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+## demo: start a memcached on a free port, run examples/quickstart, stop it.
+demo: deps
+	$(GO) build -o examples/quickstart/quickstart ./examples/quickstart
+	./scripts/with-memcached.sh ./examples/quickstart/quickstart
+
+## generate: regenerate constants_gen.go from the installed headers.
+generate: deps
+	$(GO) generate ./...

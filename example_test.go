@@ -1,0 +1,185 @@
+package libmemcached_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sort"
+	"time"
+
+	"github.com/golibmc/libmemcached"
+)
+
+func Example() {
+	// In production: libmemcached.New([]string{"10.0.0.1:11211", "10.0.0.2:11211"})
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	if err := c.Set(ctx, &libmemcached.Item{Key: "foo", Value: []byte("Hello world!")}); err != nil {
+		log.Fatal(err)
+	}
+	it, err := c.Get(ctx, "foo")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(it.Value))
+
+	_, err = c.Get(ctx, "no-such-key")
+	fmt.Println(errors.Is(err, libmemcached.ErrCacheMiss))
+	// Output:
+	// Hello world!
+	// true
+}
+
+func ExampleNewFromConfig() {
+	c, err := libmemcached.NewFromConfig("--SERVER=" + memcachedServer + " --BINARY-PROTOCOL --HASH=FNV1A_32")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	b, _ := c.Behaviors()
+	fmt.Println(b["binary_protocol"], b["hash"])
+	// Output: 1 fnv1a_32
+}
+
+func ExampleClient_GetMulti() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		c.Set(ctx, &libmemcached.Item{Key: "gm-" + k, Value: []byte(k + k)})
+	}
+	items, err := c.GetMulti(ctx, []string{"gm-a", "gm-b", "gm-c", "gm-missing"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys := make([]string, 0, len(items))
+	for k := range items {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Println(k, string(items[k].Value))
+	}
+	// Output:
+	// gm-a aa
+	// gm-b bb
+	// gm-c cc
+}
+
+func ExampleClient_CompareAndSwap() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	c.Set(ctx, &libmemcached.Item{Key: "cas-example", Value: []byte("v1")})
+
+	it, _ := c.Get(ctx, "cas-example")
+	it.Value = []byte("v2")
+	fmt.Println(c.CompareAndSwap(ctx, it)) // nothing changed since Get: stored
+
+	it.Value = []byte("v3")
+	err = c.CompareAndSwap(ctx, it) // the CasID is stale now
+	fmt.Println(errors.Is(err, libmemcached.ErrCASConflict))
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleClient_Increment() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	c.Set(ctx, &libmemcached.Item{Key: "hits", Value: []byte("41")})
+	n, _ := c.Increment(ctx, "hits", 1)
+	fmt.Println(n)
+	n, _ = c.Decrement(ctx, "hits", 100) // memcached clamps at 0
+	fmt.Println(n)
+	// Output:
+	// 42
+	// 0
+}
+
+func ExampleClient_SetMulti() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	err = c.SetMulti(context.Background(), []*libmemcached.Item{
+		{Key: "sm-ok", Value: []byte("small")},
+		{Key: "sm-big", Value: make([]byte, 2<<20)}, // over memcached's 1 MiB item size
+	})
+	var me *libmemcached.MultiError
+	if errors.As(err, &me) {
+		for key, err := range me.Errors {
+			fmt.Println(key, errors.Is(err, libmemcached.ErrTooLarge))
+		}
+	}
+	// Output: sm-big true
+}
+
+func ExampleClient_SetBehaviors() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	err = c.SetBehaviors(map[string]any{
+		"distribution":    "consistent ketama",
+		"hash":            "md5",
+		"connect_timeout": 500, // milliseconds
+	})
+	fmt.Println(err)
+	b, _ := c.Behaviors()
+	fmt.Println(b["distribution"], b["hash"], b["connect_timeout"])
+
+	err = c.SetBehaviors(map[string]any{"hash": "no-such-hash"})
+	fmt.Println(errors.Is(err, libmemcached.ErrInvalidArguments))
+	// Output:
+	// <nil>
+	// consistent ketama md5 500
+	// true
+}
+
+func ExampleClient_ServerForKey() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	server, _ := c.ServerForKey("foo")
+	fmt.Println(server == memcachedServer)
+	fmt.Println(libmemcached.HashKey("foo", libmemcached.HashFNV1a32))
+	// Output:
+	// true
+	// 2851307223
+}
+
+func ExampleClient_Get_withDeadline() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	// The deadline bounds the wait for a pooled connection and lowers
+	// libmemcached's poll and connect timeouts for this call.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.Get(ctx, "maybe")
+	fmt.Println(errors.Is(err, libmemcached.ErrCacheMiss))
+	// Output: true
+}

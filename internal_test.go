@@ -1,0 +1,138 @@
+package libmemcached
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/golibmc/libmemcached/internal/cenum"
+)
+
+// TestEveryReturnCodeMapped fails when libmemcached has a return code the
+// error table does not classify on purpose.
+func TestEveryReturnCodeMapped(t *testing.T) {
+	for _, rc := range allReturnCodes {
+		_, ok := returnCodeErrors[rc]
+		assert.True(t, ok, "%s (%d) has no entry in returnCodeErrors", rc, int32(rc))
+	}
+	// The eight codes memcached_success() accepts, and only they, are nil.
+	success := map[ReturnCode]bool{ReturnSuccess: true, ReturnStored: true, ReturnEnd: true, ReturnDeleted: true,
+		ReturnValue: true, ReturnStat: true, ReturnItem: true, ReturnBuffered: true}
+	for rc, err := range returnCodeErrors {
+		assert.Equal(t, success[rc], err == nil, "%s", rc)
+		assert.Equal(t, success[rc], rc.Success(), "%s", rc)
+	}
+	assert.Equal(t, ErrFailure, ReturnCode(9999).sentinel())
+}
+
+// TestReturnCodeSentinels pins the mapping of the codes callers test for.
+func TestReturnCodeSentinels(t *testing.T) {
+	cases := map[ReturnCode]error{
+		ReturnNotFound: ErrCacheMiss, ReturnNotStored: ErrNotStored, ReturnDataExists: ErrCASConflict,
+		ReturnBadKeyProvided: ErrMalformedKey, ReturnKeyTooBig: ErrMalformedKey, ReturnNoServers: ErrNoServers,
+		ReturnTimeout: ErrTimeout, ReturnE2BIG: ErrTooLarge, ReturnConnectionFailure: ErrServerDown,
+		ReturnServerMarkedDead: ErrServerDown, ReturnServerTemporarilyDisabled: ErrServerDown,
+		ReturnAuthFailure: ErrAuthFailed, ReturnNotSupported: ErrNotSupported, ReturnDeprecated: ErrNotSupported,
+		ReturnClientError: ErrClientError, ReturnServerError: ErrServerError, ReturnInvalidArguments: ErrInvalidArguments,
+	}
+	for rc, want := range cases {
+		err := newError("Op", "k", rc, "")
+		assert.ErrorIs(t, err, want, "%s", rc)
+		var e *Error
+		require.True(t, errors.As(err, &e))
+		assert.Equal(t, rc, e.Code)
+	}
+	assert.True(t, newError("Op", "", ReturnTimeout, "").IsRetriable())
+	assert.True(t, newError("Op", "", ReturnConnectionFailure, "").Timeout() == false)
+	assert.False(t, newError("Op", "", ReturnNotFound, "").IsRetriable())
+}
+
+func TestCleanMessage(t *testing.T) {
+	assert.Equal(t, "INVALID ARGUMENTS, Invalid memcached_hash_t()",
+		cleanMessage("(0x7fc42808f590) INVALID ARGUMENTS, Invalid memcached_hash_t() -> ./src/libmemcached/behavior.cc:540"))
+	assert.Equal(t, "", cleanMessage("SUCCESS"))
+	assert.Equal(t, "plain", cleanMessage("plain"))
+}
+
+func TestMultiError(t *testing.T) {
+	me := &MultiError{Errors: map[string]error{}}
+	for i, rc := range []ReturnCode{ReturnNotStored, ReturnE2BIG, ReturnNotFound, ReturnTimeout} {
+		k := string(rune('a' + i))
+		me.Errors[k] = newError("SetMulti", k, rc, "")
+	}
+	var err error = me
+	assert.ErrorIs(t, err, ErrNotStored)
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.NotErrorIs(t, err, ErrCASConflict)
+	assert.Contains(t, err.Error(), "4 key(s) failed")
+	var e *Error
+	assert.True(t, errors.As(err, &e))
+}
+
+// TestConstantsMatchHeaders checks every generated constant against the
+// value cgo reads from the headers this package is compiled with.
+func TestConstantsMatchHeaders(t *testing.T) {
+	tables := []struct {
+		names  map[string]string
+		values func(string) int64
+	}{
+		{behaviorCNames, func(n string) int64 { return int64(behaviorValues[n]) }},
+		{hashCNames, func(n string) int64 { return int64(hashValues[n]) }},
+		{distributionCNames, func(n string) int64 { return int64(distributionValues[n]) }},
+		{returnCodeCNames, func(n string) int64 { return int64(returnCodeValues[n]) }},
+		{connectionTypeCNames, func(n string) int64 { return int64(connectionTypeValues[n]) }},
+	}
+	checked := 0
+	for _, tb := range tables {
+		for goName, cName := range tb.names {
+			want, ok := cenum.Values[cName]
+			if assert.True(t, ok, "%s: C name %s unknown to the headers", goName, cName) {
+				assert.Equal(t, want, tb.values(goName), "%s (%s)", goName, cName)
+			}
+			checked++
+		}
+	}
+	assert.Equal(t, len(cenum.Values), checked, "every C enum member has a Go constant")
+	assert.Equal(t, HeaderVersion, LibraryVersion(), "headers and the loaded library are the same version")
+}
+
+func TestConstantNames(t *testing.T) {
+	assert.Equal(t, "BehaviorTCPNoDelay", BehaviorTCPNoDelay.String())
+	assert.Equal(t, "HashFNV1a32", HashFNV1a32.String())
+	assert.Equal(t, "DistributionConsistentKetama", DistributionConsistentKetama.String())
+	assert.Equal(t, "ReturnNotFound", ReturnNotFound.String())
+	assert.Equal(t, "ReturnError", ReturnConnectionSocketCreateFailure.String(), "an alias prints as its first name")
+	assert.Equal(t, "ConnectionUnixSocket", ConnectionUnixSocket.String())
+	assert.Equal(t, "Hash(99)", Hash(99).String())
+	assert.Equal(t, "fnv1a_32", HashFNV1a32.Name())
+	assert.Equal(t, "consistent ketama", DistributionConsistentKetama.Name())
+}
+
+// TestGeneratedFilesUpToDate regenerates the constants into a temp dir and
+// compares them byte for byte with the committed files.
+func TestGeneratedFilesUpToDate(t *testing.T) {
+	if _, err := exec.LookPath("pkg-config"); err != nil {
+		t.Skip("pkg-config not installed: cannot find the libmemcached headers to regenerate from")
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "constants_gen.go")
+	cen := filepath.Join(dir, "cenum_gen.go")
+	cmd := exec.Command("go", "run", "./cmd/genconst", "-o", out, "-cenum", cen)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Run())
+	for gen, committed := range map[string]string{out: "constants_gen.go", cen: filepath.Join("internal", "cenum", "cenum_gen.go")} {
+		want, err := os.ReadFile(gen)
+		require.NoError(t, err)
+		got, err := os.ReadFile(committed)
+		require.NoError(t, err)
+		if !bytes.Equal(want, got) {
+			t.Errorf("%s is stale: it differs from what the installed libmemcached headers generate; run `go generate ./...` (or make generate) and commit the result", committed)
+		}
+	}
+}
