@@ -12,7 +12,7 @@ DEB_PACKAGES := gcc libc6-dev make pkg-config libmemcached-dev memcached libmemc
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet demo generate check-generate
+.PHONY: deps test vet demo generate hash-vectors
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -41,3 +41,9 @@ demo: deps
 ## generate: regenerate constants_gen.go from the installed headers.
 generate: deps
 	$(GO) generate ./...
+
+## hash-vectors: regenerate testdata/hash_vectors.tsv with libmemcached's own hash functions.
+hash-vectors: deps
+	cc -O2 -o testdata/hashgen/hashgen testdata/hashgen/hashgen.c $$(pkg-config --cflags --libs libmemcached)
+	./testdata/hashgen/hashgen > testdata/hash_vectors.tsv
+	rm -f testdata/hashgen/hashgen

@@ -296,6 +296,9 @@ func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {
 	for i, bi := range behaviorTable {
 		pos[bi.b] = i
 	}
+	// The transport switches go first: libmemcached resets other flags when
+	// they change (use_udp turns replies back on, so _noreply would be lost).
+	pos[BehaviorUseUDP], pos[BehaviorBinaryProtocol] = -2, -1
 	sort.Slice(list, func(i, j int) bool { return pos[list[i].s.b] < pos[list[j].s.b] })
 	out := make([]behaviorSetting, len(list))
 	for i, x := range list {
@@ -340,7 +343,10 @@ func (c *Client) SetBehavior(b Behavior, value uint64) error {
 // SetBehaviors sets behaviors by pylibmc name (e.g. {"hash": "fnv1a_32",
 // "distribution": "consistent ketama", "tcp_nodelay": true,
 // "connect_timeout": 500}). Either all are applied or, on an error naming
-// the valid choices, none. They are applied in BehaviorNames order.
+// the valid choices, none. They are applied in BehaviorNames order, except
+// use_udp and binary_protocol, which go first (libmemcached resets other
+// flags when they change; it also refuses verify_keys with the binary
+// protocol).
 func (c *Client) SetBehaviors(m map[string]any) error {
 	s, err := resolveBehaviors("SetBehaviors", m)
 	if err != nil {
