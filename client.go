@@ -56,10 +56,13 @@ type pooled struct {
 type Option func(*options) error
 
 type options struct {
-	poolSize  int
-	behaviors []behaviorSetting // applied in order after the defaults
-	namespace string
-	sasl      *saslAuth
+	poolSize   int
+	behaviors  []behaviorSetting // applied in order after the defaults
+	namespace  string
+	sasl       *saslAuth
+	codec      Codec
+	compress   compression
+	maxInflate int
 }
 
 type saslAuth struct{ user, password string }

@@ -149,6 +149,13 @@ type Error struct {
 
 	sentinel error // what Code (or the operation) means; see Unwrap
 	ctxErr   error // context.DeadlineExceeded or Canceled, when it caused the failure
+	cause    error // an underlying Go error (a codec's), when there is one
+}
+
+// withCause records an underlying error, which Unwrap also returns.
+func (e *Error) withCause(err error) *Error {
+	e.cause = err
+	return e
 }
 
 // Error returns a one-line description; it never contains values or credentials.
@@ -168,7 +175,9 @@ func (e *Error) Error() string {
 	if e.sentinel != nil {
 		b.WriteString(strings.TrimPrefix(e.sentinel.Error(), "memcached: "))
 	}
-	if e.Message != "" {
+	if e.sentinel == nil && e.Message != "" {
+		b.WriteString(strings.TrimPrefix(e.Message, "memcached: "))
+	} else if e.Message != "" {
 		b.WriteString(" (")
 		b.WriteString(e.Message)
 		b.WriteString(")")
@@ -190,6 +199,9 @@ func (e *Error) Unwrap() []error {
 	}
 	if e.ctxErr != nil {
 		errs = append(errs, e.ctxErr)
+	}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
 	}
 	return errs
 }

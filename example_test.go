@@ -2,6 +2,7 @@ package libmemcached_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -182,4 +183,69 @@ func ExampleClient_Get_withDeadline() {
 	_, err = c.Get(ctx, "maybe")
 	fmt.Println(errors.Is(err, libmemcached.ErrCacheMiss))
 	// Output: true
+}
+
+func ExampleClient_SetValue() {
+	// Values in pylibmc's format: Python's pylibmc reads these as str, int and bytes.
+	c, err := libmemcached.New([]string{memcachedServer}, libmemcached.WithCompression(1024, 6))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	c.SetValue(ctx, "greeting", "héllo", 0) // flags 16 (text)
+	c.SetValue(ctx, "answer", 42, 0)        // flags 4 (integer), incr works on it
+
+	var s string
+	c.GetValue(ctx, "greeting", &s)
+	var n int64
+	c.GetValue(ctx, "answer", &n)
+	var v any // string, []byte, int64 (*big.Int if larger), or bool
+	c.GetValue(ctx, "answer", &v)
+	fmt.Println(s, n, v)
+	// Output: héllo 42 42
+}
+
+// jsonCodec stores any Go value as JSON, with its own flag (and falls back
+// to the pylibmc format for what it does not own).
+type jsonCodec struct{ libmemcached.PylibmcCodec }
+
+const flagJSON = 1 << 8
+
+func (j jsonCodec) Encode(v any) ([]byte, uint32, error) {
+	switch v.(type) {
+	case string, []byte:
+		return j.PylibmcCodec.Encode(v)
+	}
+	b, err := json.Marshal(v)
+	return b, flagJSON, err
+}
+
+func (j jsonCodec) Decode(value []byte, flags uint32, dst any) error {
+	if flags == flagJSON {
+		return json.Unmarshal(value, dst)
+	}
+	return j.PylibmcCodec.Decode(value, flags, dst)
+}
+
+func ExampleCodec() {
+	c, err := libmemcached.New([]string{memcachedServer}, libmemcached.WithCodec(jsonCodec{}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	type user struct {
+		Name string
+		Age  int
+	}
+	if err := c.SetValue(ctx, "user:1", user{"Ada", 36}, 0); err != nil {
+		log.Fatal(err)
+	}
+	var u user
+	if err := c.GetValue(ctx, "user:1", &u); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%+v\n", u)
+	// Output: {Name:Ada Age:36}
 }
