@@ -628,3 +628,54 @@ func TestErrorDetails(t *testing.T) {
 	assert.Contains(t, err.Error(), `"x\x0d\x0aflush_all"`)
 	assert.True(t, errors.Is(err, mc.ErrMalformedKey))
 }
+
+// TestSetMultiPipelinedOutcomes: the pipelined SetMulti still reports the
+// exact outcome of each key: duplicates, an item that replaces a value but
+// is too large, and keys whose server is down.
+func TestSetMultiPipelinedOutcomes(t *testing.T) {
+	forProtocols(t, 3, func(t *testing.T, c *mc.Client, servers []*mctest.Server) {
+		require.NoError(t, c.Set(bg(), &mc.Item{Key: "old", Value: []byte("old value")}))
+		var items []*mc.Item
+		for i := 0; i < 200; i++ {
+			items = append(items, &mc.Item{Key: fmt.Sprint("pl", i), Value: []byte(fmt.Sprint("v", i)), Flags: uint32(i)})
+		}
+		items = append(items, &mc.Item{Key: "pl7", Value: []byte("second")}, &mc.Item{Key: "old", Value: make([]byte, 2<<20)})
+		err := c.SetMulti(bg(), items)
+		var me *mc.MultiError
+		require.ErrorAs(t, err, &me)
+		assert.Equal(t, []string{"old"}, keysOf(me.Errors))
+		require.ErrorIs(t, me.Errors["old"], mc.ErrTooLarge)
+		_, err = c.Get(bg(), "old")
+		require.ErrorIs(t, err, mc.ErrCacheMiss, "memcached drops the old value when a set fails")
+		it, err := c.Get(bg(), "pl7")
+		require.NoError(t, err)
+		assert.Equal(t, "second", string(it.Value), "the last duplicate wins")
+		got, err := c.GetMulti(bg(), []string{"pl0", "pl199"})
+		require.NoError(t, err)
+		assert.Len(t, got, 2)
+
+		// One server down: its keys fail with ErrServerDown, the others are stored.
+		servers[1].Kill()
+		err = c.SetMulti(bg(), items[:200])
+		require.ErrorAs(t, err, &me)
+		require.ErrorIs(t, err, mc.ErrServerDown)
+		assert.NotEmpty(t, me.Errors)
+		assert.Less(t, len(me.Errors), 200)
+		for k, e := range me.Errors {
+			where, err := c.ServerForKey(k)
+			require.NoError(t, err)
+			assert.Equal(t, servers[1].Addr, where, "only keys of the dead server fail")
+			var ee *mc.Error
+			require.ErrorAs(t, e, &ee)
+			assert.Equal(t, servers[1].Addr, ee.Server, "the error names the server")
+		}
+		for _, it := range items[:200] {
+			if _, failed := me.Errors[it.Key]; failed {
+				continue
+			}
+			got, err := c.Get(bg(), it.Key)
+			require.NoError(t, err, it.Key)
+			assert.Equal(t, it.Value, got.Value)
+		}
+	})
+}

@@ -14,6 +14,9 @@
 #include <libmemcached/memcached.h>
 #include <stdint.h>
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string.h>
 
 #if !defined(LIBMEMCACHED_VERSION_HEX) || LIBMEMCACHED_VERSION_HEX < 0x001000000
@@ -201,6 +204,78 @@ GOLIBMC_FN void golibmc_store_multi(golibmc_handle *h, int32_t ms, int op, size_
     vals += vlens[i];
   }
   golibmc_end(h);
+}
+
+// golibmc_set_pipelined stores n items with memcached_set while requests are
+// buffered, so they go out back to back instead of one round trip each, then
+// flushes, then asks for every buffered key again in one memcached_mget and
+// writes what it finds into h->out (records as golibmc_put_result). Buffered
+// sets have no per-key answer; the caller compares the mget records with
+// what it stored and re-sends the keys not found one by one to learn their
+// exact outcome. The mget also reads the sets' pending answers, so the
+// handle is in step again when this returns.
+//
+// The buffer_requests flag is set directly: memcached_behavior_set would
+// close every connection (send_quit) each time it changes.
+GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t ms, size_t n,
+                                                   const char *keys, const size_t *klens,
+                                                   const char *vals, const size_t *vlens,
+                                                   const int64_t *exps, const uint32_t *flags,
+                                                   int32_t *rcs, size_t *count) {
+  *count = 0;
+  if (n > h->keys_cap) {
+    const char **kp = (const char **) realloc((void *) h->keys, n * sizeof(char *));
+    if (kp == NULL) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    h->keys = kp;
+    size_t *kl = (size_t *) realloc(h->key_lens, n * sizeof(size_t));
+    if (kl == NULL) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    h->key_lens = kl;
+    h->keys_cap = n;
+  }
+  golibmc_begin(h, ms);
+  int was_buffering = h->mc->flags.buffer_requests;
+  h->mc->flags.buffer_requests = 1;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    rcs[i] = memcached_set(h->mc, keys, klens[i], vals, vlens[i], (time_t) exps[i], flags[i]);
+    if (rcs[i] == MEMCACHED_BUFFERED || rcs[i] == MEMCACHED_SUCCESS) {
+      h->keys[m] = keys;
+      h->key_lens[m] = klens[i];
+      m++;
+    }
+    keys += klens[i];
+    vals += vlens[i];
+  }
+  memcached_return_t rc = memcached_flush_buffers(h->mc);
+  h->mc->flags.buffer_requests = was_buffering;
+  if (memcached_success(rc) && m > 0) {
+    rc = memcached_mget(h->mc, h->keys, h->key_lens, m);
+    if (memcached_success(rc)) {
+      memcached_return_t frc;
+      memcached_result_st *r;
+      while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
+        if (!golibmc_put_result(h, r)) {
+          rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+          break;
+        }
+        (*count)++;
+      }
+      if (rc == MEMCACHED_SUCCESS && frc != MEMCACHED_END && frc != MEMCACHED_NOTFOUND) rc = frc;
+    }
+  }
+  golibmc_end(h);
+  return rc;
+}
+
+// golibmc_c_heap returns the bytes malloc has handed out (glibc's
+// mallinfo2), or -1 where it is not available; the leak checks read it.
+GOLIBMC_FN int64_t golibmc_c_heap(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  return (int64_t) mi.uordblks + (int64_t) mi.hblkhd;
+#else
+  return -1;
+#endif
 }
 
 GOLIBMC_FN memcached_return_t golibmc_delete(golibmc_handle *h, int32_t ms, const char *key,

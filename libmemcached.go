@@ -292,6 +292,8 @@ func (p *packed) addItem(k string, v []byte, exp int32, flags uint32) {
 
 func (p *packed) rc(i int) ReturnCode { return ReturnCode(p.rcs[i]) }
 
+func (p *packed) setRC(i int, rc ReturnCode) { p.rcs[i] = C.int32_t(rc) }
+
 // storeMulti stores every item of p with op, one return code per item.
 func (h *cHandle) storeMulti(ms int32, op storeOp, p *packed) {
 	n := len(p.klens)
@@ -301,6 +303,42 @@ func (h *cHandle) storeMulti(ms int32, op storeOp, p *packed) {
 	C.golibmc_store_multi(h.p, C.int32_t(ms), C.int(op), C.size_t(n), cBytes(p.keys), &p.klens[0],
 		cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0], &p.rcs[0])
 }
+
+// setPipelined stores every item of p with buffered memcached_set calls,
+// then reads them back with one memcached_mget (golibmc_set_pipelined).
+// found is called for each item read back; p.rcs gets each set's code
+// (BUFFERED when it was sent). The returned code is the flush's or mget's.
+func (h *cHandle) setPipelined(ms int32, p *packed, found func(key []byte, vlen int, flags uint32)) ReturnCode {
+	n := len(p.klens)
+	if n == 0 {
+		return ReturnSuccess
+	}
+	var count C.size_t
+	rc := ReturnCode(C.golibmc_set_pipelined(h.p, C.int32_t(ms), C.size_t(n), cBytes(p.keys), &p.klens[0],
+		cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0], &p.rcs[0], &count))
+	eachRecord(h.out(), int(count), func(key, value []byte, flags uint32, _ uint64) {
+		found(key, len(value), flags)
+	})
+	return rc
+}
+
+// eachRecord walks count records written by golibmc_put_result; key and
+// value point into C memory and are valid only during fn.
+func eachRecord(buf []byte, count int, fn func(key, value []byte, flags uint32, cas uint64)) {
+	ne := binary.NativeEndian
+	for i := 0; i < count && len(buf) >= 24; i++ {
+		cas := ne.Uint64(buf)
+		flags := ne.Uint32(buf[8:])
+		klen := int(ne.Uint32(buf[12:]))
+		vlen := int(ne.Uint64(buf[16:]))
+		buf = buf[24:]
+		fn(buf[:klen], buf[klen:klen+vlen], flags, cas)
+		buf = buf[klen+vlen:]
+	}
+}
+
+// cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
+func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
 
 // deleteKey is memcached_delete.
 func (h *cHandle) deleteKey(ms int32, key string) ReturnCode {
@@ -349,20 +387,11 @@ func (h *cHandle) mget(ms int32, p *packed, yield func(key []byte, value []byte,
 	}
 	var count C.size_t
 	rc := ReturnCode(C.golibmc_mget(h.p, C.int32_t(ms), C.size_t(n), cBytes(p.keys), &p.klens[0], &count))
-	buf := h.out()
-	ne := binary.NativeEndian
-	for i := 0; i < int(count) && len(buf) >= 24; i++ {
-		cas := ne.Uint64(buf)
-		flags := ne.Uint32(buf[8:])
-		klen := int(ne.Uint32(buf[12:]))
-		vlen := int(ne.Uint64(buf[16:]))
-		buf = buf[24:]
-		key := buf[:klen]
-		v := make([]byte, vlen)
-		copy(v, buf[klen:klen+vlen])
-		buf = buf[klen+vlen:]
+	eachRecord(h.out(), int(count), func(key, value []byte, flags uint32, cas uint64) {
+		v := make([]byte, len(value))
+		copy(v, value)
 		yield(key, v, flags, cas)
-	}
+	})
 	return rc
 }
 

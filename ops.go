@@ -336,11 +336,62 @@ func (c *Client) storeMulti(ctx context.Context, op string, sop storeOp, items [
 		p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 	}
 	return c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		h.storeMulti(ms, sop, p)
+		if sop == opSet && len(items) > 1 {
+			c.setPipelined(h, ms, items, p)
+		} else {
+			h.storeMulti(ms, sop, p)
+		}
 		return c.collect(op, len(items), p, func(i int, rc ReturnCode) *Error {
 			return c.storeError(ctx, h, op, sop, items[i].Key, rc)
 		})
 	})
+}
+
+// setPipelined stores a batch without a round trip per item and still
+// learns every item's outcome, leaving it in p.rcs:
+//
+//  1. every set is sent back to back (libmemcached's buffered requests),
+//     then all keys are read back with one mget (golibmc_set_pipelined);
+//  2. a key found is stored (memcached unlinks the old item when a set
+//     fails, so a key present afterwards was stored, by us or by a later
+//     writer, whose value is not overwritten);
+//  3. the keys not found are sent again one by one, so their exact error
+//     (too large, out of memory, ...) is what the server says; a set is
+//     idempotent, so sending it twice is safe.
+//
+// If the flush or the mget fails (a server is down), the handle's
+// connections are reset and the whole batch is sent one by one instead.
+func (c *Client) setPipelined(h *cHandle, ms int32, items []*Item, p *packed) {
+	found := make(map[string]bool, len(items))
+	rc := h.setPipelined(ms, p, func(key []byte, _ int, _ uint32) {
+		found[string(key)] = true
+	})
+	if !rc.Success() && rc != ReturnNotFound {
+		h.quit()
+		h.storeMulti(ms, opSet, p)
+		return
+	}
+	var idx []int
+	for i, it := range items {
+		if rci := p.rc(i); (rci == ReturnBuffered || rci == ReturnSuccess) && found[it.Key] {
+			p.setRC(i, ReturnSuccess)
+			continue
+		}
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return
+	}
+	retry := packedPool.Get().(*packed)
+	defer packedPool.Put(retry)
+	retry.reset(len(idx))
+	for _, i := range idx {
+		retry.addItem(items[i].Key, items[i].Value, items[i].Expiration, items[i].Flags)
+	}
+	h.storeMulti(ms, opSet, retry)
+	for j, i := range idx {
+		p.setRC(i, retry.rc(j))
+	}
 }
 
 // collect turns per-key return codes into a *MultiError (nil if all
