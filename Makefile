@@ -12,7 +12,7 @@ DEB_PACKAGES := gcc libc6-dev make pkg-config libmemcached-dev memcached libmemc
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet demo generate hash-vectors
+.PHONY: deps test vet demo generate hash-vectors bench
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -47,3 +47,17 @@ hash-vectors: deps
 	cc -O2 -o testdata/hashgen/hashgen testdata/hashgen/hashgen.c $$(pkg-config --cflags --libs libmemcached)
 	./testdata/hashgen/hashgen > testdata/hash_vectors.tsv
 	rm -f testdata/hashgen/hashgen
+
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCH_COUNT ?= 5
+
+## bench: golibmc vs a raw C loop vs gomemcache on one local memcached; writes BENCHMARKS.md.
+bench: deps
+	mkdir -p bench/results
+	cc -O2 -Wall -o bench/cloop/cloop bench/cloop/cloop.c $$(pkg-config --cflags --libs libmemcached) -lpthread
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -benchtime 3000x . | tee bench/results/go-bench.txt
+	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt
+	GOLIBMC_MEMCHECK=1 $(GO) test -count=1 -run '^TestMemoryFlat$$' -v . | tee bench/results/memcheck.txt
+	cd bench && $(GO) build -o results/compare ./compare
+	cd bench && ../scripts/with-memcached.sh ./results/compare -reps $(BENCH_COUNT) -cloop ./cloop/cloop -out ../BENCHMARKS.md \
+		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt

@@ -679,3 +679,23 @@ func TestSetMultiPipelinedOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// TestSetMultiLargeBatch sends a batch far over libmemcached's purge
+// watermarks (5000 items, 5 MB) in chunks, and reads every item back.
+func TestSetMultiLargeBatch(t *testing.T) {
+	forProtocols(t, 2, func(t *testing.T, c *mc.Client, _ []*mctest.Server) {
+		items := make([]*mc.Item, 5000)
+		keys := make([]string, len(items))
+		for i := range items {
+			keys[i] = fmt.Sprint("big-batch-", i)
+			items[i] = &mc.Item{Key: keys[i], Value: bytes.Repeat([]byte{byte(i)}, 1000)}
+		}
+		require.NoError(t, c.SetMulti(bg(), items))
+		got, err := c.GetMulti(bg(), keys)
+		require.NoError(t, err)
+		require.Len(t, got, len(items))
+		for i, k := range keys {
+			require.Equal(t, items[i].Value, got[k].Value)
+		}
+	})
+}

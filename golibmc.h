@@ -208,12 +208,18 @@ GOLIBMC_FN void golibmc_store_multi(golibmc_handle *h, int32_t ms, int op, size_
 
 // golibmc_set_pipelined stores n items with memcached_set while requests are
 // buffered, so they go out back to back instead of one round trip each, then
-// flushes, then asks for every buffered key again in one memcached_mget and
-// writes what it finds into h->out (records as golibmc_put_result). Buffered
+// flushes, then asks for the buffered keys again with one memcached_mget and
+// appends what it finds to h->out (records as golibmc_put_result). Buffered
 // sets have no per-key answer; the caller compares the mget records with
 // what it stored and re-sends the keys not found one by one to learn their
 // exact outcome. The mget also reads the sets' pending answers, so the
 // handle is in step again when this returns.
+//
+// Items go in chunks that stay under half of the _io_msg_watermark and
+// _io_bytes_watermark behaviors: past them libmemcached "purges" pending
+// answers in the middle of a write with a 50 ms poll timeout, and a purge
+// that times out under load can leave the connection closed while the write
+// goes on (an assertion failure in libmemcached 1.1's _io_write).
 //
 // The buffer_requests flag is set directly: memcached_behavior_set would
 // close every connection (send_quit) each time it changes.
@@ -232,35 +238,45 @@ GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t m
     h->key_lens = kl;
     h->keys_cap = n;
   }
+  size_t max_items = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK) / 2;
+  size_t max_bytes = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK) / 2;
   golibmc_begin(h, ms);
-  int was_buffering = h->mc->flags.buffer_requests;
-  h->mc->flags.buffer_requests = 1;
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++) {
-    rcs[i] = memcached_set(h->mc, keys, klens[i], vals, vlens[i], (time_t) exps[i], flags[i]);
-    if (rcs[i] == MEMCACHED_BUFFERED || rcs[i] == MEMCACHED_SUCCESS) {
-      h->keys[m] = keys;
-      h->key_lens[m] = klens[i];
-      m++;
-    }
-    keys += klens[i];
-    vals += vlens[i];
-  }
-  memcached_return_t rc = memcached_flush_buffers(h->mc);
-  h->mc->flags.buffer_requests = was_buffering;
-  if (memcached_success(rc) && m > 0) {
-    rc = memcached_mget(h->mc, h->keys, h->key_lens, m);
-    if (memcached_success(rc)) {
-      memcached_return_t frc;
-      memcached_result_st *r;
-      while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
-        if (!golibmc_put_result(h, r)) {
-          rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-          break;
-        }
-        (*count)++;
+  memcached_return_t rc = MEMCACHED_SUCCESS;
+  size_t i = 0;
+  while (i < n && memcached_success(rc)) {
+    int was_buffering = h->mc->flags.buffer_requests;
+    h->mc->flags.buffer_requests = 1;
+    size_t m = 0, bytes = 0;
+    while (i < n) {
+      size_t cost = klens[i] + vlens[i] + 64;
+      if (m > 0 && (m + 1 >= max_items || bytes + cost > max_bytes)) break;
+      rcs[i] = memcached_set(h->mc, keys, klens[i], vals, vlens[i], (time_t) exps[i], flags[i]);
+      if (rcs[i] == MEMCACHED_BUFFERED || rcs[i] == MEMCACHED_SUCCESS) {
+        h->keys[m] = keys;
+        h->key_lens[m] = klens[i];
+        m++;
+        bytes += cost;
       }
-      if (rc == MEMCACHED_SUCCESS && frc != MEMCACHED_END && frc != MEMCACHED_NOTFOUND) rc = frc;
+      keys += klens[i];
+      vals += vlens[i];
+      i++;
+    }
+    rc = memcached_flush_buffers(h->mc);
+    h->mc->flags.buffer_requests = was_buffering;
+    if (memcached_success(rc) && m > 0) {
+      rc = memcached_mget(h->mc, h->keys, h->key_lens, m);
+      if (memcached_success(rc)) {
+        memcached_return_t frc;
+        memcached_result_st *r;
+        while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
+          if (!golibmc_put_result(h, r)) {
+            rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+            break;
+          }
+          (*count)++;
+        }
+        if (rc == MEMCACHED_SUCCESS && frc != MEMCACHED_END && frc != MEMCACHED_NOTFOUND) rc = frc;
+      }
     }
   }
   golibmc_end(h);

@@ -1,0 +1,589 @@
+// Command compare runs the same memcached workloads through golibmc, a raw
+// C loop over libmemcached (bench/cloop) and gomemcache, interleaved, several
+// times, against one memcached on loopback, and writes BENCHMARKS.md with
+// medians of throughput and client CPU per operation and their ratios.
+//
+//	go run ./compare -addr 127.0.0.1:11211 -cloop ./cloop/cloop -out ../BENCHMARKS.md
+//
+// make bench (in the repository root) builds the C loop, starts memcached
+// and runs this, then the library's own benchmarks (allocations) and the
+// memory-flatness check.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	golibmc "github.com/golibmc/libmemcached"
+)
+
+// workload is one benchmark: n operations, each worth units/op units
+// (keys for GetMulti, else 1).
+type workload struct {
+	name  string
+	n     int
+	per   int // units per operation
+	unit  string
+	about string
+}
+
+var workloads = []workload{
+	{"get100", 20000, 1, "op", "Get of a 100 B value"},
+	{"get10k", 10000, 1, "op", "Get of a 10 KiB value"},
+	{"set100", 20000, 1, "op", "Set of a 100 B value"},
+	{"set10k", 10000, 1, "op", "Set of a 10 KiB value"},
+	{"getmulti10", 4000, 10, "key", "GetMulti of 10 keys (100 B values)"},
+	{"getmulti100", 1000, 100, "key", "GetMulti of 100 keys"},
+	{"getmulti1000", 100, 1000, "key", "GetMulti of 1000 keys"},
+	{"setmulti1000", 40, 1, "batch", "SetMulti of 1000 x 100 B (gomemcache: 1000 Set calls)"},
+	{"set1000seq", 4, 1, "batch", "1000 sequential Set calls of 100 B"},
+	{"incr", 20000, 1, "op", "Increment"},
+	{"pget8", 40000, 1, "op", "Get of 100 B from 8 goroutines / threads"},
+	{"pset8", 40000, 1, "op", "Set of 100 B from 8 goroutines / threads"},
+}
+
+type sample struct {
+	units int64
+	wall  time.Duration
+	cpu   time.Duration
+}
+
+func (s sample) perSec() float64     { return float64(s.units) / s.wall.Seconds() }
+func (s sample) cpuPerUnit() float64 { return float64(s.cpu.Nanoseconds()) / float64(s.units) }
+
+type client interface {
+	name() string
+	run(w workload) (sample, error)
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measure times fn in this process: wall clock and user+sys CPU.
+func measure(units int64, fn func() error) (sample, error) {
+	runtime.GC()
+	c0, t0 := cpuTime(), time.Now()
+	err := fn()
+	return sample{units: units, wall: time.Since(t0), cpu: cpuTime() - c0}, err
+}
+
+var (
+	value100 = bytes.Repeat([]byte("v"), 100)
+	value10k = bytes.Repeat([]byte("w"), 10240)
+)
+
+func keys(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprint("bench:m", i)
+	}
+	return out
+}
+
+// parallel runs fn(n/8) in 8 goroutines.
+func parallel(n int, fn func(n int) error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- fn(n / 8)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// --- golibmc ---
+
+type libmc struct{ c *golibmc.Client }
+
+func (l libmc) name() string { return "golibmc" }
+
+func (l libmc) run(w workload) (sample, error) {
+	ctx := context.Background()
+	c := l.c
+	units := int64(w.n * w.per)
+	switch w.name {
+	case "get100", "get10k", "pget8":
+		v := value100
+		if w.name == "get10k" {
+			v = value10k
+		}
+		if err := c.Set(ctx, &golibmc.Item{Key: "bench:get", Value: v}); err != nil {
+			return sample{}, err
+		}
+		loop := func(n int) error {
+			for i := 0; i < n; i++ {
+				if _, err := c.Get(ctx, "bench:get"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if w.name == "pget8" {
+			units = int64(w.n / 8 * 8)
+			return measure(units, func() error { return parallel(w.n, loop) })
+		}
+		return measure(units, func() error { return loop(w.n) })
+	case "set100", "set10k", "pset8":
+		it := &golibmc.Item{Key: "bench:set", Value: value100}
+		if w.name == "set10k" {
+			it.Value = value10k
+		}
+		loop := func(n int) error {
+			for i := 0; i < n; i++ {
+				if err := c.Set(ctx, it); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if w.name == "pset8" {
+			units = int64(w.n / 8 * 8)
+			return measure(units, func() error { return parallel(w.n, loop) })
+		}
+		return measure(units, func() error { return loop(w.n) })
+	case "getmulti10", "getmulti100", "getmulti1000":
+		ks := keys(w.per)
+		for _, k := range ks {
+			if err := c.Set(ctx, &golibmc.Item{Key: k, Value: value100}); err != nil {
+				return sample{}, err
+			}
+		}
+		return measure(units, func() error {
+			for i := 0; i < w.n; i++ {
+				got, err := c.GetMulti(ctx, ks)
+				if err != nil {
+					return err
+				}
+				if len(got) != w.per {
+					return fmt.Errorf("GetMulti: %d of %d", len(got), w.per)
+				}
+			}
+			return nil
+		})
+	case "setmulti1000", "set1000seq":
+		items := make([]*golibmc.Item, 1000)
+		for i, k := range keys(1000) {
+			items[i] = &golibmc.Item{Key: k, Value: value100}
+		}
+		return measure(units, func() error {
+			for i := 0; i < w.n; i++ {
+				if w.name == "setmulti1000" {
+					if err := c.SetMulti(ctx, items); err != nil {
+						return err
+					}
+					continue
+				}
+				for _, it := range items {
+					if err := c.Set(ctx, it); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	case "incr":
+		if err := c.Set(ctx, &golibmc.Item{Key: "bench:ctr", Value: []byte("0")}); err != nil {
+			return sample{}, err
+		}
+		return measure(units, func() error {
+			for i := 0; i < w.n; i++ {
+				if _, err := c.Increment(ctx, "bench:ctr", 1); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return sample{}, fmt.Errorf("unknown workload %s", w.name)
+}
+
+// --- gomemcache ---
+
+type gomc struct{ c *memcache.Client }
+
+func (g gomc) name() string { return "gomemcache" }
+
+func (g gomc) run(w workload) (sample, error) {
+	c := g.c
+	units := int64(w.n * w.per)
+	switch w.name {
+	case "get100", "get10k", "pget8":
+		v := value100
+		if w.name == "get10k" {
+			v = value10k
+		}
+		if err := c.Set(&memcache.Item{Key: "bench:get", Value: v}); err != nil {
+			return sample{}, err
+		}
+		loop := func(n int) error {
+			for i := 0; i < n; i++ {
+				if _, err := c.Get("bench:get"); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if w.name == "pget8" {
+			units = int64(w.n / 8 * 8)
+			return measure(units, func() error { return parallel(w.n, loop) })
+		}
+		return measure(units, func() error { return loop(w.n) })
+	case "set100", "set10k", "pset8":
+		it := &memcache.Item{Key: "bench:set", Value: value100}
+		if w.name == "set10k" {
+			it.Value = value10k
+		}
+		loop := func(n int) error {
+			for i := 0; i < n; i++ {
+				if err := c.Set(it); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if w.name == "pset8" {
+			units = int64(w.n / 8 * 8)
+			return measure(units, func() error { return parallel(w.n, loop) })
+		}
+		return measure(units, func() error { return loop(w.n) })
+	case "getmulti10", "getmulti100", "getmulti1000":
+		ks := keys(w.per)
+		for _, k := range ks {
+			if err := c.Set(&memcache.Item{Key: k, Value: value100}); err != nil {
+				return sample{}, err
+			}
+		}
+		return measure(units, func() error {
+			for i := 0; i < w.n; i++ {
+				got, err := c.GetMulti(ks)
+				if err != nil {
+					return err
+				}
+				if len(got) != w.per {
+					return fmt.Errorf("GetMulti: %d of %d", len(got), w.per)
+				}
+			}
+			return nil
+		})
+	case "setmulti1000", "set1000seq":
+		items := make([]*memcache.Item, 1000)
+		for i, k := range keys(1000) {
+			items[i] = &memcache.Item{Key: k, Value: value100}
+		}
+		return measure(units, func() error {
+			for i := 0; i < w.n; i++ {
+				for _, it := range items { // gomemcache has no multi-set
+					if err := c.Set(it); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	case "incr":
+		if err := c.Set(&memcache.Item{Key: "bench:ctr", Value: []byte("0")}); err != nil {
+			return sample{}, err
+		}
+		return measure(units, func() error {
+			for i := 0; i < w.n; i++ {
+				if _, err := c.Increment("bench:ctr", 1); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return sample{}, fmt.Errorf("unknown workload %s", w.name)
+}
+
+// --- the C loop, in its own process ---
+
+type cloop struct{ bin, host, port string }
+
+func (c cloop) name() string { return "C loop" }
+
+func (c cloop) run(w workload) (sample, error) {
+	out, err := exec.Command(c.bin, c.host, c.port, w.name, strconv.Itoa(w.n)).Output()
+	if err != nil {
+		return sample{}, fmt.Errorf("%s %s: %v", c.bin, w.name, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 5 {
+		return sample{}, fmt.Errorf("cloop output %q", out)
+	}
+	units, _ := strconv.ParseInt(f[2], 10, 64)
+	wall, _ := strconv.ParseInt(f[3], 10, 64)
+	cpu, _ := strconv.ParseInt(f[4], 10, 64)
+	return sample{units: units, wall: time.Duration(wall), cpu: time.Duration(cpu)}, nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func main() {
+	addr := flag.String("addr", os.Getenv("MEMCACHED_SERVER"), "memcached host:port")
+	cloopBin := flag.String("cloop", "./cloop/cloop", "the C loop binary")
+	reps := flag.Int("reps", 5, "repetitions of every workload")
+	out := flag.String("out", "../BENCHMARKS.md", "report to write")
+	gobench := flag.String("gobench", "", "output of go test -bench -benchmem (allocations section)")
+	memcheck := flag.String("memcheck", "", "output of TestMemoryFlat -v (memory section)")
+	benchstat := flag.String("benchstat", "", "benchstat summary of the go test -bench output")
+	flag.Parse()
+	log.SetFlags(0)
+	if *addr == "" && flag.NArg() > 0 {
+		*addr = flag.Arg(0) // scripts/with-memcached.sh appends the address
+	}
+	if *addr == "" {
+		log.Fatal("compare: -addr (or MEMCACHED_SERVER) is required")
+	}
+	host, port, _ := strings.Cut(*addr, ":")
+
+	lc, err := golibmc.New([]string{*addr})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer lc.Close()
+	gc := memcache.New(*addr)
+	gc.MaxIdleConns = 8 // as many connections as goroutines, like golibmc's pool
+	gc.Timeout = 5 * time.Second
+	clients := []client{cloop{*cloopBin, host, port}, libmc{lc}, gomc{gc}}
+
+	results := map[string]map[string][]sample{}
+	for r := 0; r < *reps; r++ {
+		for _, w := range workloads {
+			if results[w.name] == nil {
+				results[w.name] = map[string][]sample{}
+			}
+			for _, c := range clients {
+				s, err := c.run(w)
+				if err != nil {
+					log.Fatalf("%s %s: %v", c.name(), w.name, err)
+				}
+				results[w.name][c.name()] = append(results[w.name][c.name()], s)
+			}
+		}
+		log.Printf("compare: repetition %d/%d done", r+1, *reps)
+	}
+	report := render(results, *reps, *addr)
+	report += allocations(*gobench)
+	report += memory(*memcheck)
+	if *benchstat != "" {
+		if b, err := os.ReadFile(*benchstat); err == nil && len(b) > 0 {
+			report += "\n## go test -bench, summarised by benchstat\n\n```\n" + string(b) + "```\n"
+		}
+	}
+	if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(report)
+}
+
+type stat struct{ perSec, cpu float64 }
+
+func medians(ss []sample) stat {
+	var p, c []float64
+	for _, s := range ss {
+		p = append(p, s.perSec())
+		c = append(c, s.cpuPerUnit())
+	}
+	return stat{median(p), median(c)}
+}
+
+func render(results map[string]map[string][]sample, reps int, addr string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\n")
+	fmt.Fprintf(&b, "Written by `make bench` on %s. Each workload ran %d times, interleaved "+
+		"(C loop, golibmc, gomemcache, next workload), against one memcached on loopback (%s); "+
+		"the table shows medians. CPU is the client process's user+sys time per unit "+
+		"(getrusage), so it is what each client itself costs; the server's CPU is not counted. "+
+		"The machine is shared and noisy: compare ratios within this run, not absolute numbers across runs.\n\n",
+		time.Now().UTC().Format("2006-01-02"), reps, addr)
+	fmt.Fprintf(&b, "## Setup\n\n%s\n", environment())
+	fmt.Fprintf(&b, "## Results (medians)\n\n")
+	fmt.Fprintf(&b, "| workload | unit | golibmc /s | C loop /s | gomemcache /s | golibmc ÷ C | golibmc ÷ gomemcache | CPU µs/unit golibmc | C loop | gomemcache | CPU golibmc ÷ C |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	st := map[string]map[string]stat{}
+	for _, w := range workloads {
+		st[w.name] = map[string]stat{}
+		for name, ss := range results[w.name] {
+			st[w.name][name] = medians(ss)
+		}
+		l, c, g := st[w.name]["golibmc"], st[w.name]["C loop"], st[w.name]["gomemcache"]
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+			w.about, w.unit, l.perSec, c.perSec, g.perSec, l.perSec/c.perSec, l.perSec/g.perSec,
+			l.cpu/1000, c.cpu/1000, g.cpu/1000, l.cpu/c.cpu)
+	}
+	fmt.Fprintf(&b, "\n## Targets\n\n| target | measured | |\n|---|---|---|\n")
+	check := func(name, measured string, ok bool) {
+		mark := "met"
+		if !ok {
+			mark = "**missed**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", name, measured, mark)
+	}
+	for _, w := range []string{"get100", "set100"} {
+		r := st[w]["golibmc"].cpu / st[w]["C loop"].cpu
+		check(fmt.Sprintf("client CPU per %s ≤ 1.10× the C loop", w), fmt.Sprintf("%.2f×", r), r <= 1.10)
+	}
+	gm := st["getmulti100"]
+	check("GetMulti(100) keys/s ≥ 0.90× the C loop", fmt.Sprintf("%.2f×", gm["golibmc"].perSec/gm["C loop"].perSec), gm["golibmc"].perSec/gm["C loop"].perSec >= 0.90)
+	check("GetMulti(100) keys/s ≥ 1.6× gomemcache", fmt.Sprintf("%.2f×", gm["golibmc"].perSec/gm["gomemcache"].perSec), gm["golibmc"].perSec/gm["gomemcache"].perSec >= 1.6)
+	pg := st["pget8"]
+	check("8 goroutines Get ops/s ≥ gomemcache's", fmt.Sprintf("%.2f×", pg["golibmc"].perSec/pg["gomemcache"].perSec), pg["golibmc"].perSec >= pg["gomemcache"].perSec)
+	sm := st["setmulti1000"]["golibmc"].perSec / st["set1000seq"]["golibmc"].perSec
+	check("SetMulti(1000 × 100 B) ≥ 5× 1000 sequential Set", fmt.Sprintf("%.1f×", sm), sm >= 5)
+	return b.String()
+}
+
+func environment() string {
+	var b strings.Builder
+	cpu := "unknown"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "model name") {
+				_, cpu, _ = strings.Cut(sc.Text(), ": ")
+				break
+			}
+		}
+		f.Close()
+	}
+	kernel, _ := exec.Command("uname", "-r").Output()
+	mcv, _ := exec.Command("memcached", "-V").Output()
+	gmv := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/bradfitz/gomemcache" {
+				gmv = d.Version
+			}
+		}
+	}
+	fmt.Fprintf(&b, "- machine: %d CPUs (%s), Linux %s\n", runtime.NumCPU(), cpu, strings.TrimSpace(string(kernel)))
+	fmt.Fprintf(&b, "- %s, libmemcached %s (%s), %s\n", runtime.Version(), golibmc.LibraryVersion(), golibmc.LinkInfo, strings.TrimSpace(string(mcv)))
+	fmt.Fprintf(&b, "- gomemcache %s with MaxIdleConns = 8; golibmc with its default pool (%d handles)\n", gmv, golibmc.DefaultPoolSize())
+	fmt.Fprintf(&b, "- C loop: `bench/cloop/cloop.c` (memcached_get/memcached_set/memcached_mget+memcached_fetch_result/"+
+		"memcached_increment; SetMulti as buffered sets + flush + one mget, the same work as golibmc's; 8 pthreads with one memcached_clone each)\n")
+	fmt.Fprintf(&b, "- memcached: `memcached -l 127.0.0.1 -U 0` with its defaults (4 threads, 64 MiB)\n")
+	fmt.Fprintf(&b, "- command: `make bench` (`bench/compare`, `go test -bench` for allocations, `TestMemoryFlat` with 1M operations)\n")
+	return b.String()
+}
+
+// allocations summarises allocs/op from go test -bench -benchmem output.
+func allocations(path string) string {
+	if path == "" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "\n## Allocations\n\nnot measured: " + err.Error() + "\n"
+	}
+	defer f.Close()
+	allocs := map[string][]float64{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
+			continue
+		}
+		name := fields[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+		for i := 1; i < len(fields); i++ {
+			if fields[i] == "allocs/op" {
+				v, _ := strconv.ParseFloat(fields[i-1], 64)
+				if allocs[name] == nil {
+					order = append(order, name)
+				}
+				allocs[name] = append(allocs[name], v)
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("\n## Allocations (go test -bench -benchmem, median allocs/op)\n\n| benchmark | allocs/op | per key | target |\n|---|---:|---:|---|\n")
+	for _, name := range order {
+		m := median(allocs[name])
+		perKey, target := "", ""
+		switch {
+		case strings.HasPrefix(name, "BenchmarkGetMulti/"):
+			n, _ := strconv.ParseFloat(strings.TrimPrefix(name, "BenchmarkGetMulti/"), 64)
+			perKey = fmt.Sprintf("%.2f", m/n)
+			target = verdict(m/n <= 2, "≤ 2 per key")
+		case name == "BenchmarkGet100" || name == "BenchmarkGet10K":
+			target = verdict(m <= 3, "≤ 3")
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), m, perKey, target)
+	}
+	return b.String()
+}
+
+func verdict(ok bool, what string) string {
+	if ok {
+		return what + ": met"
+	}
+	return what + ": **missed**"
+}
+
+// memory quotes TestMemoryFlat's measurement.
+func memory(path string) string {
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "\n## Memory\n\nnot measured: " + err.Error() + "\n"
+	}
+	var lines []string
+	result := "**failed**"
+	for _, l := range strings.Split(string(b), "\n") {
+		if i := strings.Index(l, "memcheck: "); i >= 0 {
+			lines = append(lines, strings.TrimSpace(l[i+len("memcheck: "):]))
+		}
+		if strings.HasPrefix(l, "--- PASS: TestMemoryFlat") {
+			result = "passed"
+		}
+	}
+	return "\n## Memory (TestMemoryFlat, GOLIBMC_MEMCHECK=1)\n\n" +
+		"1M mixed operations (Set, Get, GetMulti, SetMulti, misses, Delete, Increment) from 8 goroutines; " +
+		"RSS, Go heap and C heap (glibc mallinfo2) after a GC at 10k operations and at the end; " +
+		"the test fails above +5%: " + result + ".\n\n" + strings.Join(lines, "\n") + "\n"
+}

@@ -1,0 +1,117 @@
+package libmemcached
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/golibmc/libmemcached/internal/mctest"
+)
+
+// memSnapshot reads the process's resident set, Go heap and C heap after a
+// full collection.
+type memSnapshot struct{ rss, goHeap, cHeap int64 }
+
+func snapshot(t testing.TB) memSnapshot {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b, err := os.ReadFile("/proc/self/statm")
+	require.NoError(t, err)
+	f := strings.Fields(string(b))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return memSnapshot{rss: pages * int64(os.Getpagesize()), goHeap: int64(ms.HeapAlloc), cHeap: cHeapInUse()}
+}
+
+// mixedOps runs n operations of every kind from 8 goroutines.
+func mixedOps(t testing.TB, c *Client, n int) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			keys := make([]string, 10)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("mem%d-%d", w, i)
+			}
+			items := make([]*Item, 10)
+			for i, k := range keys {
+				items[i] = &Item{Key: k, Value: make([]byte, 100+i*50)}
+			}
+			for i := 0; i < n/8; i++ {
+				k := keys[i%10]
+				var err error
+				switch i % 8 {
+				case 0:
+					err = c.Set(ctx, &Item{Key: k, Value: items[i%10].Value})
+				case 1, 2:
+					_, err = c.Get(ctx, k)
+				case 3:
+					_, err = c.GetMulti(ctx, keys)
+				case 4:
+					err = c.SetMulti(ctx, items)
+				case 5:
+					_, err = c.Get(ctx, "absent-"+k)
+				case 6:
+					err = c.Delete(ctx, k)
+				case 7:
+					_, err = c.Increment(ctx, k, 1)
+				}
+				if err != nil && !isExpected(err) {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func isExpected(err error) bool {
+	return errors.Is(err, ErrCacheMiss) || errors.Is(err, ErrNotNumeric)
+}
+
+// TestMemoryFlat runs 1M mixed operations and checks that RSS, the Go heap
+// and the C heap are flat (within 5%) between 10k and 1M operations. It
+// takes about a minute, so it runs when GOLIBMC_MEMCHECK=1 (make bench and
+// make leakcheck set it); a 50k-operation version always runs.
+func TestMemoryFlat(t *testing.T) {
+	total := 50_000
+	if os.Getenv("GOLIBMC_MEMCHECK") == "1" {
+		total = 1_000_000
+	}
+	s := mctest.Start(t)
+	c, err := New([]string{s.Addr})
+	require.NoError(t, err)
+	defer c.Close()
+	mixedOps(t, c, 10_000)
+	base := snapshot(t)
+	mixedOps(t, c, total-10_000)
+	end := snapshot(t)
+	growth := func(a, b int64) float64 { return float64(b-a) / float64(a) * 100 }
+	t.Logf("memcheck: %d ops: RSS %d -> %d KiB (%+.1f%%), Go heap %d -> %d KiB (%+.1f%%), C heap %d -> %d KiB (%+.1f%%)",
+		total, base.rss>>10, end.rss>>10, growth(base.rss, end.rss), base.goHeap>>10, end.goHeap>>10,
+		growth(base.goHeap, end.goHeap), base.cHeap>>10, end.cHeap>>10, growth(base.cHeap, end.cHeap))
+	assert.LessOrEqual(t, growth(base.rss, end.rss), 5.0, "RSS grew")
+	assert.LessOrEqual(t, growth(base.goHeap, end.goHeap), 5.0, "Go heap grew")
+	if base.cHeap >= 0 {
+		assert.LessOrEqual(t, growth(base.cHeap, end.cHeap), 5.0, "C heap grew")
+	}
+}
