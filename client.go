@@ -41,6 +41,7 @@ type Client struct {
 	idle     chan *pooled
 	poolSize int
 
+	open   atomic.Int32 // handles created and not freed, for PoolStats
 	hash   atomic.Int32 // the client's key hash, cached for Hash
 	maxKey int          // MaxKeyLen less the namespace length
 	opts   options
@@ -226,7 +227,7 @@ func (c *Client) Close() error {
 	// No call holds a handle now: every slot is back in idle.
 	for i := 0; i < c.poolSize; i++ {
 		if p := <-c.idle; p != nil {
-			p.h.free()
+			c.freeHandle(p)
 		}
 	}
 	c.masterMu.Lock()
@@ -251,20 +252,30 @@ func (c *Client) begin(ctx context.Context, op, key string) (int32, error) {
 		c.closeMu.RUnlock()
 		return 0, errorf(op, key, ErrClosed, "")
 	}
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return -1, nil
-	}
-	rem := time.Until(dl)
-	if rem <= 0 {
+	ms := remainingMS(ctx)
+	if ms == 0 {
 		c.closeMu.RUnlock()
 		return 0, ctxError(op, key, context.DeadlineExceeded)
 	}
+	return ms, nil
+}
+
+// remainingMS is the time left until ctx's deadline in milliseconds,
+// rounded up: -1 without a deadline (or one beyond 2^30 ms), 0 once passed.
+func remainingMS(ctx context.Context) int32 {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return -1
+	}
+	rem := time.Until(dl)
+	if rem <= 0 {
+		return 0
+	}
 	ms := (rem + time.Millisecond - 1) / time.Millisecond
 	if ms > 1<<30 {
-		return -1, nil
+		return -1
 	}
-	return int32(ms), nil
+	return int32(ms)
 }
 
 func (c *Client) end() { c.closeMu.RUnlock() }
@@ -295,10 +306,29 @@ func (c *Client) acquire(ctx context.Context, op, key string) (*pooled, error) {
 		c.idle <- p
 		return nil, errorf(op, key, ErrMemory, "memcached_clone failed")
 	}
+	c.open.Add(1)
 	if p != nil {
-		p.h.free()
+		c.freeHandle(p)
 	}
 	return &pooled{h: h, gen: gen}, nil
+}
+
+// PoolStats describes a client's pool of libmemcached handles.
+type PoolStats struct {
+	Size  int // the bound set by WithPoolSize
+	Open  int // handles created and not yet freed (each has its own connections)
+	InUse int // handles lent to calls in flight
+}
+
+// PoolStats returns the pool's current state.
+func (c *Client) PoolStats() PoolStats {
+	return PoolStats{Size: c.poolSize, Open: int(c.open.Load()), InUse: c.poolSize - len(c.idle)}
+}
+
+// freeHandle frees a pooled handle's C resources.
+func (c *Client) freeHandle(p *pooled) {
+	p.h.free()
+	c.open.Add(-1)
 }
 
 // release gives a handle back to the pool.
@@ -341,6 +371,10 @@ func (c *Client) fail(ctx context.Context, h *cHandle, op, key string, rc Return
 	}
 	if err := ctx.Err(); err != nil {
 		e.ctxErr = err
+	} else if dl, ok := ctx.Deadline(); ok && rc == ReturnTimeout && time.Until(dl) < 5*time.Millisecond {
+		// The call's timeout was the deadline's (rounded up to a millisecond);
+		// the context's own timer may fire a moment later.
+		e.ctxErr = context.DeadlineExceeded
 	}
 	return e
 }
@@ -385,7 +419,7 @@ func (c *Client) DisconnectAll() error {
 			select {
 			case p := <-c.idle:
 				if p != nil {
-					p.h.free()
+					c.freeHandle(p)
 				}
 				freed++
 			default:

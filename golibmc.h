@@ -14,6 +14,7 @@
 #include <libmemcached/memcached.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -39,6 +40,10 @@ typedef struct golibmc_handle {
   size_t keys_cap;
   int32_t saved_poll, saved_connect; // configured timeouts while a deadline applies
   int deadline_set;
+  int64_t deadline_ms;  // CLOCK_MONOTONIC ms at which the call's deadline passes
+  uint8_t *timed_out;   // per server index: timed out during this multi-key call
+  uint32_t timed_out_cap;
+  int timeouts;         // whether timed_out holds anything for this call
   // Single-key results, read by Go from C memory so no Go pointer is passed.
   const char *val; // value of the last Get (in result, valid until the next call)
   size_t val_len;
@@ -70,7 +75,14 @@ GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
   free(h->out);
   free(h->keys);
   free(h->key_lens);
+  free(h->timed_out);
   free(h);
+}
+
+GOLIBMC_FN int64_t golibmc_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 // golibmc_begin lowers the poll and connect timeouts to ms for one call when
@@ -78,6 +90,7 @@ GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
 GOLIBMC_FN void golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->out_len = 0;
   if (ms < 0) return;
+  h->deadline_ms = golibmc_now_ms() + ms;
   h->saved_poll = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT);
   h->saved_connect = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT);
   h->deadline_set = 1;
@@ -92,6 +105,50 @@ GOLIBMC_FN void golibmc_end(golibmc_handle *h) {
   h->deadline_set = 0;
   memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) h->saved_poll);
   memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) h->saved_connect);
+}
+
+// golibmc_skip tells a multi-key loop not to try a key: the call's deadline
+// has passed, or the key's server already timed out in this call. Without
+// it a hung server would cost one poll timeout per key instead of one.
+GOLIBMC_FN memcached_return_t golibmc_skip(golibmc_handle *h, const char *key, size_t klen) {
+  if (h->deadline_set && golibmc_now_ms() >= h->deadline_ms) return MEMCACHED_TIMEOUT;
+  if (h->timeouts && h->timed_out[memcached_generate_hash(h->mc, key, klen)]) return MEMCACHED_TIMEOUT;
+  return MEMCACHED_SUCCESS;
+}
+
+// golibmc_note records a timeout of key's server for golibmc_skip.
+GOLIBMC_FN void golibmc_note(golibmc_handle *h, const char *key, size_t klen, memcached_return_t rc) {
+  if (rc != MEMCACHED_TIMEOUT) return;
+  uint32_t n = memcached_server_count(h->mc);
+  if (n > h->timed_out_cap) {
+    uint8_t *p = (uint8_t *) realloc(h->timed_out, n);
+    if (p == NULL) return;
+    h->timed_out = p;
+    h->timed_out_cap = n;
+  }
+  if (!h->timeouts) memset(h->timed_out, 0, h->timed_out_cap);
+  uint32_t idx = memcached_generate_hash(h->mc, key, klen);
+  if (idx < h->timed_out_cap) {
+    h->timed_out[idx] = 1;
+    h->timeouts = 1;
+  }
+}
+
+// golibmc_note_instance records a timeout of server s for golibmc_skip.
+GOLIBMC_FN void golibmc_note_instance(golibmc_handle *h, const memcached_instance_st *s) {
+  uint32_t n = memcached_server_count(h->mc);
+  for (uint32_t i = 0; s != NULL && i < n; i++) {
+    if (memcached_server_instance_by_position(h->mc, i) != s) continue;
+    if (n > h->timed_out_cap) {
+      uint8_t *p = (uint8_t *) realloc(h->timed_out, n);
+      if (p == NULL) return;
+      h->timed_out = p;
+      h->timed_out_cap = n;
+    }
+    if (!h->timeouts) memset(h->timed_out, 0, h->timed_out_cap);
+    h->timed_out[i] = 1;
+    h->timeouts = 1;
+  }
 }
 
 // golibmc_out_reserve makes room for n more bytes in h->out.
@@ -195,11 +252,15 @@ GOLIBMC_FN memcached_return_t golibmc_store(golibmc_handle *h, int32_t ms, int o
 GOLIBMC_FN void golibmc_store_multi(golibmc_handle *h, int32_t ms, int op, size_t n,
                                 const char *keys, const size_t *klens, const char *vals,
                                 const size_t *vlens, const int64_t *exps, const uint32_t *flags,
-                                int32_t *rcs) {
+                                int32_t *rcs, int keep_timeouts) {
+  if (!keep_timeouts) h->timeouts = 0;
   golibmc_begin(h, ms);
   for (size_t i = 0; i < n; i++) {
-    rcs[i] = golibmc_store_one(h->mc, op, keys, klens[i], vals, vlens[i], (time_t) exps[i],
-                               flags[i], 0);
+    rcs[i] = golibmc_skip(h, keys, klens[i]);
+    if (rcs[i] == MEMCACHED_SUCCESS)
+      rcs[i] = golibmc_store_one(h->mc, op, keys, klens[i], vals, vlens[i], (time_t) exps[i],
+                                 flags[i], 0);
+    golibmc_note(h, keys, klens[i], rcs[i]);
     keys += klens[i];
     vals += vlens[i];
   }
@@ -238,8 +299,10 @@ GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t m
     h->key_lens = kl;
     h->keys_cap = n;
   }
+  for (size_t i = 0; i < n; i++) rcs[i] = MEMCACHED_FAILURE; // not sent (yet)
   size_t max_items = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK) / 2;
   size_t max_bytes = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK) / 2;
+  h->timeouts = 0;
   golibmc_begin(h, ms);
   memcached_return_t rc = MEMCACHED_SUCCESS;
   size_t i = 0;
@@ -279,6 +342,9 @@ GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t m
       }
     }
   }
+  // The keys not read back are re-sent by the caller (golibmc_store_multi
+  // with keep_timeouts): remember a server that timed out so they skip it.
+  if (rc == MEMCACHED_TIMEOUT) golibmc_note_instance(h, memcached_server_get_last_disconnect(h->mc));
   golibmc_end(h);
   return rc;
 }
@@ -304,9 +370,12 @@ GOLIBMC_FN memcached_return_t golibmc_delete(golibmc_handle *h, int32_t ms, cons
 
 GOLIBMC_FN void golibmc_delete_multi(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
                                  const size_t *klens, int32_t *rcs) {
+  h->timeouts = 0;
   golibmc_begin(h, ms);
   for (size_t i = 0; i < n; i++) {
-    rcs[i] = memcached_delete(h->mc, keys, klens[i], 0);
+    rcs[i] = golibmc_skip(h, keys, klens[i]);
+    if (rcs[i] == MEMCACHED_SUCCESS) rcs[i] = memcached_delete(h->mc, keys, klens[i], 0);
+    golibmc_note(h, keys, klens[i], rcs[i]);
     keys += klens[i];
   }
   golibmc_end(h);
@@ -328,9 +397,13 @@ GOLIBMC_FN memcached_return_t golibmc_incr(golibmc_handle *h, int32_t ms, int de
 GOLIBMC_FN void golibmc_incr_multi(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
                                const size_t *klens, uint64_t delta, uint64_t *values,
                                int32_t *rcs) {
+  h->timeouts = 0;
   golibmc_begin(h, ms);
   for (size_t i = 0; i < n; i++) {
-    rcs[i] = memcached_increment_by_key(h->mc, keys, klens[i], keys, klens[i], delta, &values[i]);
+    rcs[i] = golibmc_skip(h, keys, klens[i]);
+    if (rcs[i] == MEMCACHED_SUCCESS)
+      rcs[i] = memcached_increment_by_key(h->mc, keys, klens[i], keys, klens[i], delta, &values[i]);
+    golibmc_note(h, keys, klens[i], rcs[i]);
     keys += klens[i];
   }
   golibmc_end(h);

@@ -295,13 +295,19 @@ func (p *packed) rc(i int) ReturnCode { return ReturnCode(p.rcs[i]) }
 func (p *packed) setRC(i int, rc ReturnCode) { p.rcs[i] = C.int32_t(rc) }
 
 // storeMulti stores every item of p with op, one return code per item.
-func (h *cHandle) storeMulti(ms int32, op storeOp, p *packed) {
+// With keepTimeouts, the servers that timed out in the handle's previous
+// call (setPipelined) are skipped at once.
+func (h *cHandle) storeMulti(ms int32, op storeOp, p *packed, keepTimeouts bool) {
 	n := len(p.klens)
 	if n == 0 {
 		return
 	}
+	keep := C.int(0)
+	if keepTimeouts {
+		keep = 1
+	}
 	C.golibmc_store_multi(h.p, C.int32_t(ms), C.int(op), C.size_t(n), cBytes(p.keys), &p.klens[0],
-		cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0], &p.rcs[0])
+		cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0], &p.rcs[0], keep)
 }
 
 // setPipelined stores every item of p with buffered memcached_set calls,

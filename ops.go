@@ -337,9 +337,9 @@ func (c *Client) storeMulti(ctx context.Context, op string, sop storeOp, items [
 	}
 	return c.do(ctx, op, "", func(h *cHandle, ms int32) error {
 		if sop == opSet && len(items) > 1 {
-			c.setPipelined(h, ms, items, p)
+			c.setPipelined(ctx, h, ms, items, p)
 		} else {
-			h.storeMulti(ms, sop, p)
+			h.storeMulti(ms, sop, p, false)
 		}
 		return c.collect(op, len(items), p, func(i int, rc ReturnCode) *Error {
 			return c.storeError(ctx, h, op, sop, items[i].Key, rc)
@@ -359,17 +359,17 @@ func (c *Client) storeMulti(ctx context.Context, op string, sop storeOp, items [
 //     (too large, out of memory, ...) is what the server says; a set is
 //     idempotent, so sending it twice is safe.
 //
-// If the flush or the mget fails (a server is down), the handle's
-// connections are reset and the whole batch is sent one by one instead.
-func (c *Client) setPipelined(h *cHandle, ms int32, items []*Item, p *packed) {
+// If the flush or the mget fails (a server is down or hung), the handle's
+// connections are reset first; the keys read back are still known stored,
+// and the rest are sent one by one as above (a hung server costs one
+// timeout, not one per key: see golibmc_skip).
+func (c *Client) setPipelined(ctx context.Context, h *cHandle, ms int32, items []*Item, p *packed) {
 	found := make(map[string]bool, len(items))
 	rc := h.setPipelined(ms, p, func(key []byte, _ int, _ uint32) {
 		found[string(key)] = true
 	})
-	if !rc.Success() && rc != ReturnNotFound {
+	if !rc.Success() && rc != ReturnNotFound && rc != ReturnTimeout {
 		h.quit()
-		h.storeMulti(ms, opSet, p)
-		return
 	}
 	var idx []int
 	for i, it := range items {
@@ -382,13 +382,21 @@ func (c *Client) setPipelined(h *cHandle, ms int32, items []*Item, p *packed) {
 	if len(idx) == 0 {
 		return
 	}
+	if ms >= 0 {
+		if ms = remainingMS(ctx); ms <= 0 {
+			for _, i := range idx {
+				p.setRC(i, ReturnTimeout)
+			}
+			return
+		}
+	}
 	retry := packedPool.Get().(*packed)
 	defer packedPool.Put(retry)
 	retry.reset(len(idx))
 	for _, i := range idx {
 		retry.addItem(items[i].Key, items[i].Value, items[i].Expiration, items[i].Flags)
 	}
-	h.storeMulti(ms, opSet, retry)
+	h.storeMulti(ms, opSet, retry, true)
 	for j, i := range idx {
 		p.setRC(i, retry.rc(j))
 	}
