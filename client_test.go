@@ -699,3 +699,31 @@ func TestSetMultiLargeBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestResponsesStayInStep: every call reads exactly its own answers, so a
+// later call on the same pooled handle never takes a stale one (a binary
+// Get once left its NOOP unread and the next Delete "succeeded" on it).
+func TestResponsesStayInStep(t *testing.T) {
+	forProtocols(t, 1, func(t *testing.T, c *mc.Client, servers []*mctest.Server) {
+		for i := 0; i < 400; i++ {
+			key := fmt.Sprint("step", i%40)
+			v := []byte(fmt.Sprint("v", i))
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: key, Value: v}))
+			it, err := c.Get(bg(), key)
+			require.NoError(t, err)
+			require.Equal(t, v, it.Value)
+			_, err = c.GetMulti(bg(), []string{key, "absent"})
+			require.NoError(t, err)
+			require.NoError(t, c.SetMulti(bg(), []*mc.Item{{Key: key, Value: v}, {Key: key + "b", Value: v}}))
+			n, err := c.Increment(bg(), "step-ctr", 1)
+			if err == nil {
+				require.Equal(t, uint64(i), n)
+			} else {
+				require.ErrorIs(t, err, mc.ErrCacheMiss)
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: "step-ctr", Value: []byte("0")}))
+			}
+			require.NoError(t, c.Delete(bg(), key))
+			require.False(t, rawHas(t, servers[0].Addr, key), "iteration %d: the delete reached the server", i)
+		}
+	})
+}

@@ -33,6 +33,7 @@
 typedef struct golibmc_handle {
   memcached_st *mc;
   memcached_result_st result; // last single-key result (Get)
+  memcached_result_st drain;  // scratch result for reading a Get's end marker
   char *out;                  // multi-result records (GetMulti, Stats, Version)
   size_t out_len, out_cap;
   const char **keys;          // key pointer array for memcached_mget
@@ -65,12 +66,19 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master) {
     free(h);
     return NULL;
   }
+  if (memcached_result_create(h->mc, &h->drain) == NULL) {
+    memcached_result_free(&h->result);
+    memcached_free(h->mc);
+    free(h);
+    return NULL;
+  }
   return h;
 }
 
 GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
   if (h == NULL) return;
   memcached_result_free(&h->result);
+  memcached_result_free(&h->drain);
   memcached_free(h->mc);
   free(h->out);
   free(h->keys);
@@ -187,9 +195,13 @@ GOLIBMC_FN int golibmc_put_result(golibmc_handle *h, memcached_result_st *r) {
   return 1;
 }
 
-// golibmc_get fetches one key (memcached_mget + memcached_fetch_result, as
-// memcached_get does, but into the handle's reusable result so nothing is
-// malloc'd). The value stays in h->result until the next call on h.
+// golibmc_get fetches one key with memcached_mget + memcached_fetch_result
+// (memcached_get does the same but returns no CAS and mallocs the value),
+// into the handle's reusable result. It then reads the request's end marker
+// (ASCII END, binary NOOP) into a scratch result: left unread, a binary
+// NOOP would be taken as the answer to the handle's next request. The
+// marker normally arrives with the value, so this costs no system call.
+// The value stays in h->result until the next call on h.
 GOLIBMC_FN memcached_return_t golibmc_get(golibmc_handle *h, int32_t ms, const char *key,
                                           size_t klen) {
   golibmc_begin(h, ms);
@@ -203,6 +215,9 @@ GOLIBMC_FN memcached_return_t golibmc_get(golibmc_handle *h, int32_t ms, const c
       h->val_len = memcached_result_length(r);
       h->flags = memcached_result_flags(r);
       h->cas = memcached_result_cas(r);
+      memcached_return_t drc;
+      while (memcached_fetch_result(h->mc, &h->drain, &drc) != NULL) {
+      }
     } else if (rc == MEMCACHED_END) {
       rc = MEMCACHED_NOTFOUND;
     }
