@@ -85,6 +85,20 @@ func WithPoolSize(n int) Option {
 	}
 }
 
+// WithSASL authenticates with SASL (PLAIN, over the binary protocol, which
+// it turns on) as user with password (memcached_set_sasl_auth_data). A wrong
+// password makes calls fail with ErrAuthFailed. The password is copied into
+// libmemcached and never appears in an error or log.
+func WithSASL(user, password string) Option {
+	return func(o *options) error {
+		if user == "" {
+			return errorf("WithSASL", "", ErrInvalidArguments, "empty SASL user name")
+		}
+		o.sasl = &saslAuth{user: user, password: password}
+		return nil
+	}
+}
+
 // New returns a client for servers, given as pylibmc accepts them: "host",
 // "host:port", "host:port:weight", "[::1]:port", "/path/to/socket" or
 // "udp:host:port". UDP and TCP servers cannot be mixed (libmemcached's rule).
@@ -206,6 +220,9 @@ func configure(m cMaster, o *options) error {
 		}
 	}
 	if o.sasl != nil {
+		if rc := m.setBehavior(BehaviorBinaryProtocol, 1); !rc.Success() {
+			return newError("WithSASL", "", rc, m.lastError())
+		}
 		if rc := m.setSASL(o.sasl.user, o.sasl.password); !rc.Success() {
 			// The message is libmemcached's; it never holds the password.
 			return newError("WithSASL", "", rc, m.lastError())

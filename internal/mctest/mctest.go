@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,6 +55,7 @@ type Server struct {
 	Socket string
 
 	args []string
+	env  []string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -146,6 +148,44 @@ func StartSocket(t TB, extra ...string) *Server {
 	return s
 }
 
+// StartSASL starts memcached with SASL required (-S), knowing one user:
+// it writes a sasldb with saslpasswd2 (Debian's sasl2-bin) and a
+// memcached.conf allowing the PLAIN mechanism into a temp dir.
+func StartSASL(t TB, user, password string) *Server {
+	t.Helper()
+	tool, err := exec.LookPath("saslpasswd2")
+	if err != nil {
+		t.Fatalf("saslpasswd2 not found: install sasl2-bin (make test does)")
+	}
+	dir, err := os.MkdirTemp("", "mcsasl")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	db := filepath.Join(dir, "sasldb2")
+	cmd := exec.Command(tool, "-a", "memcached", "-c", "-p", "-f", db, user)
+	cmd.Stdin = strings.NewReader(password)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("saslpasswd2: %v: %s", err, out)
+	}
+	conf := "mech_list: plain\nsasldb_path: " + db + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "memcached.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatalf("%v", err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port := FreePort(t)
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, env: []string{"SASL_CONF_PATH=" + dir}}
+		s.args = []string{"-S", "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "2", "-m", "64"}
+		if lastErr = s.start(t); lastErr == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+	}
+	t.Fatalf("starting memcached -S: %v", lastErr)
+	return nil
+}
+
 // Addrs returns the addresses of servers.
 func Addrs(servers []*Server) []string {
 	out := make([]string, len(servers))
@@ -157,6 +197,9 @@ func Addrs(servers []*Server) []string {
 
 func (s *Server) start(t TB) error {
 	cmd := exec.Command(binary(t), append(userArgs(), s.args...)...)
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	cmd.Stdout = nil
 	cmd.Stderr = nil
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
