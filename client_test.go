@@ -727,3 +727,24 @@ func TestResponsesStayInStep(t *testing.T) {
 		}
 	})
 }
+
+// TestHugeGetMulti: 20,000 keys in one GetMulti, over both protocols.
+func TestHugeGetMulti(t *testing.T) {
+	forProtocols(t, 3, func(t *testing.T, c *mc.Client, _ []*mctest.Server) {
+		keys := make([]string, 20000)
+		items := make([]*mc.Item, 0, len(keys)/2)
+		for i := range keys {
+			keys[i] = fmt.Sprint("huge-", i)
+			if i%2 == 0 {
+				items = append(items, &mc.Item{Key: keys[i], Value: []byte(keys[i])})
+			}
+		}
+		require.NoError(t, c.SetMulti(bg(), items))
+		got, err := c.GetMulti(bg(), keys)
+		require.NoError(t, err)
+		require.Len(t, got, len(items))
+		for _, it := range items {
+			require.Equal(t, it.Value, got[it.Key].Value)
+		}
+	})
+}
