@@ -2,6 +2,7 @@
 # Every target installs what it needs (Debian/Ubuntu, apt-get; sudo when not root).
 
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 1
 GO ?= go
@@ -12,7 +13,7 @@ DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev memcache
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet demo generate hash-vectors bench soak leakcheck fuzz
+.PHONY: deps test vet demo generate hash-vectors bench soak leakcheck fuzz docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -80,3 +81,8 @@ bench: deps
 	cd bench && $(GO) build -o results/compare ./compare
 	cd bench && ../scripts/with-memcached.sh ./results/compare -reps $(BENCH_COUNT) -cloop ./cloop/cloop -out ../BENCHMARKS.md \
 		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt
+
+## docker-test: build the Dockerfile and run its tests here, making an engine and
+## the base image when none can be pulled (see scripts/docker-test.sh).
+docker-test:
+	./scripts/docker-test.sh

@@ -109,9 +109,17 @@ func TestMemoryFlat(t *testing.T) {
 	t.Logf("memcheck: %d ops: RSS %d -> %d KiB (%+.1f%%), Go heap %d -> %d KiB (%+.1f%%), C heap %d -> %d KiB (%+.1f%%)",
 		total, base.rss>>10, end.rss>>10, growth(base.rss, end.rss), base.goHeap>>10, end.goHeap>>10,
 		growth(base.goHeap, end.goHeap), base.cHeap>>10, end.cHeap>>10, growth(base.cHeap, end.cHeap))
-	assert.LessOrEqual(t, growth(base.rss, end.rss), 5.0, "RSS grew")
-	assert.LessOrEqual(t, growth(base.goHeap, end.goHeap), 5.0, "Go heap grew")
+	// Each measure may grow 5%, or 64 KiB where 5% is less: this test's Go
+	// heap is only ~330 KiB, so 5% (16 KiB) is the size of a few goroutine
+	// records the runtime keeps, while a leak of even one byte per operation
+	// would add ~1 MiB over 1M operations.
+	flat := func(what string, a, b int64) {
+		limit := max(a/20, 64<<10)
+		assert.LessOrEqual(t, b-a, limit, "%s grew from %d to %d bytes", what, a, b)
+	}
+	flat("RSS", base.rss, end.rss)
+	flat("Go heap", base.goHeap, end.goHeap)
 	if base.cHeap > 0 {
-		assert.LessOrEqual(t, growth(base.cHeap, end.cHeap), 5.0, "C heap grew")
+		flat("C heap", base.cHeap, end.cHeap)
 	}
 }
