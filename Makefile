@@ -8,7 +8,7 @@ export CGO_ENABLED := 1
 GO ?= go
 
 # The one list of Debian packages the tests, the demo and the Docker image need.
-DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev memcached libmemcached-tools \
+DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-dev memcached libmemcached-tools \
 	python3 python3-pylibmc sasl2-bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

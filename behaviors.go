@@ -426,7 +426,9 @@ func (c *Client) Hash(key string) uint32 {
 }
 
 // HashKey returns libmemcached's hash of key with algorithm h
-// (memcached_generate_hash_value).
+// (memcached_generate_hash_value). For an algorithm this libmemcached was
+// built without (hsieh on Debian), HashCustom or an invalid value,
+// libhashkit returns 1.
 func HashKey(key string, h Hash) uint32 { return hashValue(key, h) }
 
 // ServerForKey returns the server libmemcached picks for key
