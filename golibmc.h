@@ -195,6 +195,32 @@ GOLIBMC_FN int golibmc_put_result(golibmc_handle *h, memcached_result_st *r) {
   return 1;
 }
 
+// golibmc_reserve_keys makes room for n keys in the handle's mget arrays.
+GOLIBMC_FN int golibmc_reserve_keys(golibmc_handle *h, size_t n) {
+  if (n <= h->keys_cap) return 1;
+  const char **kp = (const char **) realloc((void *) h->keys, n * sizeof(char *));
+  if (kp == NULL) return 0;
+  h->keys = kp;
+  size_t *kl = (size_t *) realloc(h->key_lens, n * sizeof(size_t));
+  if (kl == NULL) return 0;
+  h->key_lens = kl;
+  h->keys_cap = n;
+  return 1;
+}
+
+// golibmc_fetch_all reads every result of the pending mget into h->out
+// (adding to *count) and returns SUCCESS when all were read (END or
+// NOTFOUND at the end), else the failing code.
+GOLIBMC_FN memcached_return_t golibmc_fetch_all(golibmc_handle *h, size_t *count) {
+  memcached_return_t frc;
+  memcached_result_st *r;
+  while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
+    if (!golibmc_put_result(h, r)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    (*count)++;
+  }
+  return (frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND) ? MEMCACHED_SUCCESS : frc;
+}
+
 // golibmc_get fetches one key with memcached_mget + memcached_fetch_result
 // (memcached_get does the same but returns no CAS and mallocs the value),
 // into the handle's reusable result. It then reads the request's end marker
@@ -305,15 +331,7 @@ GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t m
                                                    const int64_t *exps, const uint32_t *flags,
                                                    int32_t *rcs, size_t *count) {
   *count = 0;
-  if (n > h->keys_cap) {
-    const char **kp = (const char **) realloc((void *) h->keys, n * sizeof(char *));
-    if (kp == NULL) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-    h->keys = kp;
-    size_t *kl = (size_t *) realloc(h->key_lens, n * sizeof(size_t));
-    if (kl == NULL) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-    h->key_lens = kl;
-    h->keys_cap = n;
-  }
+  if (!golibmc_reserve_keys(h, n)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
   for (size_t i = 0; i < n; i++) rcs[i] = MEMCACHED_FAILURE; // not sent (yet)
   size_t max_items = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK) / 2;
   size_t max_bytes = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK) / 2;
@@ -343,18 +361,7 @@ GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t m
     h->mc->flags.buffer_requests = was_buffering;
     if (memcached_success(rc) && m > 0) {
       rc = memcached_mget(h->mc, h->keys, h->key_lens, m);
-      if (memcached_success(rc)) {
-        memcached_return_t frc;
-        memcached_result_st *r;
-        while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
-          if (!golibmc_put_result(h, r)) {
-            rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-            break;
-          }
-          (*count)++;
-        }
-        if (rc == MEMCACHED_SUCCESS && frc != MEMCACHED_END && frc != MEMCACHED_NOTFOUND) rc = frc;
-      }
+      if (memcached_success(rc)) rc = golibmc_fetch_all(h, count);
     }
   }
   // The keys not read back are re-sent by the caller (golibmc_store_multi
@@ -439,15 +446,7 @@ GOLIBMC_FN memcached_return_t golibmc_touch(golibmc_handle *h, int32_t ms, const
 GOLIBMC_FN memcached_return_t golibmc_mget(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
                                        const size_t *klens, size_t *count) {
   *count = 0;
-  if (n > h->keys_cap) {
-    const char **kp = (const char **) realloc((void *) h->keys, n * sizeof(char *));
-    if (kp == NULL) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-    h->keys = kp;
-    size_t *kl = (size_t *) realloc(h->key_lens, n * sizeof(size_t));
-    if (kl == NULL) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-    h->key_lens = kl;
-    h->keys_cap = n;
-  }
+  if (!golibmc_reserve_keys(h, n)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
   for (size_t i = 0; i < n; i++) {
     h->keys[i] = keys;
     h->key_lens[i] = klens[i];
@@ -456,16 +455,8 @@ GOLIBMC_FN memcached_return_t golibmc_mget(golibmc_handle *h, int32_t ms, size_t
   golibmc_begin(h, ms);
   memcached_return_t rc = memcached_mget(h->mc, h->keys, h->key_lens, n);
   if (memcached_success(rc) || rc == MEMCACHED_SOME_ERRORS) {
-    memcached_return_t frc;
-    memcached_result_st *r;
-    while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
-      if (!golibmc_put_result(h, r)) {
-        rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-        break;
-      }
-      (*count)++;
-    }
-    if (rc != MEMCACHED_MEMORY_ALLOCATION_FAILURE && rc != MEMCACHED_SOME_ERRORS) rc = frc;
+    memcached_return_t frc = golibmc_fetch_all(h, count);
+    if (rc != MEMCACHED_SOME_ERRORS || frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE) rc = frc;
   }
   golibmc_end(h);
   return rc;
