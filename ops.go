@@ -98,14 +98,12 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 	n := 0
 	err := c.do(ctx, op, "", func(h *cHandle, ms int32) error {
 		rc := h.mget(ms, p, func(key, value []byte, flags uint32, cas uint64) {
+			// Keys were sent once each, so each comes back at most once.
 			i, ok := index[string(key)] // no allocation: the map lookup borrows key
 			if !ok || n == len(items) {
 				return
 			}
 			k := keys[i]
-			if _, seen := found[k]; seen {
-				return
-			}
 			it := &items[n]
 			n++
 			*it = Item{Key: k, Value: value, Flags: flags, CasID: cas}
