@@ -399,20 +399,16 @@ func (c *Client) fail(ctx context.Context, h *cHandle, op, key string, rc Return
 // changeMaster runs fn on the master and, if it changed anything, makes
 // every pooled handle re-clone before its next call.
 func (c *Client) changeMaster(op string, fn func(m cMaster) error) error {
-	c.closeMu.RLock()
-	defer c.closeMu.RUnlock()
-	if c.closed {
-		return errorf(op, "", ErrClosed, "")
-	}
-	c.masterMu.Lock()
-	defer c.masterMu.Unlock()
-	err := fn(c.master)
-	c.gen.Add(1)
-	c.hash.Store(int32(c.master.behavior(BehaviorHash)))
-	return err
+	return c.withMaster(op, func(m cMaster, _ *cHandle) error {
+		err := fn(m)
+		c.gen.Add(1)
+		c.hash.Store(int32(c.master.behavior(BehaviorHash)))
+		return err
+	})
 }
 
-// withMaster runs fn on the master for a read-only query.
+// withMaster runs fn on the master (and the scratch handle whose buffer
+// placement queries use), under masterMu, unless the client is closed.
 func (c *Client) withMaster(op string, fn func(m cMaster, scratch *cHandle) error) error {
 	c.closeMu.RLock()
 	defer c.closeMu.RUnlock()
