@@ -112,7 +112,12 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 		if rc.Success() || rc == ReturnNotFound {
 			return nil
 		}
-		return c.fail(ctx, h, op, "", rc)
+		e := c.fail(ctx, h, op, "", rc)
+		if rc == ReturnSomeErrors {
+			// Some servers could not be asked: the others' items are returned.
+			e.sentinel = ErrServerDown
+		}
+		return e
 	})
 	return found, err
 }

@@ -270,8 +270,24 @@ func (s *Server) Stop() { s.signal(syscall.SIGKILL, true) }
 // Kill kills the server at once (SIGKILL), as a crash would.
 func (s *Server) Kill() { s.signal(syscall.SIGKILL, true) }
 
-// Pause stops the process (SIGSTOP): it keeps its sockets but answers nothing.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP, false) }
+// Pause stops the process (SIGSTOP): it keeps its sockets but answers
+// nothing. It returns once the kernel reports the process stopped (a signal
+// is delivered asynchronously, and a request could still be served).
+func (s *Server) Pause() {
+	s.signal(syscall.SIGSTOP, false)
+	pid := s.Pid()
+	for i := 0; pid != 0 && i < 200; i++ {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return
+		}
+		// The state follows the parenthesised command name: "pid (comm) T ...".
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Resume continues a paused process (SIGCONT).
 func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
