@@ -3,6 +3,7 @@ package libmemcached
 import (
 	"context"
 	"sync"
+	"unsafe"
 )
 
 // Item is an item to store in, or read from, memcached.
@@ -69,7 +70,7 @@ var packedPool = sync.Pool{New: func() any { return new(packed) }}
 
 // GetMulti returns the items found for keys, fetched with one
 // memcached_mget across all servers. Missing keys are absent from the map;
-// duplicate keys are asked once. If any key is malformed nothing is sent
+// duplicate keys give one entry. If any key is malformed nothing is sent
 // and the error wraps ErrMalformedKey. If some servers fail, the items from
 // the others are returned together with the error.
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
@@ -83,32 +84,38 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 	if len(keys) == 0 {
 		return found, nil
 	}
-	index := make(map[string]int, len(keys))
 	p := packedPool.Get().(*packed)
 	defer packedPool.Put(p)
 	p.reset(0)
-	for i, k := range keys {
-		if _, dup := index[k]; dup {
-			continue
-		}
-		index[k] = i
-		p.addKey(k)
+	for _, k := range keys {
+		p.addKey(k) // duplicates are asked twice; the map keeps one answer
 	}
-	items := make([]Item, len(index))
-	n := 0
+	// The keys of the items found are copied into one buffer that becomes
+	// one string, and each Item.Key is a slice of it: one allocation for all
+	// keys instead of one each, and one map operation per item. (An Item
+	// kept alive keeps that string, at most the request's key bytes.)
+	items := make([]Item, len(keys))
+	keyBuf := make([]byte, 0, len(p.keys))
+	type span struct{ off, n int }
+	spans := make([]span, 0, len(keys))
 	err := c.do(ctx, op, "", func(h *cHandle, ms int32) error {
 		rc := h.mget(ms, p, func(key, value []byte, flags uint32, cas uint64) {
-			// Keys were sent once each, so each comes back at most once.
-			i, ok := index[string(key)] // no allocation: the map lookup borrows key
-			if !ok || n == len(items) {
-				return
+			n := len(spans)
+			if n == len(items) || len(keyBuf)+len(key) > cap(keyBuf) {
+				return // more answers than keys asked: not possible, but never overflow
 			}
-			k := keys[i]
-			it := &items[n]
-			n++
-			*it = Item{Key: k, Value: value, Flags: flags, CasID: cas}
-			found[k] = it
+			spans = append(spans, span{len(keyBuf), len(key)})
+			keyBuf = append(keyBuf, key...)
+			items[n] = Item{Value: value, Flags: flags, CasID: cas}
 		})
+		if n := len(spans); n > 0 {
+			all := unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf)) // keyBuf is not written again
+			for i, sp := range spans {
+				it := &items[i]
+				it.Key = all[sp.off : sp.off+sp.n]
+				found[it.Key] = it
+			}
+		}
 		if rc.Success() || rc == ReturnNotFound {
 			return nil
 		}
