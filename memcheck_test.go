@@ -23,7 +23,7 @@ import (
 // full collection with memory returned to the OS. Each figure is the
 // smallest of three readings: RSS moves by a few hundred KiB with the
 // scavenger's timing, which is noise, not growth.
-type memSnapshot struct{ rss, goHeap, cHeap int64 }
+type memSnapshot struct{ rss, goHeap, cHeap, threads int64 }
 
 func snapshot(t testing.TB) memSnapshot {
 	var m memSnapshot
@@ -36,15 +36,31 @@ func snapshot(t testing.TB) memSnapshot {
 		require.NoError(t, err)
 		f := strings.Fields(string(b))
 		pages, _ := strconv.ParseInt(f[1], 10, 64)
-		s := memSnapshot{rss: pages * int64(os.Getpagesize()), goHeap: int64(ms.HeapAlloc), cHeap: cHeapInUse()}
+		s := memSnapshot{rss: pages * int64(os.Getpagesize()), goHeap: int64(ms.HeapAlloc), cHeap: cHeapInUse(), threads: osThreads()}
 		if i == 0 {
 			m = s
 			continue
 		}
-		m = memSnapshot{rss: min(m.rss, s.rss), goHeap: min(m.goHeap, s.goHeap), cHeap: min(m.cHeap, s.cHeap)}
+		m = memSnapshot{rss: min(m.rss, s.rss), goHeap: min(m.goHeap, s.goHeap), cHeap: min(m.cHeap, s.cHeap), threads: s.threads}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return m
+}
+
+// osThreads is the process's number of OS threads: RSS follows it (each
+// thread has a stack and may get a malloc arena), not the operation count.
+func osThreads() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // mixedOps runs n operations of every kind from 8 goroutines.
@@ -119,9 +135,9 @@ func TestMemoryFlat(t *testing.T) {
 	mixedOps(t, c, total-10_000)
 	end := snapshot(t)
 	growth := func(a, b int64) float64 { return float64(b-a) / float64(a) * 100 }
-	t.Logf("memcheck: %d ops: RSS %d -> %d KiB (%+.1f%%), Go heap %d -> %d KiB (%+.1f%%), C heap %d -> %d KiB (%+.1f%%)",
+	t.Logf("memcheck: %d ops: RSS %d -> %d KiB (%+.1f%%), Go heap %d -> %d KiB (%+.1f%%), C heap %d -> %d KiB (%+.1f%%), OS threads %d -> %d",
 		total, base.rss>>10, end.rss>>10, growth(base.rss, end.rss), base.goHeap>>10, end.goHeap>>10,
-		growth(base.goHeap, end.goHeap), base.cHeap>>10, end.cHeap>>10, growth(base.cHeap, end.cHeap))
+		growth(base.goHeap, end.goHeap), base.cHeap>>10, end.cHeap>>10, growth(base.cHeap, end.cHeap), base.threads, end.threads)
 	// Each measure may grow 5%, or 64 KiB where 5% is less: this test's Go
 	// heap is only ~330 KiB, so 5% (16 KiB) is the size of a few goroutine
 	// records the runtime keeps, while a leak of even one byte per operation
