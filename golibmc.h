@@ -124,9 +124,8 @@ GOLIBMC_FN memcached_return_t golibmc_skip(golibmc_handle *h, const char *key, s
   return MEMCACHED_SUCCESS;
 }
 
-// golibmc_note records a timeout of key's server for golibmc_skip.
-GOLIBMC_FN void golibmc_note(golibmc_handle *h, const char *key, size_t klen, memcached_return_t rc) {
-  if (rc != MEMCACHED_TIMEOUT) return;
+// golibmc_mark_timed_out records that server idx timed out in this call.
+GOLIBMC_FN void golibmc_mark_timed_out(golibmc_handle *h, uint32_t idx) {
   uint32_t n = memcached_server_count(h->mc);
   if (n > h->timed_out_cap) {
     uint8_t *p = (uint8_t *) realloc(h->timed_out, n);
@@ -135,27 +134,22 @@ GOLIBMC_FN void golibmc_note(golibmc_handle *h, const char *key, size_t klen, me
     h->timed_out_cap = n;
   }
   if (!h->timeouts) memset(h->timed_out, 0, h->timed_out_cap);
-  uint32_t idx = memcached_generate_hash(h->mc, key, klen);
   if (idx < h->timed_out_cap) {
     h->timed_out[idx] = 1;
     h->timeouts = 1;
   }
 }
 
+// golibmc_note records a timeout of key's server for golibmc_skip.
+GOLIBMC_FN void golibmc_note(golibmc_handle *h, const char *key, size_t klen, memcached_return_t rc) {
+  if (rc == MEMCACHED_TIMEOUT) golibmc_mark_timed_out(h, memcached_generate_hash(h->mc, key, klen));
+}
+
 // golibmc_note_instance records a timeout of server s for golibmc_skip.
 GOLIBMC_FN void golibmc_note_instance(golibmc_handle *h, const memcached_instance_st *s) {
   uint32_t n = memcached_server_count(h->mc);
   for (uint32_t i = 0; s != NULL && i < n; i++) {
-    if (memcached_server_instance_by_position(h->mc, i) != s) continue;
-    if (n > h->timed_out_cap) {
-      uint8_t *p = (uint8_t *) realloc(h->timed_out, n);
-      if (p == NULL) return;
-      h->timed_out = p;
-      h->timed_out_cap = n;
-    }
-    if (!h->timeouts) memset(h->timed_out, 0, h->timed_out_cap);
-    h->timed_out[i] = 1;
-    h->timeouts = 1;
+    if (memcached_server_instance_by_position(h->mc, i) == s) golibmc_mark_timed_out(h, i);
   }
 }
 

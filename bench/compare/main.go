@@ -121,224 +121,170 @@ func parallel(n int, fn func(n int) error) error {
 	return nil
 }
 
-// --- golibmc ---
-
-type libmc struct{ c *golibmc.Client }
-
-func (l libmc) name() string { return "golibmc" }
-
-// withProcs runs w as "pget8" with GOMAXPROCS=4 when it is pget8p4.
-func withProcs(w workload, run func(workload) (sample, error)) (sample, error) {
-	if w.name != "pget8p4" {
-		return run(w)
-	}
-	prev := runtime.GOMAXPROCS(4)
-	defer runtime.GOMAXPROCS(prev)
-	w.name = "pget8"
-	return run(w)
+// goClient is what a Go client under test provides; runGo drives every
+// workload through it, so both Go clients run exactly the same loops.
+type goClient interface {
+	get(key string) error
+	set(key string, value []byte) error
+	getMulti(keys []string) (int, error)
+	// setMulti returns a function storing keys with value, in one call
+	// where the client has one (items are built once, outside the timing).
+	setMulti(keys []string, value []byte) func() error
+	incr(key string) error
 }
 
-func (l libmc) run(w workload) (sample, error) { return withProcs(w, l.run1) }
-
-func (l libmc) run1(w workload) (sample, error) {
-	ctx := context.Background()
-	c := l.c
+// runGo runs w through c, timing only the measured loop.
+func runGo(c goClient, w workload) (sample, error) {
+	if w.name == "pget8p4" { // pget8 with GOMAXPROCS=4
+		prev := runtime.GOMAXPROCS(4)
+		defer runtime.GOMAXPROCS(prev)
+		w.name = "pget8"
+	}
 	units := int64(w.n * w.per)
+	repeat := func(fn func() error) func(n int) error {
+		return func(n int) error {
+			for i := 0; i < n; i++ {
+				if err := fn(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	nTimes := func(fn func() error) func() error { return func() error { return repeat(fn)(w.n) } }
 	switch w.name {
 	case "get100", "get10k", "pget8":
 		v := value100
 		if w.name == "get10k" {
 			v = value10k
 		}
-		if err := c.Set(ctx, &golibmc.Item{Key: "bench:get", Value: v}); err != nil {
+		if err := c.set("bench:get", v); err != nil {
 			return sample{}, err
 		}
-		loop := func(n int) error {
-			for i := 0; i < n; i++ {
-				if _, err := c.Get(ctx, "bench:get"); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+		loop := repeat(func() error { return c.get("bench:get") })
 		if w.name == "pget8" {
-			units = int64(w.n / 8 * 8)
-			return measure(units, func() error { return parallel(w.n, loop) })
+			return measure(int64(w.n/8*8), func() error { return parallel(w.n, loop) })
 		}
 		return measure(units, func() error { return loop(w.n) })
 	case "set100", "set10k", "pset8":
-		it := &golibmc.Item{Key: "bench:set", Value: value100}
+		v := value100
 		if w.name == "set10k" {
-			it.Value = value10k
+			v = value10k
 		}
-		loop := func(n int) error {
-			for i := 0; i < n; i++ {
-				if err := c.Set(ctx, it); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+		loop := repeat(func() error { return c.set("bench:set", v) })
 		if w.name == "pset8" {
-			units = int64(w.n / 8 * 8)
-			return measure(units, func() error { return parallel(w.n, loop) })
+			return measure(int64(w.n/8*8), func() error { return parallel(w.n, loop) })
 		}
 		return measure(units, func() error { return loop(w.n) })
 	case "getmulti10", "getmulti100", "getmulti1000":
 		ks := keys(w.per)
 		for _, k := range ks {
-			if err := c.Set(ctx, &golibmc.Item{Key: k, Value: value100}); err != nil {
+			if err := c.set(k, value100); err != nil {
 				return sample{}, err
 			}
 		}
-		return measure(units, func() error {
-			for i := 0; i < w.n; i++ {
-				got, err := c.GetMulti(ctx, ks)
-				if err != nil {
+		return measure(units, nTimes(func() error {
+			n, err := c.getMulti(ks)
+			if err == nil && n != w.per {
+				err = fmt.Errorf("GetMulti: %d of %d", n, w.per)
+			}
+			return err
+		}))
+	case "setmulti1000":
+		return measure(units, nTimes(c.setMulti(keys(1000), value100)))
+	case "set1000seq":
+		ks := keys(1000)
+		return measure(units, nTimes(func() error {
+			for _, k := range ks {
+				if err := c.set(k, value100); err != nil {
 					return err
 				}
-				if len(got) != w.per {
-					return fmt.Errorf("GetMulti: %d of %d", len(got), w.per)
-				}
 			}
 			return nil
-		})
-	case "setmulti1000", "set1000seq":
-		items := make([]*golibmc.Item, 1000)
-		for i, k := range keys(1000) {
-			items[i] = &golibmc.Item{Key: k, Value: value100}
-		}
-		return measure(units, func() error {
-			for i := 0; i < w.n; i++ {
-				if w.name == "setmulti1000" {
-					if err := c.SetMulti(ctx, items); err != nil {
-						return err
-					}
-					continue
-				}
-				for _, it := range items {
-					if err := c.Set(ctx, it); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
+		}))
 	case "incr":
-		if err := c.Set(ctx, &golibmc.Item{Key: "bench:ctr", Value: []byte("0")}); err != nil {
+		if err := c.set("bench:ctr", []byte("0")); err != nil {
 			return sample{}, err
 		}
-		return measure(units, func() error {
-			for i := 0; i < w.n; i++ {
-				if _, err := c.Increment(ctx, "bench:ctr", 1); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return measure(units, nTimes(func() error { return c.incr("bench:ctr") }))
 	}
 	return sample{}, fmt.Errorf("unknown workload %s", w.name)
+}
+
+// --- golibmc ---
+
+type libmc struct{ c *golibmc.Client }
+
+func (l libmc) name() string                   { return "golibmc" }
+func (l libmc) run(w workload) (sample, error) { return runGo(l, w) }
+
+func (l libmc) get(key string) error {
+	_, err := l.c.Get(context.Background(), key)
+	return err
+}
+
+func (l libmc) set(key string, value []byte) error {
+	return l.c.Set(context.Background(), &golibmc.Item{Key: key, Value: value})
+}
+
+func (l libmc) getMulti(keys []string) (int, error) {
+	got, err := l.c.GetMulti(context.Background(), keys)
+	return len(got), err
+}
+
+func (l libmc) setMulti(keys []string, value []byte) func() error {
+	items := make([]*golibmc.Item, len(keys))
+	for i, k := range keys {
+		items[i] = &golibmc.Item{Key: k, Value: value}
+	}
+	return func() error { return l.c.SetMulti(context.Background(), items) }
+}
+
+func (l libmc) incr(key string) error {
+	_, err := l.c.Increment(context.Background(), key, 1)
+	return err
 }
 
 // --- gomemcache ---
 
 type gomc struct{ c *memcache.Client }
 
-func (g gomc) name() string { return "gomemcache" }
+func (g gomc) name() string                   { return "gomemcache" }
+func (g gomc) run(w workload) (sample, error) { return runGo(g, w) }
 
-func (g gomc) run(w workload) (sample, error) { return withProcs(w, g.run1) }
+func (g gomc) get(key string) error {
+	_, err := g.c.Get(key)
+	return err
+}
 
-func (g gomc) run1(w workload) (sample, error) {
-	c := g.c
-	units := int64(w.n * w.per)
-	switch w.name {
-	case "get100", "get10k", "pget8":
-		v := value100
-		if w.name == "get10k" {
-			v = value10k
-		}
-		if err := c.Set(&memcache.Item{Key: "bench:get", Value: v}); err != nil {
-			return sample{}, err
-		}
-		loop := func(n int) error {
-			for i := 0; i < n; i++ {
-				if _, err := c.Get("bench:get"); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if w.name == "pget8" {
-			units = int64(w.n / 8 * 8)
-			return measure(units, func() error { return parallel(w.n, loop) })
-		}
-		return measure(units, func() error { return loop(w.n) })
-	case "set100", "set10k", "pset8":
-		it := &memcache.Item{Key: "bench:set", Value: value100}
-		if w.name == "set10k" {
-			it.Value = value10k
-		}
-		loop := func(n int) error {
-			for i := 0; i < n; i++ {
-				if err := c.Set(it); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if w.name == "pset8" {
-			units = int64(w.n / 8 * 8)
-			return measure(units, func() error { return parallel(w.n, loop) })
-		}
-		return measure(units, func() error { return loop(w.n) })
-	case "getmulti10", "getmulti100", "getmulti1000":
-		ks := keys(w.per)
-		for _, k := range ks {
-			if err := c.Set(&memcache.Item{Key: k, Value: value100}); err != nil {
-				return sample{}, err
-			}
-		}
-		return measure(units, func() error {
-			for i := 0; i < w.n; i++ {
-				got, err := c.GetMulti(ks)
-				if err != nil {
-					return err
-				}
-				if len(got) != w.per {
-					return fmt.Errorf("GetMulti: %d of %d", len(got), w.per)
-				}
-			}
-			return nil
-		})
-	case "setmulti1000", "set1000seq":
-		items := make([]*memcache.Item, 1000)
-		for i, k := range keys(1000) {
-			items[i] = &memcache.Item{Key: k, Value: value100}
-		}
-		return measure(units, func() error {
-			for i := 0; i < w.n; i++ {
-				for _, it := range items { // gomemcache has no multi-set
-					if err := c.Set(it); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-	case "incr":
-		if err := c.Set(&memcache.Item{Key: "bench:ctr", Value: []byte("0")}); err != nil {
-			return sample{}, err
-		}
-		return measure(units, func() error {
-			for i := 0; i < w.n; i++ {
-				if _, err := c.Increment("bench:ctr", 1); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+func (g gomc) set(key string, value []byte) error {
+	return g.c.Set(&memcache.Item{Key: key, Value: value})
+}
+
+func (g gomc) getMulti(keys []string) (int, error) {
+	got, err := g.c.GetMulti(keys)
+	return len(got), err
+}
+
+// setMulti is one Set call per key: gomemcache has no multi-set.
+func (g gomc) setMulti(keys []string, value []byte) func() error {
+	items := make([]*memcache.Item, len(keys))
+	for i, k := range keys {
+		items[i] = &memcache.Item{Key: k, Value: value}
 	}
-	return sample{}, fmt.Errorf("unknown workload %s", w.name)
+	return func() error {
+		for _, it := range items {
+			if err := g.c.Set(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func (g gomc) incr(key string) error {
+	_, err := g.c.Increment(key, 1)
+	return err
 }
 
 // --- the C loop, in its own process ---
