@@ -22,50 +22,76 @@ type behaviorInfo struct {
 	name string
 	b    Behavior
 	kind behaviorKind
-	max  uint64 // largest integer accepted (kindInt)
+	min  uint64 // smallest value accepted (kindInt, kindBool)
+	max  uint64 // largest value accepted (kindInt, kindBool)
 	doc  string // meaning and unit, for errors and the README table
+	why  string // why values above max are refused, when that is not obvious
 }
+
+// The limits keep every value inside what libmemcached and the OS accept
+// (see docs/failure-handling.md, "Guarded assertions"): libmemcached checks
+// almost none itself, and some values abort the process later.
+const (
+	maxInt32  = math.MaxInt32
+	maxUint32 = math.MaxUint32
+	// maxKeepIdle is Linux's MAX_TCP_KEEPIDLE: setsockopt(TCP_KEEPIDLE)
+	// refuses more, and libmemcached asserts it succeeded (connect.cc).
+	maxKeepIdle = 32767
+)
 
 // behaviorTable lists the behaviors settable by name: pylibmc 1.6.3's
 // all_behaviors first, in its order, then libmemcached behaviors pylibmc
 // lacks. Behaviors() reports them in this order. SetBehaviors applies a map
 // in this order too, so the result does not depend on map iteration.
 var behaviorTable = []behaviorInfo{
-	{"no_block", BehaviorNoBlock, kindBool, 1, "asynchronous I/O: writes may return before the server answered"},
-	{"tcp_nodelay", BehaviorTCPNoDelay, kindBool, 1, "TCP_NODELAY on connections (on by default in this client)"},
-	{"tcp_keepalive", BehaviorTCPKeepAlive, kindBool, 1, "SO_KEEPALIVE on connections"},
-	{"hash", BehaviorHash, kindHash, 0, "key hash algorithm, by name"},
-	{"ketama_hash", BehaviorKetamaHash, kindHash, 0, "hash used to build the consistent continuum, by name"},
-	{"ketama", BehaviorKetama, kindBool, 1, "true: distribution \"consistent ketama\" (keeps the key hash); false: modula"},
-	{"ketama_weighted", BehaviorKetamaWeighted, kindBool, 1, "true: md5 key hash, md5 continuum, weighted (PHP Memcached's OPT_LIBKETAMA_COMPATIBLE)"},
-	{"distribution", BehaviorDistribution, kindDistribution, 0, "server distribution, by name"},
-	{"cas", BehaviorSupportCAS, kindBool, 1, "use gets so Get fills CasID (on by default in this client)"},
-	{"buffer_requests", BehaviorBufferRequests, kindBool, 1, "buffer storage commands until a read or flush"},
-	{"verify_keys", BehaviorVerifyKey, kindBool, 1, "libmemcached also checks keys (this client always checks them in Go); ASCII protocol only"},
-	{"connect_timeout", BehaviorConnectTimeout, kindInt, math.MaxInt32, "connect timeout, milliseconds"},
-	{"send_timeout", BehaviorSndTimeout, kindInt, math.MaxInt32, "SO_SNDTIMEO, microseconds (0: none)"},
-	{"receive_timeout", BehaviorRcvTimeout, kindInt, math.MaxInt32, "SO_RCVTIMEO, microseconds (0: none)"},
-	{"num_replicas", BehaviorNumberOfReplicas, kindInt, math.MaxUint32, "number of extra copies stored on other servers (binary protocol)"},
-	{"auto_eject", BehaviorAutoEjectHosts, kindBool, 1, "remove a server from the distribution after failure_limit failures"},
-	{"retry_timeout", BehaviorRetryTimeout, kindInt, math.MaxInt32, "seconds before a failed server is tried again"},
-	{"remove_failed", BehaviorRemoveFailedServers, kindBool, 1, "same switch as auto_eject in libmemcached 1.1"},
-	{"failure_limit", BehaviorServerFailureLimit, kindInt, math.MaxUint32, "consecutive failures before a server is marked failed"},
-	{"_io_msg_watermark", BehaviorIOMsgWatermark, kindInt, math.MaxUint32, "buffered messages before an mget reads replies"},
-	{"_io_bytes_watermark", BehaviorIOBytesWatermark, kindInt, math.MaxUint32, "buffered bytes before an mget reads replies"},
-	{"_io_key_prefetch", BehaviorIOKeyPrefetch, kindInt, math.MaxUint32, "keys sent before an mget reads replies"},
-	{"_hash_with_prefix_key", BehaviorHashWithPrefixKey, kindBool, 1, "hash the namespace prefix together with the key"},
-	{"_noreply", BehaviorNoReply, kindBool, 1, "ask servers not to answer storage commands (errors are then lost)"},
-	{"_sort_hosts", BehaviorSortHosts, kindBool, 1, "sort servers by name before distributing (modula placement then ignores list order)"},
-	{"_poll_timeout", BehaviorPollTimeout, kindInt, math.MaxInt32, "timeout of each wait for a server's answer, milliseconds"},
-	{"_socket_send_size", BehaviorSocketSendSize, kindInt, math.MaxInt32, "SO_SNDBUF, bytes (0: system default)"},
-	{"_socket_recv_size", BehaviorSocketRecvSize, kindInt, math.MaxInt32, "SO_RCVBUF, bytes (0: system default)"},
-	{"dead_timeout", BehaviorDeadTimeout, kindInt, math.MaxInt32, "seconds an ejected server stays dead before it is retried"},
+	{"no_block", BehaviorNoBlock, kindBool, 0, 1, "asynchronous I/O: writes may return before the server answered", ""},
+	{"tcp_nodelay", BehaviorTCPNoDelay, kindBool, 0, 1, "TCP_NODELAY on connections (on by default in this client)", ""},
+	{"tcp_keepalive", BehaviorTCPKeepAlive, kindBool, 0, 1, "SO_KEEPALIVE on connections", ""},
+	{"hash", BehaviorHash, kindHash, 0, 0, "key hash algorithm, by name", ""},
+	{"ketama_hash", BehaviorKetamaHash, kindHash, 0, 0, "hash used to build the consistent continuum, by name", ""},
+	{"ketama", BehaviorKetama, kindBool, 0, 1, "true: distribution \"consistent ketama\" (keeps the key hash); false: modula", ""},
+	{"ketama_weighted", BehaviorKetamaWeighted, kindBool, 0, 1, "true: md5 key hash, md5 continuum, weighted (PHP Memcached's OPT_LIBKETAMA_COMPATIBLE)", ""},
+	{"distribution", BehaviorDistribution, kindDistribution, 0, 0, "server distribution, by name", ""},
+	{"cas", BehaviorSupportCAS, kindBool, 0, 1, "use gets so Get fills CasID (on by default in this client)", ""},
+	{"buffer_requests", BehaviorBufferRequests, kindBool, 0, 0, "buffer storage commands until a read or flush",
+		"this client sends every Set at once and reports its outcome (SetMulti sends a batch back to back); buffered stores would stay unsent and unanswered"},
+	{"verify_keys", BehaviorVerifyKey, kindBool, 0, 1, "libmemcached also checks keys (this client always checks them in Go); ASCII protocol only", ""},
+	{"connect_timeout", BehaviorConnectTimeout, kindInt, 1, maxInt32, "connect timeout, milliseconds (0 would fail every connect at once)", ""},
+	{"send_timeout", BehaviorSndTimeout, kindInt, 0, maxInt32, "SO_SNDTIMEO, microseconds (0: none)", ""},
+	{"receive_timeout", BehaviorRcvTimeout, kindInt, 0, maxInt32, "SO_RCVTIMEO, microseconds (0: none)", ""},
+	{"num_replicas", BehaviorNumberOfReplicas, kindInt, 0, maxUint32, "number of extra copies stored on other servers (binary protocol; fewer than the servers)", ""},
+	{"auto_eject", BehaviorAutoEjectHosts, kindBool, 0, 1, "remove a server from the distribution after failure_limit failures", ""},
+	{"retry_timeout", BehaviorRetryTimeout, kindInt, 0, maxInt32, "seconds before a failed server is tried again", ""},
+	{"remove_failed", BehaviorRemoveFailedServers, kindBool, 0, 1, "same switch as auto_eject in libmemcached 1.1", ""},
+	{"failure_limit", BehaviorServerFailureLimit, kindInt, 1, maxUint32, "consecutive failures before a server is marked failed", ""},
+	{"_io_msg_watermark", BehaviorIOMsgWatermark, kindInt, 0, maxUint32, "buffered messages before an mget reads replies", ""},
+	{"_io_bytes_watermark", BehaviorIOBytesWatermark, kindInt, 0, maxUint32, "buffered bytes before an mget reads replies", ""},
+	{"_io_key_prefetch", BehaviorIOKeyPrefetch, kindInt, 0, maxUint32, "keys sent before an mget reads replies", ""},
+	{"_hash_with_prefix_key", BehaviorHashWithPrefixKey, kindBool, 0, 1, "hash the namespace prefix together with the key", ""},
+	{"_noreply", BehaviorNoReply, kindBool, 0, 1, "ask servers not to answer storage commands (errors are then lost)", ""},
+	{"_sort_hosts", BehaviorSortHosts, kindBool, 0, 1, "sort servers by name before distributing (modula placement then ignores list order)", ""},
+	{"_poll_timeout", BehaviorPollTimeout, kindInt, 1, maxInt32, "timeout of each wait for a server's answer, milliseconds (0 would fail every call at once)", ""},
+	{"_socket_send_size", BehaviorSocketSendSize, kindInt, 0, maxInt32, "SO_SNDBUF, bytes (0: system default)", ""},
+	{"_socket_recv_size", BehaviorSocketRecvSize, kindInt, 0, maxInt32, "SO_RCVBUF, bytes (0: system default)", ""},
+	{"dead_timeout", BehaviorDeadTimeout, kindInt, 0, maxInt32, "seconds an ejected server stays dead before it is retried", ""},
 	// libmemcached behaviors pylibmc does not list.
-	{"binary_protocol", BehaviorBinaryProtocol, kindBool, 1, "use the binary protocol (needed for SASL and replicas)"},
-	{"use_udp", BehaviorUseUDP, kindBool, 1, "use UDP (set by udp: server specs; storage only, no replies)"},
-	{"server_timeout_limit", BehaviorServerTimeoutLimit, kindInt, math.MaxUint32, "consecutive timeouts before a server is marked failed (0: off)"},
-	{"randomize_replica_read", BehaviorRandomizeReplicaRead, kindBool, 1, "read from a random replica"},
-	{"tcp_keepidle", BehaviorTCPKeepIdle, kindInt, math.MaxUint32, "TCP_KEEPIDLE, seconds"},
+	{"binary_protocol", BehaviorBinaryProtocol, kindBool, 0, 1, "use the binary protocol (needed for SASL and replicas)", ""},
+	{"use_udp", BehaviorUseUDP, kindBool, 0, 0, "use UDP",
+		"libmemcached 1.1 deprecated UDP servers, and a UDP request has no reply to report its outcome"},
+	{"server_timeout_limit", BehaviorServerTimeoutLimit, kindInt, 0, maxUint32, "consecutive timeouts before a server is marked failed (0: off)", ""},
+	{"randomize_replica_read", BehaviorRandomizeReplicaRead, kindBool, 0, 1, "read from a random replica", ""},
+	{"tcp_keepidle", BehaviorTCPKeepIdle, kindInt, 0, maxKeepIdle, "TCP_KEEPIDLE, seconds (Linux accepts at most 32767)", ""},
+}
+
+// check reports whether v is a value of the behavior this client accepts.
+func (bi *behaviorInfo) check(op string, v uint64) error {
+	if bi.kind == kindHash || bi.kind == kindDistribution || (v >= bi.min && v <= bi.max) {
+		return nil
+	}
+	if bi.why != "" {
+		return &Error{Op: op, sentinel: ErrNotSupported, Message: fmt.Sprintf("behavior %q = %d is not supported: %s", bi.name, v, bi.why)}
+	}
+	return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("behavior %q: %d is not valid; want %s", bi.name, v, bi.want()))
 }
 
 // behaviorAliases are the spellings of pylibmc's original README, mapped to
@@ -128,12 +154,14 @@ func choices[T any](m map[string]T) string {
 	return strings.Join(names, ", ")
 }
 
-var behaviorByName = func() map[string]*behaviorInfo {
+var behaviorByName, behaviorByValue = func() (map[string]*behaviorInfo, map[Behavior]*behaviorInfo) {
 	m := make(map[string]*behaviorInfo, len(behaviorTable))
+	v := make(map[Behavior]*behaviorInfo, len(behaviorTable))
 	for i := range behaviorTable {
 		m[behaviorTable[i].name] = &behaviorTable[i]
+		v[behaviorTable[i].b] = &behaviorTable[i]
 	}
-	return m
+	return m, v
 }()
 
 // BehaviorNames lists the behavior names SetBehaviors accepts and Behaviors
@@ -184,7 +212,7 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 				return uint64(h), nil
 			}
 		case Hash:
-			if x >= 0 && x < HashMax {
+			if x >= 0 && x < HashMax && x != HashCustom {
 				return uint64(x), nil
 			}
 		}
@@ -196,7 +224,7 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 				return uint64(d), nil
 			}
 		case Distribution:
-			if x >= 0 && x <= DistributionConsistentMax {
+			if x >= 0 && x < DistributionConsistentMax {
 				return uint64(x), nil
 			}
 		}
@@ -208,7 +236,6 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 		if x {
 			n = 1
 		}
-		return n, nil
 	case int, int8, int16, int32, int64:
 		i := toInt64(x)
 		if i < 0 {
@@ -225,21 +252,14 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 	default:
 		return bad(bi.want())
 	}
-	limit := bi.max
-	if bi.kind == kindBool {
-		limit = 1
-	}
-	if n > limit {
-		return bad(bi.want())
-	}
-	return n, nil
+	return n, bi.check(op, n)
 }
 
 func (bi *behaviorInfo) want() string {
 	if bi.kind == kindBool {
 		return "a bool (or 0/1)"
 	}
-	return fmt.Sprintf("an integer from 0 to %d (%s)", bi.max, bi.doc)
+	return fmt.Sprintf("an integer from %d to %d (%s)", bi.min, bi.max, bi.doc)
 }
 
 func toInt64(v any) int64 {
@@ -276,11 +296,7 @@ func toUint64(v any) uint64 {
 
 // resolveBehaviors validates a name -> value map into settings in table order.
 func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {
-	type idx struct {
-		pos int
-		s   behaviorSetting
-	}
-	var list []idx
+	var list []behaviorSetting
 	for name, v := range m {
 		bi, err := lookupBehavior(op, name)
 		if err != nil {
@@ -290,21 +306,49 @@ func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {
 		if err != nil {
 			return nil, err
 		}
-		list = append(list, idx{int(bi.b), behaviorSetting{bi.b, n}})
+		list = append(list, behaviorSetting{bi.b, n})
 	}
 	pos := map[Behavior]int{}
 	for i, bi := range behaviorTable {
 		pos[bi.b] = i
 	}
 	// The transport switches go first: libmemcached resets other flags when
-	// they change (use_udp turns replies back on, so _noreply would be lost).
+	// they change (use_udp turns replies back on, so _noreply would be lost;
+	// the binary protocol turns verify_keys off).
 	pos[BehaviorUseUDP], pos[BehaviorBinaryProtocol] = -2, -1
-	sort.Slice(list, func(i, j int) bool { return pos[list[i].s.b] < pos[list[j].s.b] })
-	out := make([]behaviorSetting, len(list))
-	for i, x := range list {
-		out[i] = x.s
+	sort.Slice(list, func(i, j int) bool { return pos[list[i].b] < pos[list[j].b] })
+	return list, nil
+}
+
+// checkSettings refuses settings that would make libmemcached abort:
+// behaviors out of the enum or out of range, and a consistent distribution
+// over more servers than its continuum holds.
+func checkSettings(op string, servers int, s []behaviorSetting) error {
+	for _, x := range s {
+		if x.b < 0 || x.b >= BehaviorMax {
+			return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("behavior %d out of range", x.b))
+		}
+		if bi := behaviorByValue[x.b]; bi != nil {
+			if err := bi.check(op, x.v); err != nil {
+				return err
+			}
+		}
+		consistent := (x.b == BehaviorKetama || x.b == BehaviorKetamaWeighted) && x.v != 0 ||
+			x.b == BehaviorDistribution && isConsistent(Distribution(x.v))
+		if consistent && servers > maxConsistentServers {
+			return errorf(op, "", ErrNotSupported, fmt.Sprintf("%s with %d servers: a consistent distribution holds at most %d (libmemcached asserts beyond)", x.b, servers, maxConsistentServers))
+		}
 	}
-	return out, nil
+	return nil
+}
+
+// isConsistent reports whether d places keys on a continuum.
+func isConsistent(d Distribution) bool {
+	switch d {
+	case DistributionConsistent, DistributionConsistentKetama, DistributionConsistentKetamaSpy, DistributionConsistentWeighted:
+		return true
+	}
+	return false
 }
 
 // behaviorError explains libmemcached's refusal of a behavior value.
@@ -335,7 +379,8 @@ func WithBehaviors(m map[string]any) Option {
 }
 
 // SetBehavior sets one libmemcached behavior to its raw value, as
-// memcached_behavior_set does. It applies to every call from the next one on.
+// memcached_behavior_set does, after the same range checks as SetBehaviors.
+// It applies to every call from the next one on.
 func (c *Client) SetBehavior(b Behavior, value uint64) error {
 	return c.applyBehaviors("SetBehavior", []behaviorSetting{{b, value}})
 }
@@ -356,28 +401,31 @@ func (c *Client) SetBehaviors(m map[string]any) error {
 }
 
 // applyBehaviors applies settings to a copy of the master and swaps it in
-// only if libmemcached accepted all of them.
+// only if libmemcached accepted all of them and the result passes the
+// checks a new client passes.
 func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
-	for _, x := range s {
-		if x.b < 0 || x.b >= BehaviorMax {
-			return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("behavior %d out of range", x.b))
-		}
+	if err := checkSettings(op, len(c.cfg.Load().servers), s); err != nil {
+		return err
 	}
-	return c.changeMaster(op, func(m cMaster) error {
+	return c.changeMaster(op, func(m cMaster) (bool, error) {
 		next, ok := m.clone()
 		if !ok {
-			return errorf(op, "", ErrMemory, "memcached_clone failed")
+			return false, errorf(op, "", ErrMemory, "memcached_clone failed")
 		}
 		for _, x := range s {
 			if rc := next.setBehavior(x.b, x.v); !rc.Success() {
 				err := behaviorError(op, x.b, x.v, rc, next.lastError())
 				next.free()
-				return err
+				return false, err
 			}
+		}
+		if err := finishMaster(op, next); err != nil {
+			next.free()
+			return false, err
 		}
 		m.free()
 		c.master = next
-		return nil
+		return true, nil
 	})
 }
 
@@ -422,7 +470,7 @@ func (c *Client) Behaviors() (map[string]any, error) {
 // Hash returns libmemcached's hash of key with the client's "hash" behavior
 // (memcached_generate_hash_value).
 func (c *Client) Hash(key string) uint32 {
-	return hashValue(key, Hash(c.hash.Load()))
+	return hashValue(key, c.cfg.Load().hash)
 }
 
 // HashKey returns libmemcached's hash of key with algorithm h
@@ -431,11 +479,12 @@ func (c *Client) Hash(key string) uint32 {
 // libhashkit returns 1.
 func HashKey(key string, h Hash) uint32 { return hashValue(key, h) }
 
-// ServerForKey returns the server libmemcached picks for key
-// (memcached_server_by_key), as "host:port", "[v6]:port" or a socket path.
+// ServerForKey returns the server the client's next call for key goes to
+// (memcached_server_by_key, with the servers any pooled handle has ejected
+// left out), as "host:port", "[v6]:port" or a socket path.
 func (c *Client) ServerForKey(key string) (string, error) {
 	const op = "ServerForKey"
-	if err := c.checkKey(op, key); err != nil {
+	if err := checkKey(c.cfg.Load(), op, key); err != nil {
 		return "", err
 	}
 	var name string

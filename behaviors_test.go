@@ -40,7 +40,7 @@ func TestEveryBehaviorByNameAndConstant(t *testing.T) {
 	values := map[string]any{
 		"no_block": true, "tcp_nodelay": false, "tcp_keepalive": true, "hash": "fnv1a_64",
 		"ketama_hash": "md5", "ketama": true, "ketama_weighted": false, "distribution": "consistent ketama",
-		"cas": false, "buffer_requests": true, "verify_keys": true, "connect_timeout": 1234,
+		"cas": false, "buffer_requests": false, "verify_keys": true, "connect_timeout": 1234,
 		"send_timeout": 2000000, "receive_timeout": 3000000, "num_replicas": 2, "auto_eject": true,
 		"retry_timeout": 7, "remove_failed": true, "failure_limit": 9, "_io_msg_watermark": 400,
 		"_io_bytes_watermark": 65000, "_io_key_prefetch": 3, "_hash_with_prefix_key": true, "_noreply": true,
@@ -49,7 +49,7 @@ func TestEveryBehaviorByNameAndConstant(t *testing.T) {
 		"randomize_replica_read": true, "tcp_keepidle": 30,
 	}
 	require.Len(t, values, len(mc.BehaviorNames()), "the test covers every name")
-	c, err := mc.New([]string{"127.0.0.1:1", "127.0.0.1:2"})
+	c, err := mc.New([]string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"})
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.SetBehaviors(values))
@@ -90,13 +90,13 @@ func TestBehaviorAliases(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.SetBehaviors(map[string]any{
-		"connect timeout": 111, "buffer requests": true, "verify key": true, "support cas": false,
+		"connect timeout": 111, "buffer requests": false, "verify key": true, "support cas": false,
 		"poll timeout": 222, "no block": true, "tcp nodelay": false, "sort hosts": true,
 	}))
 	b, err := c.Behaviors()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(111), b["connect_timeout"])
-	assert.Equal(t, uint64(1), b["buffer_requests"])
+	assert.Equal(t, uint64(0), b["buffer_requests"])
 	assert.Equal(t, uint64(1), b["verify_keys"])
 	assert.Equal(t, uint64(0), b["cas"])
 	assert.Equal(t, uint64(222), b["_poll_timeout"])

@@ -3,6 +3,7 @@ package libmemcached
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,9 +14,10 @@ import (
 //
 // A Client is safe for use by any number of goroutines. libmemcached's
 // memcached_st is not thread-safe, so the Client keeps one configured master
-// (never used for I/O) and a bounded pool of clones of it; each call takes a
-// clone exclusively for its duration and gives it back. Behavior changes are
-// made on the master and reach every pooled clone before its next call.
+// (never used for I/O) and a bounded pool of checked clones of it; each call
+// takes a clone exclusively for its duration and gives it back. Behavior
+// changes are made on the master and reach every pooled clone before its
+// next call.
 //
 // A C call cannot be interrupted once it started: a context's deadline is
 // applied to libmemcached's poll and connect timeouts for the call, so it
@@ -23,34 +25,34 @@ import (
 // deadline only takes effect before the call starts (while it waits for a
 // connection from the pool).
 type Client struct {
-	// closeMu is held shared by every call and exclusively by Close, so Close
-	// waits for in-flight calls and later calls see closed.
-	closeMu sync.RWMutex
-	closed  bool
+	pool *pool
 
-	// masterMu guards master (and scratch, whose buffer placement queries use).
-	masterMu sync.Mutex
-	master   cMaster
-	scratch  *cHandle
+	// mu guards master, scratch and the probes' creation; cfg is replaced
+	// (under mu) by every change to the master.
+	mu      sync.Mutex
+	master  cMaster
+	scratch *cHandle
+	cfg     atomic.Pointer[config]
+	closed  atomic.Bool
 
-	// gen is bumped by every change to the master; a pooled handle whose gen
-	// is older is re-cloned before use.
-	gen atomic.Uint64
-
-	// idle holds poolSize slots: a handle, or nil for one not yet created.
-	idle     chan *pooled
-	poolSize int
-
-	open   atomic.Int32 // handles created and not freed, for PoolStats
-	hash   atomic.Int32 // the client's key hash, cached for Hash
-	maxKey int          // MaxKeyLen less the namespace length
-	opts   options
+	ejected ejections
+	probes  []*probe // per server, for the commands each server answers
+	opts    options
 }
 
-// pooled is a handle and the master generation it was cloned at.
-type pooled struct {
-	h   *cHandle
-	gen uint64
+// config is what the client knows of its master at one generation.
+type config struct {
+	gen        uint64
+	servers    []serverID
+	names      []string // servers' names as errors and Stats report them
+	namespace  string
+	maxKey     int // MaxKeyLen less the namespace
+	hash       Hash
+	autoEject  bool
+	ejectFor   int64 // seconds an ejected server stays out (dead_timeout, else retry_timeout)
+	binary     bool
+	cas        bool
+	distribute Distribution
 }
 
 // Option configures a Client in New or NewFromConfig.
@@ -100,40 +102,24 @@ func WithSASL(user, password string) Option {
 }
 
 // New returns a client for servers, given as pylibmc accepts them: "host",
-// "host:port", "host:port:weight", "[::1]:port", "/path/to/socket" or
-// "udp:host:port". UDP and TCP servers cannot be mixed (libmemcached's rule).
+// "host:port", "host:port:weight", "[::1]:port" or "/path/to/socket".
+// UDP servers ("udp:host:port") are refused with ErrNotSupported:
+// libmemcached 1.1 no longer supports them.
 func New(servers []string, opts ...Option) (*Client, error) {
 	if len(servers) == 0 {
 		return nil, errorf("New", "", ErrNoServers, "no server given")
 	}
 	specs := make([]serverSpec, len(servers))
-	udp := 0
 	for i, s := range servers {
 		sp, err := parseServer(s)
 		if err != nil {
 			return nil, err
 		}
 		specs[i] = sp
-		if sp.kind == ConnectionUDP {
-			udp++
-		}
-	}
-	if udp != 0 && udp != len(specs) {
-		return nil, errorf("New", "", ErrInvalidArguments, "udp and tcp/unix servers cannot be mixed")
-	}
-	if udp != 0 && libmemcachedHasNoUDP {
-		return nil, &Error{Op: "New", Code: ReturnDeprecated, sentinel: ErrNotSupported,
-			Message: "libmemcached " + HeaderVersion + " no longer supports UDP servers (memcached_server_add_udp returns MEMCACHED_DEPRECATED)"}
 	}
 	m, ok := newCMaster()
 	if !ok {
 		return nil, errorf("New", "", ErrMemory, "memcached_create failed")
-	}
-	if udp != 0 {
-		if rc := m.setBehavior(BehaviorUseUDP, 1); !rc.Success() {
-			m.free()
-			return nil, newError("New", "", rc, "enabling udp: "+m.lastError())
-		}
 	}
 	for i, sp := range specs {
 		if rc := m.addServer(sp.kind, sp.host, sp.port, sp.weight); !rc.Success() {
@@ -144,7 +130,7 @@ func New(servers []string, opts ...Option) (*Client, error) {
 			return nil, e
 		}
 	}
-	return newClient(m, opts)
+	return newClient("New", m, opts)
 }
 
 // NewFromConfig returns a client configured by a libmemcached configuration
@@ -153,14 +139,22 @@ func New(servers []string, opts ...Option) (*Client, error) {
 // An invalid string returns an error wrapping ErrInvalidArguments with
 // libmemcached's description of the problem.
 func NewFromConfig(config string, opts ...Option) (*Client, error) {
+	const op = "NewFromConfig"
 	if config == "" {
-		return nil, errorf("NewFromConfig", "", ErrInvalidArguments, "empty configuration string")
+		return nil, errorf(op, "", ErrInvalidArguments, "empty configuration string")
+	}
+	if err := checkConfig(config); err != nil {
+		return nil, err
 	}
 	m, msg := newCMasterFromConfig(config)
 	if msg != "" {
-		return nil, &Error{Op: "NewFromConfig", Code: ReturnParseError, Message: msg, sentinel: ErrInvalidArguments}
+		return nil, &Error{Op: op, Code: ReturnParseError, Message: cleanMessage(msg), sentinel: ErrInvalidArguments}
 	}
-	return newClient(m, opts)
+	if m.serverCount() == 0 {
+		m.free()
+		return nil, &Error{Op: op, Message: "the configuration names no server", sentinel: ErrNoServers}
+	}
+	return newClient(op, m, opts)
 }
 
 // defaultBehaviors are set on every new client before the user's options:
@@ -171,7 +165,7 @@ var defaultBehaviors = []behaviorSetting{
 	{BehaviorSupportCAS, 1},
 }
 
-func newClient(m cMaster, opts []Option) (*Client, error) {
+func newClient(op string, m cMaster, opts []Option) (*Client, error) {
 	o := options{poolSize: DefaultPoolSize()}
 	for _, opt := range opts {
 		if opt == nil {
@@ -182,26 +176,29 @@ func newClient(m cMaster, opts []Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if err := checkSettings(op, m.serverCount(), o.behaviors); err != nil {
+		m.free()
+		return nil, err
+	}
 	if err := configure(m, &o); err != nil {
 		m.free()
 		return nil, err
 	}
-	scratch, ok := m.newHandle()
-	if !ok {
+	if err := finishMaster(op, m); err != nil {
 		m.free()
-		return nil, errorf("New", "", ErrMemory, "memcached_clone failed")
+		return nil, err
 	}
-	c := &Client{
-		master:   m,
-		scratch:  scratch,
-		idle:     make(chan *pooled, o.poolSize),
-		poolSize: o.poolSize,
-		maxKey:   MaxKeyLen - len(o.namespace),
-		opts:     o,
+	scratch, msg := m.newHandle()
+	if scratch == nil {
+		m.free()
+		return nil, errorf(op, "", ErrFailure, msg)
 	}
-	c.hash.Store(int32(m.behavior(BehaviorHash)))
-	for i := 0; i < o.poolSize; i++ {
-		c.idle <- nil
+	c := &Client{master: m, scratch: scratch, pool: newPool(o.poolSize), opts: o}
+	c.ejected.until = map[int]int64{}
+	c.cfg.Store(c.readConfig(0))
+	c.probes = make([]*probe, len(c.cfg.Load().servers))
+	for i := range c.probes {
+		c.probes[i] = &probe{sem: make(chan struct{}, 1)}
 	}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
@@ -231,32 +228,95 @@ func configure(m cMaster, o *options) error {
 	return nil
 }
 
-// Close closes every connection and frees the C resources. Calls in flight
-// finish first; later calls return ErrClosed. Close is idempotent.
-func (c *Client) Close() error {
-	c.closeMu.Lock()
-	defer c.closeMu.Unlock()
-	if c.closed {
-		return nil
+// finishMaster rebuilds a configured master's distribution from its
+// settings (its clones build theirs from scratch) and checks it.
+func finishMaster(op string, m cMaster) error {
+	if rc := m.rebuild(); !rc.Success() {
+		return newError(op, "", rc, m.lastError())
 	}
-	c.closed = true
-	runtime.SetFinalizer(c, nil)
-	// No call holds a handle now: every slot is back in idle.
-	for i := 0; i < c.poolSize; i++ {
-		if p := <-c.idle; p != nil {
-			c.freeHandle(p)
+	return checkMaster(op, m)
+}
+
+// checkMaster refuses a configuration the client cannot run safely,
+// however it was made (options, configuration string, behaviors): UDP, a
+// namespace that is not a valid key prefix, a behavior value out of range,
+// and as many replicas as servers.
+func checkMaster(op string, m cMaster) error {
+	if m.behavior(BehaviorUseUDP) != 0 {
+		return &Error{Op: op, Code: ReturnDeprecated, sentinel: ErrNotSupported,
+			Message: "UDP is not supported: libmemcached " + HeaderVersion + " deprecated it, and a UDP request has no reply to report its outcome"}
+	}
+	if ns := m.namespace(); ns != "" {
+		if p := namespaceProblem(ns); p != "" {
+			return errorf(op, "", ErrMalformedKey, "namespace: "+p)
 		}
 	}
-	c.masterMu.Lock()
-	c.scratch.free()
-	c.master.free()
-	c.masterMu.Unlock()
+	for _, b := range behaviorTable {
+		if err := b.check(op, m.behavior(b.b)); err != nil {
+			return err
+		}
+	}
+	if r, n := m.behavior(BehaviorNumberOfReplicas), m.serverCount(); r > 0 && r >= uint64(n) {
+		return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("num_replicas %d with %d servers: there must be fewer replicas than servers", r, n))
+	}
 	return nil
 }
 
-// begin starts a call: it fails if the client is closed or ctx is done,
-// and returns the timeout in ms to apply to the call (-1 for none).
-// The caller must call c.end() when begin returned no error.
+// readConfig snapshots the master at generation gen. c.mu is held (or c is new).
+func (c *Client) readConfig(gen uint64) *config {
+	m := c.master
+	cfg := &config{
+		gen:        gen,
+		servers:    m.servers(c.scratch),
+		namespace:  m.namespace(),
+		hash:       Hash(m.behavior(BehaviorHash)),
+		autoEject:  m.behavior(BehaviorAutoEjectHosts) != 0,
+		binary:     m.behavior(BehaviorBinaryProtocol) != 0,
+		cas:        m.behavior(BehaviorSupportCAS) != 0,
+		distribute: Distribution(m.behavior(BehaviorDistribution)),
+	}
+	cfg.maxKey = MaxKeyLen - len(cfg.namespace)
+	cfg.ejectFor = int64(m.behavior(BehaviorDeadTimeout))
+	if cfg.ejectFor == 0 {
+		cfg.ejectFor = int64(m.behavior(BehaviorRetryTimeout))
+	}
+	cfg.names = make([]string, len(cfg.servers))
+	for i, s := range cfg.servers {
+		cfg.names[i] = s.name()
+	}
+	return cfg
+}
+
+// Close closes every connection and frees the C resources. Calls waiting
+// for a handle return ErrClosed at once; calls in flight end within their
+// own timeouts, and Close waits for them. Later calls return ErrClosed.
+// Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed.Swap(true) {
+		c.mu.Unlock()
+		c.pool.close()
+		return nil
+	}
+	runtime.SetFinalizer(c, nil)
+	c.mu.Unlock()
+	c.pool.close()
+	for _, p := range c.probes {
+		p.sem <- struct{}{} // waits for a command in flight on it
+		if p.h != nil {
+			p.h.free()
+			p.h = nil
+		}
+	}
+	c.mu.Lock()
+	c.scratch.free()
+	c.master.free()
+	c.mu.Unlock()
+	return nil
+}
+
+// begin checks that a call may start and returns the time it may take in
+// ms (-1 for no deadline).
 func (c *Client) begin(ctx context.Context, op, key string) (int32, error) {
 	if ctx == nil {
 		return 0, errorf(op, key, ErrInvalidArguments, "nil context")
@@ -264,14 +324,11 @@ func (c *Client) begin(ctx context.Context, op, key string) (int32, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, ctxError(op, key, err)
 	}
-	c.closeMu.RLock()
-	if c.closed {
-		c.closeMu.RUnlock()
+	if c.closed.Load() {
 		return 0, errorf(op, key, ErrClosed, "")
 	}
 	ms := remainingMS(ctx)
 	if ms == 0 {
-		c.closeMu.RUnlock()
 		return 0, ctxError(op, key, context.DeadlineExceeded)
 	}
 	return ms, nil
@@ -295,39 +352,153 @@ func remainingMS(ctx context.Context) int32 {
 	return int32(ms)
 }
 
-func (c *Client) end() { c.closeMu.RUnlock() }
+// acquire takes a handle from the pool for a call, waiting until one is
+// free or ctx ends. A handle cloned before the last configuration change is
+// replaced by a fresh clone; servers ejected since it was last used are
+// ejected on it too.
+func (c *Client) acquire(ctx context.Context, op, key string) (*handle, *config, error) {
+	h, err := c.pool.acquire(ctx)
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, nil, errorf(op, key, ErrClosed, "")
+		}
+		return nil, nil, ctxError(op, key, err)
+	}
+	cfg := c.cfg.Load()
+	if h == nil || h.gen != cfg.gen {
+		if h != nil {
+			h.c.free()
+		}
+		c.mu.Lock()
+		cfg = c.cfg.Load()
+		var ch *cHandle
+		msg := "client closed"
+		if !c.closed.Load() {
+			ch, msg = c.master.newHandle()
+		}
+		c.mu.Unlock()
+		if ch == nil {
+			c.pool.release(nil)
+			if c.closed.Load() {
+				return nil, nil, errorf(op, key, ErrClosed, "")
+			}
+			return nil, nil, errorf(op, key, ErrFailure, msg)
+		}
+		h = &handle{c: ch, gen: cfg.gen}
+	}
+	if ep := c.ejected.epoch.Load(); h.ejEpoch != ep {
+		idx, until := c.ejected.list()
+		h.c.applyEjections(idx, until)
+		h.ejEpoch = ep
+	}
+	return h, cfg, nil
+}
 
-// acquire takes a handle from the pool, waiting until one is free or ctx
-// ends. A slot never used, or whose handle predates a master change, gets a
-// fresh clone of the master.
-func (c *Client) acquire(ctx context.Context, op, key string) (*pooled, error) {
-	var p *pooled
-	select {
-	case p = <-c.idle:
-	default:
-		select {
-		case p = <-c.idle:
-		case <-ctx.Done():
-			return nil, ctxError(op, key, ctx.Err())
+// release settles a handle after a call and gives it back: a handle whose
+// connections are not proven in step is disconnected first (memcached_quit),
+// so a reply left on one can never be read as another request's answer.
+func (c *Client) release(h *handle, cfg *config) {
+	h.srv = h.c.servers(h.srv)
+	broken := h.broken
+	for i, s := range h.srv {
+		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(s.rc) {
+			broken = true
+		}
+		if s.rc == ReturnServerMarkedDead && cfg.autoEject {
+			c.eject(i, cfg)
 		}
 	}
-	gen := c.gen.Load()
-	if p != nil && p.gen == gen {
-		return p, nil
+	if broken {
+		h.c.quit()
+		h.broken = false
 	}
-	c.masterMu.Lock()
-	h, ok := c.master.newHandle()
-	gen = c.gen.Load()
-	c.masterMu.Unlock()
-	if !ok {
-		c.idle <- p
-		return nil, errorf(op, key, ErrMemory, "memcached_clone failed")
+	c.pool.release(h)
+}
+
+// outcome notes one key's outcome on h: an outcome that does not prove the
+// connection in step marks the handle for a reconnect, and a server that
+// libmemcached ejected is ejected on every handle.
+func (c *Client) outcome(h *handle, cfg *config, rc ReturnCode, server int) {
+	if !inStep(rc) {
+		h.broken = true
 	}
-	c.open.Add(1)
-	if p != nil {
-		c.freeHandle(p)
+	if rc == ReturnServerMarkedDead && cfg.autoEject && server >= 0 {
+		c.eject(server, cfg)
 	}
-	return &pooled{h: h, gen: gen}, nil
+}
+
+// do runs fn with a handle: begin, acquire, fn, release.
+func (c *Client) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
+	ms, err := c.begin(ctx, op, key)
+	if err != nil {
+		return err
+	}
+	h, cfg, err := c.acquire(ctx, op, key)
+	if err != nil {
+		return err
+	}
+	err = fn(h, cfg, ms)
+	c.release(h, cfg)
+	return err
+}
+
+// keyError builds the error of one key's failed outcome, with the server
+// and message captured by the same C call.
+func (c *Client) keyError(ctx context.Context, cfg *config, op string, k opKind, key string, r keyResult) *Error {
+	e := &Error{Op: op, Key: key, Code: r.rc, Message: r.msg, sentinel: sentinelFor(k, r.rc)}
+	if r.server >= 0 && r.server < len(cfg.names) {
+		e.Server = cfg.names[r.server]
+	}
+	return withContext(ctx, e)
+}
+
+// withContext records the context's error on e when it caused the failure.
+func withContext(ctx context.Context, e *Error) *Error {
+	if err := ctx.Err(); err != nil {
+		e.ctxErr = err
+	} else if dl, ok := ctx.Deadline(); ok && e.Code == ReturnTimeout && time.Until(dl) < 5*time.Millisecond {
+		// The call's timeout was the deadline's (rounded up to a millisecond);
+		// the context's own timer may fire a moment later.
+		e.ctxErr = context.DeadlineExceeded
+	}
+	return e
+}
+
+// changeMaster runs fn on the master under c.mu; when fn changed it, the
+// configuration is read again and every pooled handle is re-cloned before
+// its next call.
+func (c *Client) changeMaster(op string, fn func(m cMaster) (changed bool, err error)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return errorf(op, "", ErrClosed, "")
+	}
+	changed, err := fn(c.master)
+	if changed {
+		c.cfg.Store(c.readConfig(c.cfg.Load().gen + 1))
+		c.ejected.reset()
+		for _, h := range c.pool.takeIdle() {
+			h.c.free()
+		}
+	}
+	return err
+}
+
+// withMaster runs fn on the master (and the scratch handle whose buffer
+// placement queries use), under c.mu, unless the client is closed.
+func (c *Client) withMaster(op string, fn func(m cMaster, scratch *cHandle) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return errorf(op, "", ErrClosed, "")
+	}
+	return fn(c.master, c.scratch)
+}
+
+// DisconnectAll closes every pooled connection (pylibmc's disconnect_all);
+// the next call reconnects. Handles in use are closed when they come back.
+func (c *Client) DisconnectAll() error {
+	return c.changeMaster("DisconnectAll", func(cMaster) (bool, error) { return true, nil })
 }
 
 // PoolStats describes a client's pool of libmemcached handles.
@@ -339,123 +510,66 @@ type PoolStats struct {
 
 // PoolStats returns the pool's current state.
 func (c *Client) PoolStats() PoolStats {
-	return PoolStats{Size: c.poolSize, Open: int(c.open.Load()), InUse: c.poolSize - len(c.idle)}
+	open, inUse := c.pool.stats()
+	return PoolStats{Size: c.pool.size, Open: open, InUse: inUse}
 }
 
-// freeHandle frees a pooled handle's C resources.
-func (c *Client) freeHandle(p *pooled) {
-	p.h.free()
-	c.open.Add(-1)
-}
-
-// release gives a handle back to the pool.
-func (c *Client) release(p *pooled) { c.idle <- p }
-
-// do runs fn with a handle: begin, acquire, fn, release, end. It returns
-// the call's timeout so fn's errors can be completed by c.fail.
-func (c *Client) do(ctx context.Context, op, key string, fn func(h *cHandle, ms int32) error) error {
-	ms, err := c.begin(ctx, op, key)
-	if err != nil {
-		return err
-	}
-	defer c.end()
-	p, err := c.acquire(ctx, op, key)
-	if err != nil {
-		return err
-	}
-	err = fn(p.h, ms)
-	c.release(p)
-	return err
-}
-
-// fail turns a failed return code into an *Error, reading libmemcached's
-// message and the server involved from the handle before it goes back to
-// the pool. Expected outcomes (miss, not stored, CAS conflict) skip that
-// work: they are part of normal traffic.
-func (c *Client) fail(ctx context.Context, h *cHandle, op, key string, rc ReturnCode) *Error {
-	e := newError(op, key, rc, "")
-	switch rc {
-	case ReturnNotFound, ReturnNotStored, ReturnDataExists:
-		return e
-	}
-	e.Message = h.lastError()
-	if id, ok := h.lastDisconnect(); ok {
-		e.Server = id.name()
-	} else if key != "" {
-		if id, rc := h.serverByKey(key); rc == ReturnSuccess {
-			e.Server = id.name()
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		e.ctxErr = err
-	} else if dl, ok := ctx.Deadline(); ok && rc == ReturnTimeout && time.Until(dl) < 5*time.Millisecond {
-		// The call's timeout was the deadline's (rounded up to a millisecond);
-		// the context's own timer may fire a moment later.
-		e.ctxErr = context.DeadlineExceeded
-	}
-	return e
-}
-
-// changeMaster runs fn on the master and, if it changed anything, makes
-// every pooled handle re-clone before its next call.
-func (c *Client) changeMaster(op string, fn func(m cMaster) error) error {
-	return c.withMaster(op, func(m cMaster, _ *cHandle) error {
-		err := fn(m)
-		c.gen.Add(1)
-		c.hash.Store(int32(c.master.behavior(BehaviorHash)))
-		return err
-	})
-}
-
-// withMaster runs fn on the master (and the scratch handle whose buffer
-// placement queries use), under masterMu, unless the client is closed.
-func (c *Client) withMaster(op string, fn func(m cMaster, scratch *cHandle) error) error {
-	c.closeMu.RLock()
-	defer c.closeMu.RUnlock()
-	if c.closed {
-		return errorf(op, "", ErrClosed, "")
-	}
-	c.masterMu.Lock()
-	defer c.masterMu.Unlock()
-	return fn(c.master, c.scratch)
-}
-
-// DisconnectAll closes every pooled connection (pylibmc's disconnect_all);
-// the next call on each handle reconnects. Handles in use are closed when
-// next taken from the pool.
-func (c *Client) DisconnectAll() error {
-	return c.changeMaster("DisconnectAll", func(cMaster) error {
-		// Close the idle handles now; the generation bump catches the rest.
-		n := len(c.idle)
-		freed := 0
-		for i := 0; i < n; i++ {
-			select {
-			case p := <-c.idle:
-				if p != nil {
-					c.freeHandle(p)
-				}
-				freed++
-			default:
-				i = n
-			}
-		}
-		for ; freed > 0; freed-- {
-			c.idle <- nil
-		}
-		return nil
-	})
-}
-
-// checkKey validates a key for op.
-func (c *Client) checkKey(op, key string) error {
-	if validKey(key, c.maxKey) {
+// checkKey validates a key for op against the namespace in force.
+func checkKey(cfg *config, op, key string) error {
+	if validKey(key, cfg.maxKey) {
 		return nil
 	}
-	return errorf(op, key, ErrMalformedKey, keyProblem(key, c.maxKey))
+	return errorf(op, key, ErrMalformedKey, keyProblem(key, cfg.maxKey, cfg.namespace))
 }
 
-// libmemcachedHasNoUDP: libmemcached-awesome 1.1 deprecated UDP;
-// memcached_server_add_udp refuses every server.
-const libmemcachedHasNoUDP = true
+// ejections are the servers libmemcached ejected (auto_eject) on one
+// handle, shared with every other handle and the master so that they all
+// send a key where ServerForKey says, until the server is retried.
+type ejections struct {
+	mu    sync.Mutex
+	epoch atomic.Uint64
+	until map[int]int64 // server index -> Unix time it is retried
+}
 
-var errNilItem = errors.New("nil item")
+// eject records that server i was ejected, and ejects it on the master.
+func (c *Client) eject(i int, cfg *config) {
+	until := time.Now().Unix() + cfg.ejectFor
+	c.ejected.mu.Lock()
+	if c.ejected.until[i] >= until {
+		c.ejected.mu.Unlock()
+		return
+	}
+	c.ejected.until[i] = until
+	c.ejected.epoch.Add(1)
+	c.ejected.mu.Unlock()
+	c.mu.Lock()
+	if !c.closed.Load() && c.cfg.Load().gen == cfg.gen {
+		c.master.applyEjections([]uint32{uint32(i)}, []int64{until})
+	}
+	c.mu.Unlock()
+}
+
+// list returns the ejections still in force.
+func (e *ejections) list() ([]uint32, []int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now().Unix()
+	var idx []uint32
+	var until []int64
+	for i, t := range e.until {
+		if t > now {
+			idx = append(idx, uint32(i))
+			until = append(until, t)
+		} else {
+			delete(e.until, i)
+		}
+	}
+	return idx, until
+}
+
+func (e *ejections) reset() {
+	e.mu.Lock()
+	clear(e.until)
+	e.epoch.Add(1)
+	e.mu.Unlock()
+}

@@ -484,7 +484,7 @@ func TestServerSpecs(t *testing.T) {
 	assert.Contains(t, err.Error(), "UDP")
 
 	bad := []string{"", " ", "host:", "host:0", "host:65536", "host:x", "host:1:0", "host:1:w",
-		"a:1:2:3", "[::1", "[nothex]:1", "[::1]x", "ho st:1", "host\r\n:1", "udp:/tmp/s", "/tmp/s:0", ":11211"}
+		"a:1:2:3", "[::1", "[nothex]:1", "[::1]x", "ho st:1", "host\r\n:1", "/tmp/s:0", ":11211"}
 	for _, s := range bad {
 		_, err := mc.New([]string{s})
 		require.ErrorIs(t, err, mc.ErrInvalidArguments, "%q", s)
@@ -492,7 +492,9 @@ func TestServerSpecs(t *testing.T) {
 	_, err = mc.New(nil)
 	require.ErrorIs(t, err, mc.ErrNoServers)
 	_, err = mc.New([]string{"udp:127.0.0.1", "127.0.0.1"})
-	require.ErrorIs(t, err, mc.ErrInvalidArguments)
+	require.ErrorIs(t, err, mc.ErrNotSupported)
+	_, err = mc.New([]string{"/tmp/" + strings.Repeat("s", 108)})
+	require.ErrorIs(t, err, mc.ErrInvalidArguments, "a socket path longer than sun_path")
 	_, err = mc.New([]string{"127.0.0.1"}, mc.WithPoolSize(0))
 	require.ErrorIs(t, err, mc.ErrInvalidArguments)
 }

@@ -236,12 +236,16 @@ func WithMaxDecompressedSize(n int) Option {
 // libmemcached's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY, which PHP
 // Memcached's OPT_PREFIX_KEY sets). Callers use unprefixed keys. Whether the
 // prefix takes part in placement follows the _hash_with_prefix_key behavior
-// (off by default: only the key is hashed). The prefix must be a valid key
-// and leaves 250 - len(prefix) bytes for keys.
+// (off by default: only the key is hashed). The prefix is 1 to 127 bytes of
+// printable ASCII (0x21-0x7e) and leaves 250 - len(prefix) bytes for keys;
+// the same holds for a namespace set by NewFromConfig's --NAMESPACE.
 func WithNamespace(prefix string) Option {
 	return func(o *options) error {
-		if !validKey(prefix, MaxKeyLen-1) {
-			return errorf("WithNamespace", prefix, ErrMalformedKey, "namespace: "+keyProblem(prefix, MaxKeyLen-1))
+		if prefix == "" {
+			return errorf("WithNamespace", "", ErrMalformedKey, "empty namespace")
+		}
+		if p := namespaceProblem(prefix); p != "" {
+			return errorf("WithNamespace", "", ErrMalformedKey, p)
 		}
 		o.namespace = prefix
 		return nil
@@ -254,7 +258,7 @@ func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int
 	if err != nil {
 		return errorf("SetValue", key, ErrUnsupportedType, err.Error()).withCause(err)
 	}
-	err = c.store(ctx, "SetValue", opSet, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
+	err = c.store(ctx, "SetValue", cmdSet, kindOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
 	return err
 }
 

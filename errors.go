@@ -53,6 +53,9 @@ var (
 	ErrProtocol = errors.New("memcached: protocol error")
 	// ErrMemory means libmemcached could not allocate memory.
 	ErrMemory = errors.New("memcached: memory allocation failure")
+	// ErrCanceled means the call's context was canceled before the call
+	// finished (the error also unwraps to context.Canceled).
+	ErrCanceled = errors.New("memcached: call canceled")
 	// ErrFailure is any other libmemcached failure.
 	ErrFailure = errors.New("memcached: failure")
 )
@@ -60,6 +63,8 @@ var (
 // returnCodeErrors maps every memcached_return_t to nil (success) or a
 // sentinel. It is deliberate and complete: TestEveryReturnCodeMapped fails
 // on a code missing here, so a new libmemcached code is classified by hand.
+// This file is the only place a return code becomes a sentinel: this table,
+// and opErrors for the codes whose meaning depends on the operation.
 var returnCodeErrors = map[ReturnCode]error{
 	// The eight codes libmemcached's memcached_success() accepts.
 	ReturnSuccess:  nil,
@@ -135,6 +140,50 @@ func (rc ReturnCode) sentinel() error {
 		return err
 	}
 	return ErrFailure
+}
+
+// opKind groups the operations whose outcomes read differently.
+type opKind int
+
+const (
+	kindOther   opKind = iota
+	kindAdd            // Add, AddMulti
+	kindPresent        // Replace, Append, Prepend: the key must exist
+	kindIncr           // Increment, Decrement
+)
+
+// opErrors are the codes whose sentinel depends on the operation. The binary
+// protocol reports a failed condition differently from the text protocol
+// (KEY_EEXISTS for Add, KEY_ENOENT for Replace/Append/Prepend); both mean
+// "not stored" here, as the text protocol says. The text protocol answers
+// an increment of a value that is not a number with CLIENT_ERROR.
+var opErrors = map[opKind]map[ReturnCode]error{
+	kindAdd:     {ReturnDataExists: ErrNotStored},
+	kindPresent: {ReturnNotFound: ErrNotStored},
+	kindIncr:    {ReturnClientError: ErrNotNumeric},
+}
+
+// sentinelFor returns the sentinel of rc for an operation of kind k.
+func sentinelFor(k opKind, rc ReturnCode) error {
+	if err, ok := opErrors[k][rc]; ok {
+		return err
+	}
+	return rc.sentinel()
+}
+
+// inStep reports whether an outcome proves that the connection it came on
+// is still in step with the server: an expected answer was read whole, or
+// no connection was used at all. After any other outcome the client closes
+// the handle's connections before it is used again.
+func inStep(rc ReturnCode) bool {
+	switch rc {
+	case ReturnNotFound, ReturnNotStored, ReturnDataExists, ReturnE2BIG, ReturnServerMemoryAllocationFailure,
+		// No connection was used, or libmemcached closed it.
+		ReturnConnectionFailure, ReturnHostLookupFailure, ReturnConnectionBindFailure,
+		ReturnServerMarkedDead, ReturnServerTemporarilyDisabled, ReturnNoServers:
+		return true
+	}
+	return rc.Success()
 }
 
 // Error describes a failed operation. It unwraps to the sentinel for its
@@ -312,9 +361,10 @@ func cleanMessage(s string) string {
 	return s
 }
 
-// ctxError wraps a context's error as an *Error for op.
+// ctxError wraps a context's error as an *Error for op: ErrTimeout for a
+// deadline, ErrCanceled for a cancellation, and the context's own error.
 func ctxError(op, key string, err error) *Error {
-	e := &Error{Op: op, Key: key, ctxErr: err}
+	e := &Error{Op: op, Key: key, ctxErr: err, sentinel: ErrCanceled}
 	if errors.Is(err, context.DeadlineExceeded) {
 		e.sentinel = ErrTimeout
 	}

@@ -1,159 +1,319 @@
-// golibmc.h is the one header every cgo file of this module includes. It pulls
-// in libmemcached and defines the small static shims the thin layer calls, so
-// that each Go operation crosses into C once: the shim applies the call's
-// deadline, runs the libmemcached call(s), and restores the handle.
+// golibmc.h is the one header every cgo file of this module includes. It
+// pulls in libmemcached and defines the static C functions the thin layer
+// (libmemcached.go) calls, so that each Go operation crosses into C once.
 //
-// The shims only marshal: they hold no policy. Memory rules:
-//   - key and value pointers passed in are borrowed for the call only;
-//   - results are written into buffers owned by the golibmc_handle (reused
-//     across calls, freed by golibmc_handle_free), which Go copies out of
-//     before the handle is used again.
+// What crosses the boundary: a whole operation goes in (a handle, a timeout,
+// the keys and values as pointer+length arrays borrowed for the call), and
+// its complete outcome comes out in the handle's result arrays (per key: the
+// return code, the server index and the server's message; per server: its
+// failure, if any), captured during that same call. Nothing written by one
+// call is read by the next: every function starts by clearing the results.
+//
+// What C owns here (policy kept in C because it has to run between two
+// libmemcached calls inside one crossing, each named golibmc_policy_*):
+//   - the call's deadline, re-applied before every libmemcached call;
+//   - how a batch of stores is chunked, and how their replies are read;
+//   - in a multi-key loop, not retrying a server that already timed out.
+// Everything else (validation, which outcome means what, when a connection
+// is dropped, pooling) is decided in Go.
+//
+// Memory rules:
+//   - key and value pointers passed in are borrowed for the call only; the
+//     handle's pointer arrays that hold them are cleared before it returns;
+//   - results are written into buffers owned by the golibmc_handle (reused,
+//     freed by golibmc_handle_free), which Go copies out before the handle
+//     is used again.
 #ifndef GOLIBMC_H
 #define GOLIBMC_H
 
 #include <libmemcached/memcached.h>
+#include <libhashkit-1.0/hashkit.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
 #include <time.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
-#include <string.h>
 
 #if !defined(LIBMEMCACHED_VERSION_HEX) || LIBMEMCACHED_VERSION_HEX < 0x001000000
 #error "golibmc needs libmemcached 1.0 or later (libmemcached-awesome 1.1 recommended)"
 #endif
 
-// GOLIBMC_FN marks the shims: static (one copy per cgo file that includes
-// this header) and unused-tolerant, since not every file calls every shim.
+// GOLIBMC_FN marks the functions: static (one copy per cgo file that
+// includes this header) and unused-tolerant, since not every file calls all.
 #define GOLIBMC_FN static inline __attribute__((unused))
 
-// golibmc_handle is one libmemcached connection set (a clone of the client's
-// configured master) plus the buffers its results are read from.
+// GOLIBMC_NONE is the server index of a key that reached no server.
+#define GOLIBMC_NONE UINT32_MAX
+
+// ---------------------------------------------------------------------------
+// Private layout: the only place this file reads libmemcached's internals.
+//
+// libmemcached has no public accessor for a server connection's socket, for
+// the bytes it has read but not parsed yet, or for its buffer_requests flag
+// that does not close every connection when it changes. Each is read here
+// through a mirror of the start of the private memcached_instance_st of the
+// library version loaded, or through the public struct memcached_st. The
+// mirrors are validated at run time against public accessors
+// (golibmc_layout_check); when none matches, golibmc_layout is 0 and every
+// feature that needs them (netpoller waits, buffered stores) is off.
+// ---------------------------------------------------------------------------
+
+// The prefix shared by libmemcached 1.0.18 and 1.1.x.
+typedef struct golibmc_inst_head {
+  struct {
+    bool is_allocated, is_initialized, is_shutting_down, is_dead, ready;
+  } options;
+  short events, revents;
+  uint32_t cursor_active;
+  in_port_t port;
+  int fd;
+} golibmc_inst_head;
+
+// libmemcached-awesome 1.1.x (src/libmemcached/instance.hpp).
+typedef struct golibmc_inst_11 {
+  golibmc_inst_head h;
+  uint32_t io_bytes_sent, request_id, server_failure_counter;
+  uint64_t server_failure_counter_query_id;
+  uint32_t server_timeout_counter;
+  uint64_t server_timeout_counter_query_id;
+  uint32_t weight, version;
+  enum memcached_server_state_t state;
+  struct {
+    uint32_t read, write, timeouts;
+    size_t bytes_read;
+  } io_wait_count;
+  uint8_t major_version, micro_version, minor_version;
+  memcached_connection_t type;
+  char *read_ptr;
+  size_t read_buffer_length;
+} golibmc_inst_11;
+
+// libmemcached 1.0.18 (libmemcached/instance.hpp): a 32-bit timeout query
+// id, and read_data_length after read_buffer_length.
+typedef struct golibmc_inst_10 {
+  golibmc_inst_head h;
+  uint32_t io_bytes_sent, request_id, server_failure_counter;
+  uint64_t server_failure_counter_query_id;
+  uint32_t server_timeout_counter;
+  uint32_t server_timeout_counter_query_id;
+  uint32_t weight, version;
+  enum memcached_server_state_t state;
+  struct {
+    uint32_t read, write, timeouts;
+    size_t bytes_read;
+  } io_wait_count;
+  uint8_t major_version, micro_version, minor_version;
+  memcached_connection_t type;
+  char *read_ptr;
+  size_t read_buffer_length;
+} golibmc_inst_10;
+
+enum { GOLIBMC_LAYOUT_NONE = 0, GOLIBMC_LAYOUT_11 = 11, GOLIBMC_LAYOUT_10 = 10 };
+
+// golibmc_layout is the validated mirror, set once by golibmc_layout_check.
+static int golibmc_layout = GOLIBMC_LAYOUT_NONE;
+
+// golibmc_inst_fd returns the socket of server instance s, or -1.
+GOLIBMC_FN int golibmc_inst_fd(const memcached_instance_st *s) {
+  if (golibmc_layout == GOLIBMC_LAYOUT_NONE || s == NULL) return -1;
+  return ((const golibmc_inst_head *) s)->fd;
+}
+
+// golibmc_inst_unread returns how many bytes libmemcached has read from
+// server instance s and not parsed yet, and where they are.
+GOLIBMC_FN size_t golibmc_inst_unread(const memcached_instance_st *s, const char **at) {
+  switch (golibmc_layout) {
+  case GOLIBMC_LAYOUT_11:
+    *at = ((const golibmc_inst_11 *) s)->read_ptr;
+    return ((const golibmc_inst_11 *) s)->read_buffer_length;
+  case GOLIBMC_LAYOUT_10:
+    *at = ((const golibmc_inst_10 *) s)->read_ptr;
+    return ((const golibmc_inst_10 *) s)->read_buffer_length;
+  }
+  *at = NULL;
+  return 0;
+}
+
+// golibmc_set_buffering turns buffered requests on or off on mc without
+// memcached_behavior_set, which closes every connection each time; it
+// returns the previous setting.
+GOLIBMC_FN int golibmc_set_buffering(memcached_st *mc, int on) {
+  int was = mc->flags.buffer_requests;
+  mc->flags.buffer_requests = on ? 1 : 0;
+  return was;
+}
+
+// golibmc_layout_matches checks one mirror against the public accessors on
+// an instance that is not connected (fd -1, nothing pending, versions
+// unknown, read pointer at the start of its buffer inside the instance).
+#define GOLIBMC_LAYOUT_MATCHES(T, s)                                                             \
+  ({                                                                                             \
+    const T *m = (const T *) (s);                                                                \
+    const char *base = (const char *) (s);                                                       \
+    m->h.port == memcached_server_port(s) && m->h.cursor_active == memcached_server_response_count(s) && \
+        m->h.fd == -1 && m->major_version == memcached_server_major_version(s) &&                \
+        m->minor_version == memcached_server_minor_version(s) &&                                 \
+        m->micro_version == memcached_server_micro_version(s) && m->major_version == UINT8_MAX && \
+        m->read_buffer_length == 0 && m->read_ptr > base + sizeof(T) &&                          \
+        m->read_ptr < base + sizeof(T) + 4096 &&                                                 \
+        strcmp(memcached_server_type(s), m->type == MEMCACHED_CONNECTION_UNIX_SOCKET ? "SOCKET"  \
+                                         : m->type == MEMCACHED_CONNECTION_UDP        ? "UDP"     \
+                                                                                      : "TCP") == 0; \
+  })
+
+// golibmc_layout_check picks the mirror that matches the loaded library,
+// using a throwaway handle with two unconnected servers on distinctive
+// ports, and checks that golibmc_set_buffering reads back through
+// memcached_behavior_get and changes nothing else. It returns the layout.
+GOLIBMC_FN int golibmc_layout_check(void) {
+  memcached_st *mc = memcached_create(NULL);
+  if (mc == NULL) return GOLIBMC_LAYOUT_NONE;
+  int layout = GOLIBMC_LAYOUT_NONE;
+  if (memcached_server_add(mc, "127.0.0.1", 47131) == MEMCACHED_SUCCESS &&
+      memcached_server_add(mc, "127.0.0.2", 39017) == MEMCACHED_SUCCESS &&
+      memcached_server_count(mc) == 2) {
+    int ok11 = 1, ok10 = 1;
+    for (uint32_t i = 0; i < 2; i++) {
+      const memcached_instance_st *s = memcached_server_instance_by_position(mc, i);
+      ok11 = ok11 && GOLIBMC_LAYOUT_MATCHES(golibmc_inst_11, s);
+      ok10 = ok10 && GOLIBMC_LAYOUT_MATCHES(golibmc_inst_10, s);
+    }
+    if (ok11 && !ok10) layout = GOLIBMC_LAYOUT_11;
+    if (ok10 && !ok11) layout = GOLIBMC_LAYOUT_10;
+    uint64_t before[MEMCACHED_BEHAVIOR_MAX];
+    for (int b = 0; b < MEMCACHED_BEHAVIOR_MAX; b++)
+      before[b] = (b == MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE || b == MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE)
+                      ? 0
+                      : memcached_behavior_get(mc, (memcached_behavior_t) b);
+    golibmc_set_buffering(mc, 1);
+    int flips = memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS) == 1;
+    golibmc_set_buffering(mc, 0);
+    flips = flips && memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS) == 0;
+    for (int b = 0; b < MEMCACHED_BEHAVIOR_MAX && flips; b++) {
+      if (b == MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE || b == MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE) continue;
+      flips = memcached_behavior_get(mc, (memcached_behavior_t) b) == before[b];
+    }
+    if (!flips) layout = GOLIBMC_LAYOUT_NONE;
+  }
+  memcached_free(mc);
+  golibmc_layout = layout;
+  return layout;
+}
+
+// golibmc_inst_fd_verified returns the socket of a connected TCP instance
+// only if the kernel agrees that its local port is the one libmemcached
+// reports (memcached_server_srcport); -2 when that cannot be checked
+// (unix socket or not connected).
+GOLIBMC_FN int golibmc_inst_fd_verified(const memcached_instance_st *s) {
+  int fd = golibmc_inst_fd(s);
+  if (fd < 0) return -2;
+  in_port_t src = memcached_server_srcport(s);
+  if (src == 0) return -2;
+  struct sockaddr_storage ss;
+  socklen_t n = sizeof(ss);
+  if (getsockname(fd, (struct sockaddr *) &ss, &n) != 0) return -1;
+  in_port_t got = 0;
+  if (ss.ss_family == AF_INET) got = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+  if (ss.ss_family == AF_INET6) got = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+  return got == src ? fd : -1;
+}
+
+// golibmc_behavior_get is memcached_behavior_get without its side effects
+// and its abort: it reads the socket buffer sizes from the public struct
+// memcached_st instead of opening a connection to ask the kernel (-1, the
+// system default, reads as 0), answers 0 for the deprecated behaviors, and
+// never passes a value outside the enum (memcached_behavior_get asserts).
+GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t b) {
+  if ((int) b < 0 || b >= MEMCACHED_BEHAVIOR_MAX) return 0;
+  switch (b) {
+  case MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE: return mc->send_size < 0 ? 0 : (uint64_t) mc->send_size;
+  case MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE: return mc->recv_size < 0 ? 0 : (uint64_t) mc->recv_size;
+  case MEMCACHED_BEHAVIOR_USER_DATA:
+  case MEMCACHED_BEHAVIOR_LOAD_FROM_FILE:
+  case MEMCACHED_BEHAVIOR_CACHE_LOOKUPS:
+  case MEMCACHED_BEHAVIOR_CORK: return 0;
+  default: return memcached_behavior_get(mc, b);
+  }
+}
+
+// golibmc_rebuild rebuilds mc's distribution from its current settings:
+// memcached_behavior_set(HASH) and memcached_set_hashkit do not, so a
+// master configured in steps would otherwise keep a continuum its clones do
+// not have. Setting SORT_HOSTS to its own value runs run_distribution and
+// nothing else.
+GOLIBMC_FN memcached_return_t golibmc_rebuild(memcached_st *mc) {
+  return memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SORT_HOSTS, memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SORT_HOSTS));
+}
+
+// ---------------------------------------------------------------------------
+// Handles.
+// ---------------------------------------------------------------------------
+
+// golibmc_res is one key's outcome.
+typedef struct golibmc_res {
+  int32_t rc;      // libmemcached's return code for the key
+  uint32_t server; // index of the key's server, GOLIBMC_NONE if unknown
+  uint32_t msg;    // 1 + offset in out of the message record, 0 for none
+  uint32_t flags;  // item flags (reads)
+  uint64_t cas;    // CAS id (reads)
+  uint64_t num;    // the new value (increment, decrement)
+} golibmc_res;
+
+// golibmc_srv is one server's part of a call.
+typedef struct golibmc_srv {
+  int32_t rc;       // its failure in this call, SUCCESS if none
+  uint32_t msg;     // 1 + offset in out of its message record, 0 for none
+  int32_t fd;       // its socket after the call, -1 if not connected or unknown
+  uint32_t pending; // replies libmemcached still expects from it
+  uint32_t unread;  // bytes libmemcached read from it and did not parse
+  uint32_t unsync;  // 1 when a reply from it was not one expected
+} golibmc_srv;
+
+// golibmc_handle is one libmemcached connection set (a clone of the
+// client's configured master) plus the buffers its results are read from.
 typedef struct golibmc_handle {
   memcached_st *mc;
-  memcached_result_st result; // last single-key result (Get)
-  memcached_result_st drain;  // scratch result for reading a Get's end marker
-  char *out;                  // multi-result records (GetMulti, Stats, Version)
+  memcached_result_st result;
+  char *out; // records: items read, stats, server identities
   size_t out_len, out_cap;
-  const char **keys;          // key pointer array for memcached_mget
-  size_t *key_lens;
-  size_t keys_cap;
-  int32_t saved_poll, saved_connect; // configured timeouts while a deadline applies
-  int deadline_set;
-  int64_t deadline_ms;  // CLOCK_MONOTONIC ms at which the call's deadline passes
-  uint8_t *timed_out;   // per server index: timed out during this multi-key call
-  uint32_t timed_out_cap;
-  int timeouts;         // whether timed_out holds anything for this call
-  // Single-key results, read by Go from C memory so no Go pointer is passed.
-  const char *val; // value of the last Get (in result, valid until the next call)
-  size_t val_len;
-  uint32_t flags;
-  uint64_t cas;
-  uint64_t num; // counter value of the last Increment/Decrement
+  char *msgs; // message records (u32 length, bytes)
+  size_t msgs_len, msgs_cap;
+  golibmc_srv *srv; // per server of the handle
+  uint32_t nsrv, srv_cap;
+  uint32_t nrecords; // records written to out by a read
+  const char **keyp; // key pointers for memcached_mget; cleared before return
+  size_t keyp_cap;
+  size_t *keyl;
+  size_t keyl_cap;
+  uint32_t *order; // stores: item indices grouped by server
+  size_t order_cap;
+  golibmc_res *tmp; // stores: one server's replies until all are read
+  size_t tmp_cap;
+  char *peek; // stores: reply bytes peeked from a socket
+  size_t peek_cap;
+  int64_t deadline_ns; // CLOCK_MONOTONIC; 0 for none
+  int32_t cfg_poll, cfg_connect;
 } golibmc_handle;
 
-GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master) {
-  golibmc_handle *h = (golibmc_handle *) calloc(1, sizeof(*h));
-  if (h == NULL) return NULL;
-  h->mc = memcached_clone(NULL, master);
-  if (h->mc == NULL) {
-    free(h);
-    return NULL;
-  }
-  if (memcached_result_create(h->mc, &h->result) == NULL) {
-    memcached_free(h->mc);
-    free(h);
-    return NULL;
-  }
-  if (memcached_result_create(h->mc, &h->drain) == NULL) {
-    memcached_result_free(&h->result);
-    memcached_free(h->mc);
-    free(h);
-    return NULL;
-  }
-  return h;
+GOLIBMC_FN int golibmc_grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap) return 1;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) n *= 2;
+  void *q = realloc(*p, n * size);
+  if (q == NULL) return 0;
+  *p = q;
+  *cap = n;
+  return 1;
 }
 
-GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
-  if (h == NULL) return;
-  memcached_result_free(&h->result);
-  memcached_result_free(&h->drain);
-  memcached_free(h->mc);
-  free(h->out);
-  free(h->keys);
-  free(h->key_lens);
-  free(h->timed_out);
-  free(h);
-}
-
-GOLIBMC_FN int64_t golibmc_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-// golibmc_begin lowers the poll and connect timeouts to ms for one call when
-// ms >= 0 (a context deadline shorter than the configured timeouts).
-GOLIBMC_FN void golibmc_begin(golibmc_handle *h, int32_t ms) {
-  h->out_len = 0;
-  if (ms < 0) return;
-  h->deadline_ms = golibmc_now_ms() + ms;
-  h->saved_poll = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT);
-  h->saved_connect = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT);
-  h->deadline_set = 1;
-  if (ms < h->saved_poll || h->saved_poll < 0)
-    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) ms);
-  if (ms < h->saved_connect || h->saved_connect < 0)
-    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) ms);
-}
-
-GOLIBMC_FN void golibmc_end(golibmc_handle *h) {
-  if (!h->deadline_set) return;
-  h->deadline_set = 0;
-  memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) h->saved_poll);
-  memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) h->saved_connect);
-}
-
-// golibmc_skip tells a multi-key loop not to try a key: the call's deadline
-// has passed, or the key's server already timed out in this call. Without
-// it a hung server would cost one poll timeout per key instead of one.
-GOLIBMC_FN memcached_return_t golibmc_skip(golibmc_handle *h, const char *key, size_t klen) {
-  if (h->deadline_set && golibmc_now_ms() >= h->deadline_ms) return MEMCACHED_TIMEOUT;
-  if (h->timeouts && h->timed_out[memcached_generate_hash(h->mc, key, klen)]) return MEMCACHED_TIMEOUT;
-  return MEMCACHED_SUCCESS;
-}
-
-// golibmc_mark_timed_out records that server idx timed out in this call.
-GOLIBMC_FN void golibmc_mark_timed_out(golibmc_handle *h, uint32_t idx) {
-  uint32_t n = memcached_server_count(h->mc);
-  if (n > h->timed_out_cap) {
-    uint8_t *p = (uint8_t *) realloc(h->timed_out, n);
-    if (p == NULL) return;
-    h->timed_out = p;
-    h->timed_out_cap = n;
-  }
-  if (!h->timeouts) memset(h->timed_out, 0, h->timed_out_cap);
-  if (idx < h->timed_out_cap) {
-    h->timed_out[idx] = 1;
-    h->timeouts = 1;
-  }
-}
-
-// golibmc_note records a timeout of key's server for golibmc_skip.
-GOLIBMC_FN void golibmc_note(golibmc_handle *h, const char *key, size_t klen, memcached_return_t rc) {
-  if (rc == MEMCACHED_TIMEOUT) golibmc_mark_timed_out(h, memcached_generate_hash(h->mc, key, klen));
-}
-
-// golibmc_note_instance records a timeout of server s for golibmc_skip.
-GOLIBMC_FN void golibmc_note_instance(golibmc_handle *h, const memcached_instance_st *s) {
-  uint32_t n = memcached_server_count(h->mc);
-  for (uint32_t i = 0; s != NULL && i < n; i++) {
-    if (memcached_server_instance_by_position(h->mc, i) == s) golibmc_mark_timed_out(h, i);
-  }
-}
-
-// golibmc_out_reserve makes room for n more bytes in h->out.
 GOLIBMC_FN int golibmc_out_reserve(golibmc_handle *h, size_t n) {
   if (h->out_len + n <= h->out_cap) return 1;
   size_t cap = h->out_cap ? h->out_cap : 4096;
@@ -165,16 +325,293 @@ GOLIBMC_FN int golibmc_out_reserve(golibmc_handle *h, size_t n) {
   return 1;
 }
 
-GOLIBMC_FN int golibmc_out_put(golibmc_handle *h, const void *p, size_t n) {
-  if (!golibmc_out_reserve(h, n)) return 0;
+GOLIBMC_FN void golibmc_out_put(golibmc_handle *h, const void *p, size_t n) {
   if (n) memcpy(h->out + h->out_len, p, n);
   h->out_len += n;
+}
+
+// golibmc_msg stores a message as a record (u32 length, bytes) in msgs and
+// returns 1 + its offset, or 0 when there is none or no memory.
+GOLIBMC_FN uint32_t golibmc_msg(golibmc_handle *h, const char *s, size_t n) {
+  if (s == NULL || n == 0 || h->msgs_len > UINT32_MAX - 2048) return 0;
+  if (n > 1024) n = 1024;
+  if (!golibmc_grow((void **) &h->msgs, &h->msgs_cap, h->msgs_len + 4 + n, 1)) return 0;
+  uint32_t off = (uint32_t) h->msgs_len, len = (uint32_t) n;
+  memcpy(h->msgs + off, &len, 4);
+  memcpy(h->msgs + off + 4, s, n);
+  h->msgs_len += 4 + n;
+  return off + 1;
+}
+
+GOLIBMC_FN uint32_t golibmc_msg_str(golibmc_handle *h, const char *s) {
+  return s ? golibmc_msg(h, s, strlen(s)) : 0;
+}
+
+// golibmc_clone_repair makes clone equal master in every behavior that
+// memcached_clone dropped (libmemcached 1.1 drops KETAMA_WEIGHTED when all
+// weights are equal). Setting KETAMA_WEIGHTED resets both hashes, so the
+// comparison runs until nothing differs. It returns the first behavior that
+// still differs, or -1.
+GOLIBMC_FN int golibmc_clone_repair(memcached_st *master, memcached_st *clone) {
+  for (int pass = 0; pass < 4; pass++) {
+    int differs = -1;
+    for (int b = 0; b < MEMCACHED_BEHAVIOR_MAX; b++) {
+      uint64_t want = golibmc_behavior_get(master, (memcached_behavior_t) b);
+      if (golibmc_behavior_get(clone, (memcached_behavior_t) b) == want) continue;
+      if (differs < 0) differs = b;
+      if (pass < 3) memcached_behavior_set(clone, (memcached_behavior_t) b, want);
+    }
+    if (differs < 0) return -1;
+    if (pass == 3) return differs;
+  }
+  return -1;
+}
+
+// golibmc_same_placement checks that mc and master send the same probe
+// keys to the same servers (not for the random distribution).
+GOLIBMC_FN int golibmc_same_placement(memcached_st *master, memcached_st *mc) {
+  if (memcached_server_count(master) != memcached_server_count(mc)) return 0;
+  // memcached_generate_hash divides by the server count.
+  if (memcached_server_count(master) < 2) return 1;
+  if (memcached_behavior_get_distribution(master) == MEMCACHED_DISTRIBUTION_RANDOM) return 1;
+  char key[32];
+  for (int i = 0; i < 128; i++) {
+    int n = snprintf(key, sizeof(key), "golibmc-placement-%d", i);
+    if (memcached_generate_hash(master, key, (size_t) n) != memcached_generate_hash(mc, key, (size_t) n))
+      return 0;
+  }
   return 1;
 }
 
-// golibmc_put_result appends one fetched item as a record:
-// u64 cas, u32 flags, u32 key length, u64 value length, key, value.
-GOLIBMC_FN int golibmc_put_result(golibmc_handle *h, memcached_result_st *r) {
+// golibmc_handle_new clones master into a new handle and checks the clone
+// against master: every behavior (repaired where memcached_clone lost one),
+// the namespace and the placement of probe keys. On failure it returns NULL
+// and writes why into err.
+GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, char *err, size_t errlen) {
+  err[0] = 0;
+  golibmc_handle *h = (golibmc_handle *) calloc(1, sizeof(*h));
+  if (h == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  h->mc = memcached_clone(NULL, master);
+  if (h->mc == NULL) {
+    snprintf(err, errlen, "memcached_clone failed");
+    free(h);
+    return NULL;
+  }
+  int bad = golibmc_clone_repair(master, h->mc);
+  memcached_return_t rc;
+  const char *ns1 = (const char *) memcached_callback_get(master, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
+  const char *ns2 = (const char *) memcached_callback_get(h->mc, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
+  if (bad >= 0) {
+    snprintf(err, errlen, "memcached_clone lost behavior %d and it could not be restored", bad);
+  } else if ((ns1 == NULL) != (ns2 == NULL) || (ns1 && strcmp(ns1, ns2) != 0)) {
+    snprintf(err, errlen, "memcached_clone changed the namespace");
+  } else if (!golibmc_same_placement(master, h->mc)) {
+    snprintf(err, errlen, "memcached_clone places keys differently from the client's configuration");
+  } else if (memcached_result_create(h->mc, &h->result) == NULL) {
+    snprintf(err, errlen, "out of memory");
+  }
+  if (err[0]) {
+    memcached_free(h->mc);
+    free(h);
+    return NULL;
+  }
+  return h;
+}
+
+GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
+  if (h == NULL) return;
+  memcached_result_free(&h->result);
+  memcached_free(h->mc);
+  free(h->out);
+  free(h->msgs);
+  free(h->srv);
+  free(h->tmp);
+  free((void *) h->keyp);
+  free(h->keyl);
+  free(h->order);
+  free(h->peek);
+  free(h);
+}
+
+// golibmc_put_server appends a server's identity record: u32 port, u32
+// weight, u32 type, u32 name length, name.
+GOLIBMC_FN int golibmc_put_server(golibmc_handle *h, const memcached_instance_st *s, uint32_t weight) {
+  const char *name = memcached_server_name(s);
+  uint32_t v[4] = {memcached_server_port(s), weight, 0, (uint32_t) strlen(name)};
+  const char *t = memcached_server_type(s);
+  v[2] = strcmp(t, "SOCKET") == 0 ? MEMCACHED_CONNECTION_UNIX_SOCKET
+       : strcmp(t, "UDP") == 0    ? MEMCACHED_CONNECTION_UDP
+                                  : MEMCACHED_CONNECTION_TCP;
+  if (!golibmc_out_reserve(h, 16 + v[3])) return 0;
+  golibmc_out_put(h, v, 16);
+  golibmc_out_put(h, name, v[3]);
+  return 1;
+}
+
+// golibmc_servers writes the identity of every server of mc, in index
+// order, into h->out.
+GOLIBMC_FN int golibmc_servers(golibmc_handle *h, memcached_st *mc) {
+  h->out_len = 0;
+  uint32_t n = memcached_server_count(mc);
+  for (uint32_t i = 0; i < n; i++)
+    if (!golibmc_put_server(h, memcached_server_instance_by_position(mc, i), 0)) return 0;
+  return 1;
+}
+
+// golibmc_apply_ejections tells mc's instances that servers idx[0..n) are
+// ejected until the given Unix times (memcached_instance_next_retry), then
+// rebuilds the distribution without side effects (setting SORT_HOSTS to
+// its own value runs run_distribution and nothing else), so that every
+// handle of a client skips a server one of them ejected.
+GOLIBMC_FN void golibmc_apply_ejections(memcached_st *mc, size_t n, const uint32_t *idx,
+                                        const int64_t *until) {
+  uint32_t count = memcached_server_count(mc);
+  for (size_t i = 0; i < n; i++)
+    if (idx[i] < count) memcached_instance_next_retry(memcached_server_instance_by_position(mc, idx[i]), (time_t) until[i]);
+  golibmc_rebuild(mc);
+}
+
+// ---------------------------------------------------------------------------
+// The call frame.
+// ---------------------------------------------------------------------------
+
+GOLIBMC_FN int64_t golibmc_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// golibmc_begin starts a call on h: results cleared, the deadline (ms >=
+// 0) noted. It returns 0 when out of memory.
+GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
+  h->out_len = 0;
+  h->msgs_len = 0;
+  h->nrecords = 0;
+  h->deadline_ns = ms >= 0 ? golibmc_now_ns() + (int64_t) ms * 1000000 : 0;
+  h->cfg_poll = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT);
+  h->cfg_connect = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT);
+  uint32_t ns = memcached_server_count(h->mc);
+  size_t cap = h->srv_cap;
+  if (!golibmc_grow((void **) &h->srv, &cap, ns ? ns : 1, sizeof(golibmc_srv))) return 0;
+  h->srv_cap = (uint32_t) cap;
+  h->nsrv = ns;
+  memset(h->srv, 0, (ns ? ns : 1) * sizeof(golibmc_srv));
+  for (uint32_t i = 0; i < ns; i++) h->srv[i].fd = -1;
+  return 1;
+}
+
+// golibmc_clear_res resets n per-key results.
+GOLIBMC_FN void golibmc_clear_res(golibmc_res *res, size_t n) {
+  memset(res, 0, n * sizeof(golibmc_res));
+  for (size_t i = 0; i < n; i++) res[i].server = GOLIBMC_NONE;
+}
+
+// golibmc_policy_arm applies the call's deadline to libmemcached's poll and
+// connect timeouts before one libmemcached call: each wait inside it then
+// ends by the deadline. It returns TIMEOUT when the deadline has passed.
+GOLIBMC_FN memcached_return_t golibmc_policy_arm(golibmc_handle *h) {
+  if (h->deadline_ns == 0) return MEMCACHED_SUCCESS;
+  int64_t left = h->deadline_ns - golibmc_now_ns();
+  if (left <= 0) return MEMCACHED_TIMEOUT;
+  int64_t ms = (left + 999999) / 1000000;
+  if (h->cfg_poll <= 0 || ms < h->cfg_poll)
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) ms);
+  if (h->cfg_connect <= 0 || ms < h->cfg_connect)
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) ms);
+  return MEMCACHED_SUCCESS;
+}
+
+// golibmc_poll_ms is how long one wait of this call may take, in ms (-1: no limit).
+GOLIBMC_FN int golibmc_poll_ms(golibmc_handle *h) {
+  int ms = h->cfg_poll > 0 ? h->cfg_poll : -1;
+  if (h->deadline_ns) {
+    int64_t left = (h->deadline_ns - golibmc_now_ns() + 999999) / 1000000;
+    if (left < 0) left = 0;
+    if (ms < 0 || left < ms) ms = (int) left;
+  }
+  return ms;
+}
+
+// golibmc_end restores the configured timeouts and records, per server,
+// what Go needs to judge the connection: replies still expected, bytes
+// read but not parsed, and its socket.
+GOLIBMC_FN void golibmc_end(golibmc_handle *h) {
+  if (h->deadline_ns) {
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) (int64_t) h->cfg_poll);
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) (int64_t) h->cfg_connect);
+  }
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    golibmc_srv *v = &h->srv[i];
+    const char *at;
+    v->pending = memcached_server_response_count(s);
+    v->unread = (uint32_t) golibmc_inst_unread(s, &at);
+    v->fd = golibmc_inst_fd(s);
+  }
+}
+
+// golibmc_fail_server records that server i failed with rc in this call
+// (the first failure counts); the message is libmemcached's for that
+// server when it holds one for this code.
+GOLIBMC_FN void golibmc_fail_server(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
+  if (i >= h->nsrv || h->srv[i].rc != MEMCACHED_SUCCESS) return;
+  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  h->srv[i].rc = rc;
+  if (memcached_server_error_return(s) == rc) h->srv[i].msg = golibmc_msg_str(h, memcached_server_error(s));
+}
+
+// golibmc_server_of is the index of the server key goes to now.
+GOLIBMC_FN uint32_t golibmc_server_of(golibmc_handle *h, const char *key, size_t klen) {
+  return h->nsrv <= 1 ? 0 : memcached_generate_hash(h->mc, key, klen);
+}
+
+// golibmc_connected tells whether server i has a connection: its socket
+// when the layout is known, else its local port (TCP), else unknown (-1).
+GOLIBMC_FN int golibmc_connected(golibmc_handle *h, uint32_t i) {
+  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  if (golibmc_layout != GOLIBMC_LAYOUT_NONE) return golibmc_inst_fd(s) >= 0;
+  if (strcmp(memcached_server_type(s), "TCP") == 0) return memcached_server_srcport(s) != 0;
+  return -1;
+}
+
+// golibmc_point makes the key pointer arrays for n keys packed back to back.
+GOLIBMC_FN int golibmc_point(golibmc_handle *h, size_t n, const char *keys, const size_t *klens) {
+  if (!golibmc_grow((void **) &h->keyp, &h->keyp_cap, n, sizeof(char *))) return 0;
+  if (!golibmc_grow((void **) &h->keyl, &h->keyl_cap, n, sizeof(size_t))) return 0;
+  for (size_t i = 0; i < n; i++) {
+    h->keyp[i] = keys;
+    h->keyl[i] = klens[i];
+    keys += klens[i];
+  }
+  return 1;
+}
+
+// golibmc_unpoint clears the key pointers: no Go pointer stays in C memory.
+GOLIBMC_FN void golibmc_unpoint(golibmc_handle *h, size_t n) {
+  if (n && h->keyp) memset((void *) h->keyp, 0, n * sizeof(char *));
+}
+
+// golibmc_key_servers records the server of every key.
+GOLIBMC_FN void golibmc_key_servers(golibmc_handle *h, size_t n, const char *keys, const size_t *klens,
+                                    golibmc_res *res) {
+  for (size_t i = 0; i < n; i++) {
+    res[i].server = golibmc_server_of(h, keys, klens[i]);
+    keys += klens[i];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reads: memcached_mget, then memcached_fetch_result until every server has
+// answered. Items go into out as records (u64 cas, u32 flags, u32 key
+// length, u64 value length, key, value); Go checks each key was asked. A
+// key's server is recorded when its server failed (or, with auto_eject,
+// always, before the request: ejecting a server moves its keys).
+// ---------------------------------------------------------------------------
+
+GOLIBMC_FN int golibmc_put_item(golibmc_handle *h, memcached_result_st *r) {
   uint64_t cas = memcached_result_cas(r);
   uint32_t flags = memcached_result_flags(r);
   uint32_t klen = (uint32_t) memcached_result_key_length(r);
@@ -186,183 +623,641 @@ GOLIBMC_FN int golibmc_put_result(golibmc_handle *h, memcached_result_st *r) {
   golibmc_out_put(h, &vlen, 8);
   golibmc_out_put(h, memcached_result_key_value(r), klen);
   golibmc_out_put(h, memcached_result_value(r), vlen);
+  h->nrecords++;
   return 1;
 }
 
-// golibmc_reserve_keys makes room for n keys in the handle's mget arrays.
-GOLIBMC_FN int golibmc_reserve_keys(golibmc_handle *h, size_t n) {
-  if (n <= h->keys_cap) return 1;
-  const char **kp = (const char **) realloc((void *) h->keys, n * sizeof(char *));
-  if (kp == NULL) return 0;
-  h->keys = kp;
-  size_t *kl = (size_t *) realloc(h->key_lens, n * sizeof(size_t));
-  if (kl == NULL) return 0;
-  h->key_lens = kl;
-  h->keys_cap = n;
-  return 1;
+GOLIBMC_FN int golibmc_ejecting(golibmc_handle *h) {
+  return h->nsrv > 1 && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0;
 }
 
-// golibmc_fetch_all reads every result of the pending mget into h->out
-// (adding to *count) and returns SUCCESS when all were read (END or
-// NOTFOUND at the end), else the failing code.
-GOLIBMC_FN memcached_return_t golibmc_fetch_all(golibmc_handle *h, size_t *count) {
-  memcached_return_t frc;
-  memcached_result_st *r;
-  while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
-    if (!golibmc_put_result(h, r)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-    (*count)++;
+// golibmc_mget_send sends the request for n keys (memcached_mget, which
+// only writes unless a reply is pending from an earlier call). A server
+// that could not be asked is marked failed.
+GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, const char *keys,
+                                                const size_t *klens, golibmc_res *res) {
+  golibmc_clear_res(res, n);
+  memcached_autoeject(h->mc);
+  int known = golibmc_ejecting(h);
+  if (known) golibmc_key_servers(h, n, keys, klens, res);
+  if (!golibmc_point(h, n, keys, klens)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+  memcached_return_t rc = golibmc_policy_arm(h);
+  // With replicas, a binary mget counts a reply per key, and past the
+  // watermarks libmemcached reads replies while writing (its "purge", which
+  // can close the socket in the middle of the write and then assert).
+  uint64_t replicas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
+  uint64_t wm_msg = 0, wm_bytes = 0;
+  if (replicas) {
+    wm_msg = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK);
+    wm_bytes = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK);
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, UINT32_MAX);
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, UINT32_MAX);
   }
-  return (frc == MEMCACHED_END || frc == MEMCACHED_NOTFOUND) ? MEMCACHED_SUCCESS : frc;
-}
-
-// golibmc_get fetches one key with memcached_mget + memcached_fetch_result
-// (memcached_get does the same but returns no CAS and mallocs the value),
-// into the handle's reusable result. It then reads the request's end marker
-// (ASCII END, binary NOOP) into a scratch result: left unread, a binary
-// NOOP would be taken as the answer to the handle's next request. The
-// marker normally arrives with the value, so this costs no system call.
-// The value stays in h->result until the next call on h.
-GOLIBMC_FN memcached_return_t golibmc_get(golibmc_handle *h, int32_t ms, const char *key,
-                                          size_t klen) {
-  golibmc_begin(h, ms);
-  h->val = NULL;
-  h->val_len = 0;
-  memcached_return_t rc = memcached_mget(h->mc, &key, &klen, 1);
-  if (memcached_success(rc)) {
-    memcached_result_st *r = memcached_fetch_result(h->mc, &h->result, &rc);
-    if (r != NULL) {
-      h->val = memcached_result_value(r);
-      h->val_len = memcached_result_length(r);
-      h->flags = memcached_result_flags(r);
-      h->cas = memcached_result_cas(r);
-      memcached_return_t drc;
-      while (memcached_fetch_result(h->mc, &h->drain, &drc) != NULL) {
-      }
-    } else if (rc == MEMCACHED_END) {
-      rc = MEMCACHED_NOTFOUND;
+  if (rc == MEMCACHED_SUCCESS) rc = memcached_mget(h->mc, h->keyp, h->keyl, n);
+  if (replicas) {
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, wm_msg);
+    memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, wm_bytes);
+  }
+  golibmc_unpoint(h, n);
+  if (rc == MEMCACHED_SUCCESS) return rc;
+  if (!known) golibmc_key_servers(h, n, keys, klens, res);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t s = res[i].server;
+    if (s >= h->nsrv) continue;
+    const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+    if (memcached_server_response_count(in) == 0) {
+      memcached_return_t src = memcached_server_error_return(in);
+      golibmc_fail_server(h, s, src != MEMCACHED_SUCCESS ? src : (rc == MEMCACHED_SOME_ERRORS ? MEMCACHED_FAILURE : rc));
     }
   }
+  return rc;
+}
+
+// golibmc_mget_fetch reads every reply of the pending mget into out. A
+// server that has not finished when libmemcached stops waiting, or whose
+// connection broke while it was read, is marked failed.
+GOLIBMC_FN void golibmc_mget_fetch(golibmc_handle *h, size_t n, const char *keys, const size_t *klens,
+                                   golibmc_res *res) {
+  uint8_t conn[256];
+  uint32_t nc = h->nsrv < 256 ? h->nsrv : 256;
+  for (uint32_t i = 0; i < nc; i++) conn[i] = golibmc_connected(h, i) == 1;
+  memcached_return_t frc = golibmc_policy_arm(h);
+  if (frc == MEMCACHED_SUCCESS) {
+    memcached_result_st *r;
+    while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
+      if (!golibmc_put_item(h, r)) {
+        frc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        break;
+      }
+      if (golibmc_policy_arm(h) != MEMCACHED_SUCCESS) {
+        frc = MEMCACHED_TIMEOUT;
+        break;
+      }
+    }
+  }
+  int failed = 0;
+  // memcached_fetch_result reports a CLIENT_ERROR reply as the end of the
+  // results; the error it recorded for this call says otherwise.
+  memcached_return_t last = memcached_last_error(h->mc);
+  if (h->nsrv == 1 && last != MEMCACHED_SUCCESS && !memcached_success(last) && last != MEMCACHED_NOTFOUND)
+    golibmc_fail_server(h, 0, last);
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    if (memcached_server_response_count(s) > 0) {
+      golibmc_fail_server(h, i, frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE ? frc : MEMCACHED_TIMEOUT);
+      failed = 1;
+    } else if (i < nc && conn[i] && golibmc_connected(h, i) == 0 && h->srv[i].rc == MEMCACHED_SUCCESS) {
+      memcached_return_t src = memcached_server_error_return(s);
+      golibmc_fail_server(h, i, src != MEMCACHED_SUCCESS ? src : MEMCACHED_CONNECTION_FAILURE);
+      failed = 1;
+    }
+    if (h->srv[i].rc != MEMCACHED_SUCCESS) failed = 1;
+  }
+  if ((failed || frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE) && !golibmc_ejecting(h))
+    golibmc_key_servers(h, n, keys, klens, res);
+}
+
+// golibmc_get_multi is one whole read of n keys (Get, GetMulti).
+GOLIBMC_FN memcached_return_t golibmc_get_multi(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
+                                                const size_t *klens, golibmc_res *res) {
+  if (!golibmc_begin(h, ms)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+  memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
+  if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_SOME_ERRORS) golibmc_mget_fetch(h, n, keys, klens, res);
   golibmc_end(h);
   return rc;
 }
 
-// golibmc_gat touches then gets one key: libmemcached 1.1 has no "gat"
-// command, so these are two requests in one crossing.
-GOLIBMC_FN memcached_return_t golibmc_gat(golibmc_handle *h, int32_t ms, const char *key,
-                                          size_t klen, time_t exp) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_touch(h->mc, key, klen, exp);
+// golibmc_get_send is the first half of a read whose wait happens in Go.
+GOLIBMC_FN memcached_return_t golibmc_get_send(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
+                                               const size_t *klens, golibmc_res *res) {
+  if (!golibmc_begin(h, ms)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+  memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
   golibmc_end(h);
-  if (!memcached_success(rc)) return rc;
-  return golibmc_get(h, ms, key, klen);
+  return rc;
 }
 
-enum { GOLIBMC_SET, GOLIBMC_ADD, GOLIBMC_REPLACE, GOLIBMC_APPEND, GOLIBMC_PREPEND, GOLIBMC_CAS };
+// golibmc_get_recv is the second half, once the replies have arrived; the
+// servers listed in late did not answer in time and were dropped
+// (golibmc_drop) by Go.
+GOLIBMC_FN void golibmc_get_recv(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
+                                 const size_t *klens, golibmc_res *res, const uint32_t *late, size_t nlate) {
+  if (!golibmc_begin(h, ms)) return;
+  for (size_t i = 0; i < nlate; i++) golibmc_fail_server(h, late[i], MEMCACHED_TIMEOUT);
+  golibmc_mget_fetch(h, n, keys, klens, res);
+  golibmc_end(h);
+}
 
-GOLIBMC_FN memcached_return_t golibmc_store_one(memcached_st *mc, int op, const char *key, size_t klen,
-                                            const char *val, size_t vlen, time_t exp,
-                                            uint32_t flags, uint64_t cas) {
+// ---------------------------------------------------------------------------
+// Commands that send and wait inside libmemcached, one call per key.
+// ---------------------------------------------------------------------------
+
+enum { GOLIBMC_SET, GOLIBMC_ADD, GOLIBMC_REPLACE, GOLIBMC_APPEND, GOLIBMC_PREPEND, GOLIBMC_CAS,
+       GOLIBMC_DELETE, GOLIBMC_INCR, GOLIBMC_DECR, GOLIBMC_TOUCH };
+
+GOLIBMC_FN memcached_return_t golibmc_command(memcached_st *mc, int op, const char *key, size_t klen,
+                                              const char *val, size_t vlen, time_t exp, uint32_t flags,
+                                              uint64_t arg, uint64_t *num) {
   switch (op) {
   case GOLIBMC_SET: return memcached_set(mc, key, klen, val, vlen, exp, flags);
   case GOLIBMC_ADD: return memcached_add(mc, key, klen, val, vlen, exp, flags);
   case GOLIBMC_REPLACE: return memcached_replace(mc, key, klen, val, vlen, exp, flags);
   case GOLIBMC_APPEND: return memcached_append(mc, key, klen, val, vlen, exp, flags);
   case GOLIBMC_PREPEND: return memcached_prepend(mc, key, klen, val, vlen, exp, flags);
-  case GOLIBMC_CAS: return memcached_cas(mc, key, klen, val, vlen, exp, flags, cas);
+  case GOLIBMC_CAS: return memcached_cas(mc, key, klen, val, vlen, exp, flags, arg);
+  case GOLIBMC_DELETE: return memcached_delete(mc, key, klen, 0);
+  // The _by_key variants take a 64-bit delta (memcached_increment a 32-bit one).
+  case GOLIBMC_INCR: return memcached_increment_by_key(mc, key, klen, key, klen, arg, num);
+  case GOLIBMC_DECR: return memcached_decrement_by_key(mc, key, klen, key, klen, arg, num);
+  case GOLIBMC_TOUCH: return memcached_touch(mc, key, klen, exp);
   }
   return MEMCACHED_INVALID_ARGUMENTS;
 }
 
-GOLIBMC_FN memcached_return_t golibmc_store(golibmc_handle *h, int32_t ms, int op, const char *key,
-                                        size_t klen, const char *val, size_t vlen, time_t exp,
-                                        uint32_t flags, uint64_t cas) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = golibmc_store_one(h->mc, op, key, klen, val, vlen, exp, flags, cas);
-  golibmc_end(h);
-  return rc;
-}
-
-// golibmc_store_multi stores n items whose keys and values are packed
-// back to back in keys and vals; rcs receives each item's return code.
-GOLIBMC_FN void golibmc_store_multi(golibmc_handle *h, int32_t ms, int op, size_t n,
-                                const char *keys, const size_t *klens, const char *vals,
-                                const size_t *vlens, const int64_t *exps, const uint32_t *flags,
-                                int32_t *rcs, int keep_timeouts) {
-  if (!keep_timeouts) h->timeouts = 0;
-  golibmc_begin(h, ms);
+// golibmc_commands runs op for n keys (and values), one libmemcached call
+// each, recording each key's code, server and message in res.
+GOLIBMC_FN void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
+                                 const size_t *klens, const char *vals, const size_t *vlens,
+                                 const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+  golibmc_clear_res(res, n);
+  if (!golibmc_begin(h, ms)) return;
+  memcached_autoeject(h->mc);
+  uint64_t replicas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
   for (size_t i = 0; i < n; i++) {
-    rcs[i] = golibmc_skip(h, keys, klens[i]);
-    if (rcs[i] == MEMCACHED_SUCCESS)
-      rcs[i] = golibmc_store_one(h->mc, op, keys, klens[i], vals, vlens[i], (time_t) exps[i],
-                                 flags[i], 0);
-    golibmc_note(h, keys, klens[i], rcs[i]);
+    golibmc_res *r = &res[i];
+    r->server = golibmc_server_of(h, keys, klens[i]);
+    memcached_return_t rc = golibmc_policy_arm(h);
+    // golibmc_policy_skip: a server that timed out earlier in this call is
+    // not asked again, so a hung server costs one timeout, not one per key.
+    if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv && h->srv[r->server].rc == MEMCACHED_TIMEOUT)
+      rc = MEMCACHED_TIMEOUT;
+    if (rc == MEMCACHED_SUCCESS)
+      rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
+                           exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, &r->num);
+    // With replicas, libmemcached writes the copies to the other servers as
+    // quiet requests and leaves them in its buffers: send them now.
+    if (replicas && op != GOLIBMC_INCR && op != GOLIBMC_DECR && op != GOLIBMC_TOUCH &&
+        memcached_success(rc) && golibmc_policy_arm(h) == MEMCACHED_SUCCESS)
+      memcached_flush_buffers(h->mc);
+    r->rc = rc;
+    if (!memcached_success(rc) && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_NOTSTORED &&
+        rc != MEMCACHED_DATA_EXISTS)
+      r->msg = golibmc_msg_str(h, memcached_last_error_message(h->mc));
+    if (rc == MEMCACHED_TIMEOUT && r->server < h->nsrv) golibmc_fail_server(h, r->server, rc);
     keys += klens[i];
-    vals += vlens[i];
+    if (vals) vals += vlens[i];
   }
   golibmc_end(h);
 }
 
-// golibmc_set_pipelined stores n items with memcached_set while requests are
-// buffered, so they go out back to back instead of one round trip each, then
-// flushes, then asks for the buffered keys again with one memcached_mget and
-// appends what it finds to h->out (records as golibmc_put_result). Buffered
-// sets have no per-key answer; the caller compares the mget records with
-// what it stored and re-sends the keys not found one by one to learn their
-// exact outcome. The mget also reads the sets' pending answers, so the
-// handle is in step again when this returns.
+// golibmc_gat touches then reads one key: libmemcached 1.1 has no "gat"
+// command, so these are two requests in one crossing. res[0].rc is the
+// touch's code when it failed.
+GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size_t klen, time_t exp,
+                            golibmc_res *res) {
+  golibmc_clear_res(res, 1);
+  if (!golibmc_begin(h, ms)) return;
+  memcached_autoeject(h->mc);
+  res[0].server = golibmc_server_of(h, key, klen);
+  memcached_return_t rc = golibmc_policy_arm(h);
+  if (rc == MEMCACHED_SUCCESS) rc = memcached_touch(h->mc, key, klen, exp);
+  if (rc == MEMCACHED_SUCCESS) {
+    if (golibmc_mget_send(h, 1, key, &klen, res) == MEMCACHED_SUCCESS) golibmc_mget_fetch(h, 1, key, &klen, res);
+  } else {
+    res[0].rc = rc;
+    res[0].msg = golibmc_msg_str(h, memcached_last_error_message(h->mc));
+  }
+  golibmc_end(h);
+}
+
+// ---------------------------------------------------------------------------
+// Buffered stores (Set, Delete): every request of a batch is written back to
+// back, then each server's replies are read in order. libmemcached reports
+// no per-request outcome for buffered requests (its fetch calls every
+// storage reply NOTFOUND), so each reply's status is read here before
+// libmemcached consumes it; that also keeps a reply libmemcached would
+// assert on (a success line other than STORED) away from it.
 //
-// Items go in chunks that stay under half of the _io_msg_watermark and
-// _io_bytes_watermark behaviors: past them libmemcached "purges" pending
-// answers in the middle of a write with a 50 ms poll timeout, and a purge
-// that times out under load can leave the connection closed while the write
-// goes on (an assertion failure in libmemcached 1.1's _io_write).
-//
-// The buffer_requests flag is set directly: memcached_behavior_set would
-// close every connection (send_quit) each time it changes.
-GOLIBMC_FN memcached_return_t golibmc_set_pipelined(golibmc_handle *h, int32_t ms, size_t n,
-                                                   const char *keys, const size_t *klens,
-                                                   const char *vals, const size_t *vlens,
-                                                   const int64_t *exps, const uint32_t *flags,
-                                                   int32_t *rcs, size_t *count) {
-  *count = 0;
-  if (!golibmc_reserve_keys(h, n)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-  for (size_t i = 0; i < n; i++) rcs[i] = MEMCACHED_FAILURE; // not sent (yet)
-  size_t max_items = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK) / 2;
-  size_t max_bytes = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK) / 2;
-  h->timeouts = 0;
-  golibmc_begin(h, ms);
-  memcached_return_t rc = MEMCACHED_SUCCESS;
-  size_t i = 0;
-  while (i < n && memcached_success(rc)) {
-    int was_buffering = h->mc->flags.buffer_requests;
-    h->mc->flags.buffer_requests = 1;
-    size_t m = 0, bytes = 0;
-    while (i < n) {
-      size_t cost = klens[i] + vlens[i] + 64;
-      if (m > 0 && (m + 1 >= max_items || bytes + cost > max_bytes)) break;
-      rcs[i] = memcached_set(h->mc, keys, klens[i], vals, vlens[i], (time_t) exps[i], flags[i]);
-      if (rcs[i] == MEMCACHED_BUFFERED || rcs[i] == MEMCACHED_SUCCESS) {
-        h->keys[m] = keys;
-        h->key_lens[m] = klens[i];
-        m++;
-        bytes += cost;
-      }
-      keys += klens[i];
-      vals += vlens[i];
-      i++;
+// The per-item results live in the caller's res array (Go memory without
+// pointers): the write half fills in each item's server and BUFFERED, the
+// read half the final codes, so nothing is carried in C between the two.
+// ---------------------------------------------------------------------------
+
+// golibmc_can_buffer reports whether buffered stores can be used on h:
+// the private layout is known, replies are on and there are no replicas
+// (their quiet requests answer only on failure).
+GOLIBMC_FN int golibmc_can_buffer(golibmc_handle *h) {
+  return golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0 &&
+         memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0 &&
+         memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_USE_UDP) == 0;
+}
+
+// golibmc_text_reply parses one text reply line at p (n bytes) to a store
+// or delete: the bytes it takes, 0 if the line is incomplete, -1 if it is
+// not such a reply. The codes are those libmemcached's response.cc gives.
+GOLIBMC_FN long golibmc_text_reply(const char *p, size_t n, int op, memcached_return_t *rc,
+                                   const char **msg, size_t *mlen) {
+  const char *eol = (const char *) memchr(p, '\n', n > 2048 ? 2048 : n);
+  if (eol == NULL) return n >= 2048 ? -1 : 0;
+  size_t len = (size_t) (eol - p);
+  if (len == 0 || p[len - 1] != '\r') return -1;
+  len--;
+#define GOLIBMC_IS(s) (len == sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0)
+#define GOLIBMC_HAS(s) (len >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0)
+  *msg = NULL;
+  *mlen = 0;
+  if (op == GOLIBMC_SET && GOLIBMC_IS("STORED")) *rc = MEMCACHED_SUCCESS;
+  else if (op == GOLIBMC_SET && GOLIBMC_IS("NOT_STORED")) *rc = MEMCACHED_NOTSTORED;
+  else if (op == GOLIBMC_SET && GOLIBMC_IS("EXISTS")) *rc = MEMCACHED_DATA_EXISTS;
+  else if (op == GOLIBMC_DELETE && GOLIBMC_IS("DELETED")) *rc = MEMCACHED_SUCCESS;
+  else if (GOLIBMC_IS("NOT_FOUND")) *rc = MEMCACHED_NOTFOUND;
+  else if (GOLIBMC_IS("ERROR")) *rc = MEMCACHED_ERROR;
+  else if (GOLIBMC_HAS("SERVER_ERROR object too large for cache")) *rc = MEMCACHED_E2BIG;
+  else if (GOLIBMC_HAS("SERVER_ERROR out of memory") || GOLIBMC_HAS("SERVER_ERROR Out of memory"))
+    *rc = MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE;
+  else if (GOLIBMC_HAS("SERVER_ERROR")) {
+    *rc = MEMCACHED_SERVER_ERROR;
+    *msg = p;
+    *mlen = len;
+  } else if (GOLIBMC_HAS("CLIENT_ERROR")) {
+    *rc = MEMCACHED_CLIENT_ERROR;
+    *msg = p;
+    *mlen = len;
+  } else
+    return -1;
+#undef GOLIBMC_IS
+#undef GOLIBMC_HAS
+  return (long) (eol - p) + 1;
+}
+
+// golibmc_binary_reply parses one binary reply header (and body) the same way.
+GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_return_t *rc,
+                                     const char **msg, size_t *mlen) {
+  if (n < 24) return 0;
+  const unsigned char *u = (const unsigned char *) p;
+  uint8_t want = op == GOLIBMC_SET ? 0x01 : 0x04; // SET, DELETE
+  uint32_t body = ((uint32_t) u[8] << 24) | ((uint32_t) u[9] << 16) | ((uint32_t) u[10] << 8) | u[11];
+  if (u[0] != 0x81 || u[1] != want || body > 4096) return -1;
+  if (n < 24 + (size_t) body) return 0;
+  uint16_t status = (uint16_t) ((u[6] << 8) | u[7]);
+  *msg = NULL;
+  *mlen = 0;
+  switch (status) {
+  case 0x00: *rc = MEMCACHED_SUCCESS; break;
+  case 0x01: *rc = MEMCACHED_NOTFOUND; break;
+  case 0x02: *rc = MEMCACHED_DATA_EXISTS; break;
+  case 0x03: *rc = MEMCACHED_E2BIG; break;
+  case 0x04: *rc = MEMCACHED_INVALID_ARGUMENTS; break;
+  case 0x05: *rc = MEMCACHED_NOTSTORED; break;
+  case 0x82: *rc = MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE; break;
+  default:
+    *rc = MEMCACHED_UNKNOWN_READ_FAILURE;
+    *msg = p + 24;
+    *mlen = body;
+  }
+  return 24 + (long) body;
+}
+
+// golibmc_policy_drop marks server i failed with rc and shuts its socket
+// down, so that libmemcached, at its next read of it, sees the end of the
+// stream and closes the connection itself: a reply arriving later can then
+// never be read as the answer to another request.
+GOLIBMC_FN void golibmc_policy_drop(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
+  golibmc_fail_server(h, i, rc);
+  h->srv[i].unsync = 1;
+  int fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+  if (fd >= 0) shutdown(fd, SHUT_RDWR);
+}
+
+// golibmc_policy_read_replies assigns the replies of server i to its items
+// (order[0..m), in the order they were sent): first the bytes libmemcached
+// has already read from the socket, then the socket's queue, peeked
+// (MSG_PEEK) and, with wait, polled for until all have arrived or the
+// call's time is up. It returns 1 when all m replies were read, 0 when
+// some have not arrived (without wait; nothing is assigned then), -1 when
+// the server failed (the replies read are assigned, the rest fail).
+GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibmc_res *res, const uint32_t *order,
+                                           size_t m, int op, int wait) {
+  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  memcached_return_t fail = MEMCACHED_TIMEOUT;
+  size_t done = 0;
+  if (!golibmc_grow((void **) &h->tmp, &h->tmp_cap, m, sizeof(golibmc_res))) {
+    fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    goto failed;
+  }
+  for (;;) {
+    const char *buffered;
+    size_t have = golibmc_inst_unread(s, &buffered);
+    int fd = golibmc_inst_fd(s);
+    if (fd < 0) {
+      fail = MEMCACHED_CONNECTION_FAILURE;
+      break;
     }
-    rc = memcached_flush_buffers(h->mc);
-    h->mc->flags.buffer_requests = was_buffering;
-    if (memcached_success(rc) && m > 0) {
-      rc = memcached_mget(h->mc, h->keys, h->key_lens, m);
-      if (memcached_success(rc)) rc = golibmc_fetch_all(h, count);
+    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + 65536, 1)) {
+      fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+      break;
+    }
+    if (have) memcpy(h->peek, buffered, have);
+    ssize_t got = recv(fd, h->peek + have, h->peek_cap - have, MSG_PEEK | MSG_DONTWAIT);
+    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      fail = MEMCACHED_CONNECTION_FAILURE;
+      break;
+    }
+    size_t total = have + (got > 0 ? (size_t) got : 0), at = 0;
+    int bad = 0;
+    done = 0;
+    while (done < m) {
+      memcached_return_t rc;
+      const char *msg;
+      size_t mlen;
+      long used = binary ? golibmc_binary_reply(h->peek + at, total - at, op, &rc, &msg, &mlen)
+                         : golibmc_text_reply(h->peek + at, total - at, op, &rc, &msg, &mlen);
+      if (used < 0) {
+        bad = 1;
+        break;
+      }
+      if (used == 0) break;
+      h->tmp[done].rc = rc;
+      h->tmp[done].msg = msg ? golibmc_msg(h, msg, mlen) : 0;
+      at += (size_t) used;
+      done++;
+    }
+    if (bad) {
+      fail = MEMCACHED_PROTOCOL_ERROR;
+      break;
+    }
+    if (done == m) {
+      for (size_t k = 0; k < m; k++) {
+        res[order[k]].rc = h->tmp[k].rc;
+        res[order[k]].msg = h->tmp[k].msg;
+      }
+      return 1;
+    }
+    if (got == 0) { // the server closed the connection
+      fail = MEMCACHED_CONNECTION_FAILURE;
+      break;
+    }
+    if (total == h->peek_cap) continue; // more has arrived than fits: look again with room
+    if (!wait) return 0;
+    int pms = golibmc_poll_ms(h);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int pr = pms == 0 ? 0 : poll(&pfd, 1, pms);
+    if (pr == 0) break;
+    if (pr < 0 && errno != EINTR) {
+      fail = MEMCACHED_ERRNO;
+      break;
     }
   }
-  // The keys not read back are re-sent by the caller (golibmc_store_multi
-  // with keep_timeouts): remember a server that timed out so they skip it.
-  if (rc == MEMCACHED_TIMEOUT) golibmc_note_instance(h, memcached_server_get_last_disconnect(h->mc));
+failed:
+  for (size_t k = 0; k < m; k++) {
+    res[order[k]].rc = k < done ? h->tmp[k].rc : (int32_t) fail;
+    res[order[k]].msg = k < done ? h->tmp[k].msg : 0;
+  }
+  golibmc_policy_drop(h, i, fail);
+  return -1;
+}
+
+// golibmc_consume lets libmemcached read every pending reply (one storage
+// reply per memcached_fetch_result call), so its bookkeeping is in step
+// with the socket. A dropped server's pending replies end at once (its
+// socket was shut down), so this never waits for a failed server.
+GOLIBMC_FN void golibmc_consume(golibmc_handle *h) {
+  for (size_t guard = 0; guard < (1u << 20); guard++) {
+    int pending = 0;
+    for (uint32_t i = 0; i < h->nsrv && !pending; i++)
+      pending = memcached_server_response_count(memcached_server_instance_by_position(h->mc, i)) > 0;
+    if (!pending || golibmc_policy_arm(h) != MEMCACHED_SUCCESS) return;
+    memcached_return_t rc;
+    memcached_fetch_result(h->mc, &h->result, &rc);
+  }
+}
+
+// golibmc_policy_chunk is how many stores go out before their replies are
+// read: few enough that the replies fit the socket buffers, so neither
+// side can block writing while the other is not reading.
+#define golibmc_policy_chunk 256
+
+// golibmc_store_write writes n items with buffering on (requests wait in
+// libmemcached's buffers until the flush). Each item gets its server and
+// BUFFERED, or at once the code of its failure.
+GOLIBMC_FN void golibmc_store_write(golibmc_handle *h, int op, size_t n, const char *keys, const size_t *klens,
+                                    const char *vals, const size_t *vlens, const int64_t *exps,
+                                    const uint32_t *flags, golibmc_res *res) {
+  uint32_t saved_msg = (uint32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK);
+  uint32_t saved_bytes = (uint32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK);
+  // Past the watermarks libmemcached reads (and discards) replies while
+  // writing; the replies must stay unread until they are read here.
+  memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, UINT32_MAX);
+  memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, UINT32_MAX);
+  int was_buffering = golibmc_set_buffering(h->mc, 1);
+  memcached_autoeject(h->mc);
+  for (size_t i = 0; i < n; i++) {
+    golibmc_res *r = &res[i];
+    memset(r, 0, sizeof(*r));
+    r->server = golibmc_server_of(h, keys, klens[i]);
+    memcached_return_t rc = golibmc_policy_arm(h);
+    if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv && h->srv[r->server].rc != MEMCACHED_SUCCESS)
+      rc = (memcached_return_t) h->srv[r->server].rc;
+    if (rc == MEMCACHED_SUCCESS)
+      rc = op == GOLIBMC_DELETE ? memcached_delete(h->mc, keys, klens[i], 0)
+                                : memcached_set(h->mc, keys, klens[i], vals, vlens[i], (time_t) exps[i], flags[i]);
+    if (rc == MEMCACHED_BUFFERED && r->server < h->nsrv) {
+      r->rc = MEMCACHED_BUFFERED;
+    } else {
+      r->rc = rc == MEMCACHED_BUFFERED ? MEMCACHED_FAILURE : rc;
+      r->msg = golibmc_msg_str(h, memcached_last_error_message(h->mc));
+      if (r->server < h->nsrv) golibmc_fail_server(h, r->server, (memcached_return_t) r->rc);
+    }
+    keys += klens[i];
+    if (vals) vals += vlens[i];
+  }
+  memcached_return_t frc = golibmc_policy_arm(h);
+  if (frc == MEMCACHED_SUCCESS) frc = memcached_flush_buffers(h->mc);
+  golibmc_set_buffering(h->mc, was_buffering);
+  memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, saved_msg);
+  memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, saved_bytes);
+  // A server whose connection was lost while writing has no replies coming.
+  for (size_t i = 0; i < n; i++) {
+    uint32_t s = res[i].server;
+    if (res[i].rc != MEMCACHED_BUFFERED || s >= h->nsrv) continue;
+    const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+    if (h->srv[s].rc == MEMCACHED_SUCCESS && memcached_server_response_count(in) == 0) {
+      memcached_return_t src = memcached_server_error_return(in);
+      golibmc_fail_server(h, s, src != MEMCACHED_SUCCESS ? src : (frc != MEMCACHED_SUCCESS ? frc : MEMCACHED_WRITE_FAILURE));
+    }
+    if (h->srv[s].rc != MEMCACHED_SUCCESS) res[i].rc = h->srv[s].rc;
+  }
+}
+
+// golibmc_store_read reads the replies to the n items that golibmc_store_write
+// left BUFFERED. With wait it polls for them; without, it returns 0 as soon
+// as a server has not answered everything, so Go can wait for it in its
+// netpoller and call again (the items of that server stay BUFFERED). Once
+// all are read (or their servers dropped), libmemcached consumes them and
+// it returns 1.
+GOLIBMC_FN int golibmc_store_read(golibmc_handle *h, int op, size_t n, golibmc_res *res, int wait) {
+  if (!golibmc_grow((void **) &h->order, &h->order_cap, n ? n : 1, sizeof(uint32_t))) return 1;
+  int complete = 1;
+  for (uint32_t s = 0; s < h->nsrv; s++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (res[i].server == s && res[i].rc == MEMCACHED_BUFFERED) h->order[m++] = (uint32_t) i;
+    if (m > 0 && golibmc_policy_read_replies(h, s, res, h->order, m, op, wait) == 0) complete = 0;
+  }
+  if (!complete) return 0;
+  golibmc_consume(h);
+  return 1;
+}
+
+// golibmc_stores runs a whole batch of Set or Delete requests (n items,
+// keys and values packed back to back) in chunks, each written back to
+// back and then answered; without buffering, one call per item.
+GOLIBMC_FN void golibmc_stores(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
+                               const size_t *klens, const char *vals, const size_t *vlens,
+                               const int64_t *exps, const uint32_t *flags, golibmc_res *res) {
+  if (!golibmc_can_buffer(h)) {
+    golibmc_commands(h, ms, op, n, keys, klens, vals, vlens, exps, flags, 0, res);
+    return;
+  }
+  if (!golibmc_begin(h, ms)) return;
+  for (size_t from = 0; from < n; from += golibmc_policy_chunk) {
+    size_t m = n - from < golibmc_policy_chunk ? n - from : golibmc_policy_chunk;
+    golibmc_store_write(h, op, m, keys, klens + from, vals, vlens ? vlens + from : NULL,
+                        exps ? exps + from : NULL, flags ? flags + from : NULL, res + from);
+    golibmc_store_read(h, op, m, res + from, 1);
+    for (size_t i = from; i < from + m; i++) {
+      keys += klens[i];
+      if (vals) vals += vlens[i];
+    }
+  }
   golibmc_end(h);
-  return rc;
+}
+
+// golibmc_store_send is the write half of a batch whose wait happens in Go.
+GOLIBMC_FN void golibmc_store_send(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
+                                   const size_t *klens, const char *vals, const size_t *vlens,
+                                   const int64_t *exps, const uint32_t *flags, golibmc_res *res) {
+  if (!golibmc_begin(h, ms)) return;
+  golibmc_store_write(h, op, n, keys, klens, vals, vlens, exps, flags, res);
+  golibmc_end(h);
+}
+
+// golibmc_store_recv is the read half: it returns 1 when every item has
+// its code, 0 when a server's replies have not all arrived yet.
+GOLIBMC_FN int golibmc_store_recv(golibmc_handle *h, int32_t ms, int op, size_t n, golibmc_res *res) {
+  if (!golibmc_begin(h, ms)) return 1;
+  int done = golibmc_store_read(h, op, n, res, 0);
+  golibmc_end(h);
+  return done;
+}
+
+// ---------------------------------------------------------------------------
+// Per-server commands, run on a handle holding one server.
+// ---------------------------------------------------------------------------
+
+// golibmc_stat_cb is memcached_stat_execute's callback: one record per
+// stat, u32 key length, u32 value length, key, value.
+GOLIBMC_FN memcached_return_t golibmc_stat_cb(const memcached_instance_st *s, const char *key, size_t klen,
+                                              const char *value, size_t vlen, void *ctx) {
+  (void) s;
+  golibmc_handle *h = (golibmc_handle *) ctx;
+  uint32_t k = (uint32_t) klen, v = (uint32_t) vlen;
+  if (!golibmc_out_reserve(h, 8 + klen + vlen)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+  golibmc_out_put(h, &k, 4);
+  golibmc_out_put(h, &v, 4);
+  golibmc_out_put(h, key, klen);
+  golibmc_out_put(h, value, vlen);
+  h->nrecords++;
+  return MEMCACHED_SUCCESS;
+}
+
+enum { GOLIBMC_STATS, GOLIBMC_VERSION, GOLIBMC_PING, GOLIBMC_FLUSH };
+
+// golibmc_server_command runs a command on h's only server: STATS (args
+// may be NULL), VERSION (its version in res->num as major<<16|minor<<8|
+// micro), PING (a new connection and a version request: libmemcached asks
+// a connection its version only once) or FLUSH (flush_all exp).
+GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, const char *args, time_t exp,
+                                       golibmc_res *res) {
+  golibmc_clear_res(res, 1);
+  if (!golibmc_begin(h, ms)) {
+    res->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    return;
+  }
+  res->server = 0;
+  const memcached_instance_st *s = h->nsrv == 1 ? memcached_server_instance_by_position(h->mc, 0) : NULL;
+  memcached_return_t rc = s ? golibmc_policy_arm(h) : MEMCACHED_NO_SERVERS;
+  if (rc == MEMCACHED_SUCCESS) {
+    switch (op) {
+    case GOLIBMC_STATS: rc = memcached_stat_execute(h->mc, args, golibmc_stat_cb, h); break;
+    case GOLIBMC_PING: memcached_quit(h->mc); // fall through
+    case GOLIBMC_VERSION:
+      rc = memcached_version(h->mc);
+      if (rc == MEMCACHED_SUCCESS && memcached_server_major_version(s) == UINT8_MAX) rc = MEMCACHED_UNKNOWN_READ_FAILURE;
+      res->num = ((uint64_t) memcached_server_major_version(s) << 16) |
+                 ((uint64_t) memcached_server_minor_version(s) << 8) | memcached_server_micro_version(s);
+      break;
+    case GOLIBMC_FLUSH: rc = memcached_flush(h->mc, exp); break;
+    default: rc = MEMCACHED_INVALID_ARGUMENTS;
+    }
+  }
+  // SOME_ERRORS from a one-server handle: the server's own error says what.
+  if (rc == MEMCACHED_SOME_ERRORS && s && memcached_server_error_return(s) != MEMCACHED_SUCCESS)
+    rc = memcached_server_error_return(s);
+  res->rc = rc;
+  if (!memcached_success(rc))
+    res->msg = golibmc_msg_str(h, s && memcached_server_error_return(s) == rc ? memcached_server_error(s)
+                                                                           : memcached_last_error_message(h->mc));
+  golibmc_end(h);
+}
+
+// golibmc_handle_new_single clones master into a handle for its server i
+// only (memcached_servers_reset, then the server added again with its
+// weight and kind), for the commands every server answers separately.
+GOLIBMC_FN golibmc_handle *golibmc_handle_new_single(memcached_st *master, uint32_t i, char *err,
+                                                     size_t errlen) {
+  if (i >= memcached_server_count(master)) {
+    snprintf(err, errlen, "no server %u", i);
+    return NULL;
+  }
+  golibmc_handle *h = golibmc_handle_new(master, err, errlen);
+  if (h == NULL) return NULL;
+  const memcached_instance_st *s = memcached_server_instance_by_position(master, i);
+  char name[MEMCACHED_NI_MAXHOST + 1];
+  snprintf(name, sizeof(name), "%s", memcached_server_name(s));
+  in_port_t port = memcached_server_port(s);
+  int sock = strcmp(memcached_server_type(s), "SOCKET") == 0;
+  memcached_servers_reset(h->mc);
+  memcached_return_t rc = sock ? memcached_server_add_unix_socket(h->mc, name) : memcached_server_add(h->mc, name, port);
+  if (rc != MEMCACHED_SUCCESS) {
+    snprintf(err, errlen, "%s", memcached_last_error_message(h->mc));
+    golibmc_handle_free(h);
+    return NULL;
+  }
+  return h;
+}
+
+// ---------------------------------------------------------------------------
+// The master.
+// ---------------------------------------------------------------------------
+
+// golibmc_server_by_key writes the identity of the server libmemcached
+// picks for key on mc (after rebuilding it for ejected servers) into h->out.
+GOLIBMC_FN memcached_return_t golibmc_server_by_key(golibmc_handle *h, memcached_st *mc, const char *key,
+                                                    size_t klen) {
+  memcached_return_t rc;
+  h->out_len = 0;
+  memcached_autoeject(mc);
+  const memcached_instance_st *s = memcached_server_by_key(mc, key, klen, &rc);
+  if (s == NULL) return memcached_success(rc) ? MEMCACHED_NO_SERVERS : rc;
+  if (!golibmc_put_server(h, s, 0)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+  return MEMCACHED_SUCCESS;
+}
+
+// golibmc_namespace returns mc's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY), or NULL.
+GOLIBMC_FN const char *golibmc_namespace(memcached_st *mc) {
+  memcached_return_t rc;
+  return (const char *) memcached_callback_get(mc, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
 }
 
 // golibmc_c_heap returns the bytes malloc has handed out (glibc's
@@ -374,179 +1269,6 @@ GOLIBMC_FN int64_t golibmc_c_heap(void) {
 #else
   return -1;
 #endif
-}
-
-GOLIBMC_FN memcached_return_t golibmc_delete(golibmc_handle *h, int32_t ms, const char *key,
-                                         size_t klen) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_delete(h->mc, key, klen, 0);
-  golibmc_end(h);
-  return rc;
-}
-
-GOLIBMC_FN void golibmc_delete_multi(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
-                                 const size_t *klens, int32_t *rcs) {
-  h->timeouts = 0;
-  golibmc_begin(h, ms);
-  for (size_t i = 0; i < n; i++) {
-    rcs[i] = golibmc_skip(h, keys, klens[i]);
-    if (rcs[i] == MEMCACHED_SUCCESS) rcs[i] = memcached_delete(h->mc, keys, klens[i], 0);
-    golibmc_note(h, keys, klens[i], rcs[i]);
-    keys += klens[i];
-  }
-  golibmc_end(h);
-}
-
-// golibmc_incr uses the _by_key variants, whose delta is 64-bit (the plain
-// memcached_increment takes a uint32_t).
-GOLIBMC_FN memcached_return_t golibmc_incr(golibmc_handle *h, int32_t ms, int decr, const char *key,
-                                       size_t klen, uint64_t delta) {
-  golibmc_begin(h, ms);
-  h->num = 0;
-  memcached_return_t rc =
-      decr ? memcached_decrement_by_key(h->mc, key, klen, key, klen, delta, &h->num)
-           : memcached_increment_by_key(h->mc, key, klen, key, klen, delta, &h->num);
-  golibmc_end(h);
-  return rc;
-}
-
-GOLIBMC_FN void golibmc_incr_multi(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
-                               const size_t *klens, uint64_t delta, uint64_t *values,
-                               int32_t *rcs) {
-  h->timeouts = 0;
-  golibmc_begin(h, ms);
-  for (size_t i = 0; i < n; i++) {
-    rcs[i] = golibmc_skip(h, keys, klens[i]);
-    if (rcs[i] == MEMCACHED_SUCCESS)
-      rcs[i] = memcached_increment_by_key(h->mc, keys, klens[i], keys, klens[i], delta, &values[i]);
-    golibmc_note(h, keys, klens[i], rcs[i]);
-    keys += klens[i];
-  }
-  golibmc_end(h);
-}
-
-GOLIBMC_FN memcached_return_t golibmc_touch(golibmc_handle *h, int32_t ms, const char *key,
-                                        size_t klen, time_t exp) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_touch(h->mc, key, klen, exp);
-  golibmc_end(h);
-  return rc;
-}
-
-// golibmc_mget requests n keys (packed back to back in keys) from all servers
-// in one memcached_mget, then fetches every result into h->out as records
-// (see golibmc_put_result). It returns the last fetch's code; *count is the
-// number of records.
-GOLIBMC_FN memcached_return_t golibmc_mget(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
-                                       const size_t *klens, size_t *count) {
-  *count = 0;
-  if (!golibmc_reserve_keys(h, n)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-  for (size_t i = 0; i < n; i++) {
-    h->keys[i] = keys;
-    h->key_lens[i] = klens[i];
-    keys += klens[i];
-  }
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_mget(h->mc, h->keys, h->key_lens, n);
-  if (memcached_success(rc) || rc == MEMCACHED_SOME_ERRORS) {
-    memcached_return_t frc = golibmc_fetch_all(h, count);
-    if (rc != MEMCACHED_SOME_ERRORS || frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE) rc = frc;
-  }
-  golibmc_end(h);
-  return rc;
-}
-
-// golibmc_put_server appends a server's identity: u32 port, u32 name length, name.
-GOLIBMC_FN int golibmc_put_server(golibmc_handle *h, const memcached_instance_st *s) {
-  const char *name = memcached_server_name(s);
-  uint32_t port = memcached_server_port(s);
-  uint32_t nlen = (uint32_t) strlen(name);
-  return golibmc_out_put(h, &port, 4) && golibmc_out_put(h, &nlen, 4) &&
-         golibmc_out_put(h, name, nlen);
-}
-
-// golibmc_stat_cb is memcached_stat_execute's callback: one record per stat,
-// server identity, u32 key length, u32 value length, key, value.
-GOLIBMC_FN memcached_return_t golibmc_stat_cb(const memcached_instance_st *s, const char *key,
-                                          size_t klen, const char *value, size_t vlen,
-                                          void *ctx) {
-  golibmc_handle *h = (golibmc_handle *) ctx;
-  uint32_t k = (uint32_t) klen, v = (uint32_t) vlen;
-  if (!golibmc_put_server(h, s) || !golibmc_out_put(h, &k, 4) || !golibmc_out_put(h, &v, 4) ||
-      !golibmc_out_put(h, key, klen) || !golibmc_out_put(h, value, vlen))
-    return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-  return MEMCACHED_SUCCESS;
-}
-
-GOLIBMC_FN memcached_return_t golibmc_stats(golibmc_handle *h, int32_t ms, const char *args) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_stat_execute(h->mc, args, golibmc_stat_cb, h);
-  golibmc_end(h);
-  return rc;
-}
-
-// golibmc_version asks every server its version, then writes one record per
-// server: identity, u8 major, u8 minor, u8 micro.
-GOLIBMC_FN memcached_return_t golibmc_version(golibmc_handle *h, int32_t ms) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_version(h->mc);
-  uint32_t n = memcached_server_count(h->mc);
-  for (uint32_t i = 0; i < n; i++) {
-    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
-    uint8_t v[3] = {memcached_server_major_version(s), memcached_server_minor_version(s),
-                    memcached_server_micro_version(s)};
-    if (!golibmc_put_server(h, s) || !golibmc_out_put(h, v, 3)) {
-      rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-      break;
-    }
-  }
-  golibmc_end(h);
-  return rc;
-}
-
-GOLIBMC_FN memcached_return_t golibmc_flush(golibmc_handle *h, int32_t ms, time_t exp) {
-  golibmc_begin(h, ms);
-  memcached_return_t rc = memcached_flush(h->mc, exp);
-  golibmc_end(h);
-  return rc;
-}
-
-// golibmc_server_by_key writes the identity of the server libmemcached picks
-// for key into h->out.
-GOLIBMC_FN memcached_return_t golibmc_server_by_key(golibmc_handle *h, memcached_st *mc,
-                                                const char *key, size_t klen) {
-  memcached_return_t rc;
-  h->out_len = 0;
-  const memcached_instance_st *s = memcached_server_by_key(mc, key, klen, &rc);
-  if (s == NULL) return memcached_success(rc) ? MEMCACHED_NO_SERVERS : rc;
-  if (!golibmc_put_server(h, s)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-  return MEMCACHED_SUCCESS;
-}
-
-// golibmc_last_disconnect writes the identity of the server that last failed
-// on mc into h->out; it returns 0 when there is none.
-GOLIBMC_FN int golibmc_last_disconnect(golibmc_handle *h) {
-  h->out_len = 0;
-  const memcached_instance_st *s = memcached_server_get_last_disconnect(h->mc);
-  if (s == NULL) return 0;
-  return golibmc_put_server(h, s);
-}
-
-// golibmc_behavior_get is memcached_behavior_get without its side effects
-// and with one fix: libmemcached 1.1 answers BINARY_PROTOCOL with the
-// "is consistent distribution" flag, so the flag is read directly; and the
-// socket buffer sizes are read from the settings (-1, the system default,
-// reads as 0) instead of by opening a connection from the master.
-GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t b) {
-  switch (b) {
-  case MEMCACHED_BEHAVIOR_BINARY_PROTOCOL: return mc->flags.binary_protocol;
-  case MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE: return mc->send_size < 0 ? 0 : (uint64_t) mc->send_size;
-  case MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE: return mc->recv_size < 0 ? 0 : (uint64_t) mc->recv_size;
-  case MEMCACHED_BEHAVIOR_USER_DATA:
-  case MEMCACHED_BEHAVIOR_LOAD_FROM_FILE:
-  case MEMCACHED_BEHAVIOR_MAX: return 0;
-  default: return memcached_behavior_get(mc, b);
-  }
 }
 
 #endif

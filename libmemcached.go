@@ -1,17 +1,17 @@
 package libmemcached
 
 // This file is the thin cgo layer: the only Go code that calls libmemcached.
-// Each function marshals one operation into one C call (a shim in golibmc.h
-// where several libmemcached calls make up the operation) and back. There is
-// no policy here: validation, pooling, deadlines and errors live in the
-// wrapper on top.
+// Each function passes one whole operation to one C function of golibmc.h
+// and returns what that call produced; it decides nothing (which outcome
+// means what, and when a connection is dropped, is decided by the client).
 //
 // Memory rules kept by every function below:
-//   - Go memory passed to C (keys, values, packed key buffers, length and
-//     return-code arrays) holds no Go pointers and is borrowed only for the
-//     duration of the call; C keeps no reference to it.
-//   - Results are copied out of the handle's C buffers into Go memory before
-//     the function returns; the buffers belong to the handle and are reused.
+//   - Go memory passed to C (keys, values, packed key buffers, length
+//     arrays, the per-key result array) holds no Go pointers and is
+//     borrowed only for the duration of the call; C keeps no reference to
+//     it (golibmc.h clears its key pointer arrays before returning).
+//   - Results written into the handle's C buffers are copied into Go
+//     memory before the handle is used again; the buffers are reused.
 //   - Every C allocation is freed on every path: C strings right after use,
 //     handles and masters by their free functions.
 //
@@ -25,7 +25,6 @@ import "C"
 
 import (
 	"encoding/binary"
-	"strconv"
 	"unsafe"
 )
 
@@ -33,7 +32,7 @@ import (
 // pointer is always passed (unsafe.SliceData of an empty slice may be nil).
 var placeholder = [1]byte{0}
 
-// cStr lends the bytes of a non-empty Go string to C for one call.
+// cStr lends the bytes of a Go string to C for one call.
 func cStr(s string) *C.char {
 	if len(s) == 0 {
 		return (*C.char)(unsafe.Pointer(&placeholder[0]))
@@ -48,6 +47,15 @@ func cBytes(b []byte) *C.char {
 	}
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
+
+// privateLayout is golibmc_layout_check's verdict on the loaded library:
+// which mirror of its private instance struct matched (11 for 1.1.x, 10 for
+// 1.0.18), or 0 when none did and the features that need it are off.
+var privateLayout = int(C.golibmc_layout_check())
+
+// libraryVersion is memcached_lib_version: the version of the libmemcached
+// the process actually loaded (HeaderVersion is the one compiled against).
+func libraryVersion() string { return C.GoString(C.memcached_lib_version()) }
 
 // cMaster is a configured memcached_st that is never used for I/O: it is the
 // template handles are cloned from, and answers placement questions.
@@ -78,31 +86,31 @@ func newCMasterFromConfig(config string) (cMaster, string) {
 // free releases the master (memcached_free).
 func (m cMaster) free() { C.memcached_free(m.p) }
 
-// addServer adds one server (memcached_server_add_with_weight and its unix
-// socket and UDP variants). host is a name, an address, or a socket path.
+// addServer adds one server (memcached_server_add_with_weight, or its
+// unix socket variant). host is a name, an address, or a socket path.
 func (m cMaster) addServer(kind ConnectionType, host string, port uint16, weight uint32) ReturnCode {
 	ch := C.CString(host)
 	defer C.free(unsafe.Pointer(ch))
-	switch kind {
-	case ConnectionUnixSocket:
+	if kind == ConnectionUnixSocket {
 		return ReturnCode(C.memcached_server_add_unix_socket_with_weight(m.p, ch, C.uint32_t(weight)))
-	case ConnectionUDP:
-		return ReturnCode(C.memcached_server_add_udp_with_weight(m.p, ch, C.in_port_t(port), C.uint32_t(weight)))
-	default:
-		return ReturnCode(C.memcached_server_add_with_weight(m.p, ch, C.in_port_t(port), C.uint32_t(weight)))
 	}
+	return ReturnCode(C.memcached_server_add_with_weight(m.p, ch, C.in_port_t(port), C.uint32_t(weight)))
 }
 
 // serverCount is memcached_server_count.
 func (m cMaster) serverCount() int { return int(C.memcached_server_count(m.p)) }
+
+// rebuild rebuilds the distribution from the current settings (golibmc_rebuild).
+func (m cMaster) rebuild() ReturnCode { return ReturnCode(C.golibmc_rebuild(m.p)) }
 
 // setBehavior is memcached_behavior_set.
 func (m cMaster) setBehavior(b Behavior, v uint64) ReturnCode {
 	return ReturnCode(C.memcached_behavior_set(m.p, C.memcached_behavior_t(b), C.uint64_t(v)))
 }
 
-// behavior is memcached_behavior_get (through golibmc_behavior_get, which
-// never opens a connection and reads BINARY_PROTOCOL correctly).
+// behavior is golibmc_behavior_get: memcached_behavior_get without its
+// side effects (it never opens a connection) and reading BINARY_PROTOCOL
+// correctly.
 func (m cMaster) behavior(b Behavior) uint64 {
 	return uint64(C.golibmc_behavior_get(m.p, C.memcached_behavior_t(b)))
 }
@@ -114,13 +122,21 @@ func (m cMaster) clone() (cMaster, bool) {
 }
 
 // lastError is memcached_last_error_message.
-func (m cMaster) lastError() string { return lastErrorMessage(m.p) }
+func (m cMaster) lastError() string { return cleanMessage(C.GoString(C.memcached_last_error_message(m.p))) }
 
 // setNamespace sets libmemcached's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY).
 func (m cMaster) setNamespace(prefix string) ReturnCode {
 	cp := C.CString(prefix)
 	defer C.free(unsafe.Pointer(cp))
 	return ReturnCode(C.memcached_callback_set(m.p, C.MEMCACHED_CALLBACK_PREFIX_KEY, unsafe.Pointer(cp)))
+}
+
+// namespace is the key prefix in force (memcached_callback_get), however it was set.
+func (m cMaster) namespace() string {
+	if p := C.golibmc_namespace(m.p); p != nil {
+		return C.GoString(p)
+	}
+	return ""
 }
 
 // setSASL sets SASL credentials (memcached_set_sasl_auth_data); libmemcached copies them.
@@ -132,21 +148,23 @@ func (m cMaster) setSASL(user, password string) ReturnCode {
 	return ReturnCode(C.memcached_set_sasl_auth_data(m.p, cu, cp))
 }
 
-func lastErrorMessage(p *C.memcached_st) string {
-	s := C.memcached_last_error_message(p)
-	if s == nil {
-		return ""
+// servers lists the master's servers in index order (memcached_server_instance_by_position).
+func (m cMaster) servers(scratch *cHandle) []serverID {
+	if C.golibmc_servers(scratch.p, m.p) == 0 {
+		return nil
 	}
-	return cleanMessage(C.GoString(s))
+	var out []serverID
+	for b := scratch.out(); len(b) > 0; {
+		var id serverID
+		id, b = readServer(b)
+		out = append(out, id)
+	}
+	return out
 }
 
-// hashValue is memcached_generate_hash_value: the hash of key with algorithm h.
-func hashValue(key string, h Hash) uint32 {
-	return uint32(C.memcached_generate_hash_value(cStr(key), C.size_t(len(key)), C.memcached_hash_t(h)))
-}
-
-// serverByKey is memcached_server_by_key on the master: the server
-// libmemcached picks for key. The scratch handle only lends its buffer.
+// serverByKey is memcached_server_by_key on the master (after rebuilding
+// its distribution for ejected servers): the server libmemcached picks for
+// key. The scratch handle only lends its buffer.
 func (m cMaster) serverByKey(scratch *cHandle, key string) (serverID, ReturnCode) {
 	rc := ReturnCode(C.golibmc_server_by_key(scratch.p, m.p, cStr(key), C.size_t(len(key))))
 	if rc != ReturnSuccess {
@@ -156,32 +174,71 @@ func (m cMaster) serverByKey(scratch *cHandle, key string) (serverID, ReturnCode
 	return id, rc
 }
 
-// serverByKey is memcached_server_by_key on the handle's own clone.
-func (h *cHandle) serverByKey(key string) (serverID, ReturnCode) {
-	rc := ReturnCode(C.golibmc_server_by_key(h.p, h.p.mc, cStr(key), C.size_t(len(key))))
-	if rc != ReturnSuccess {
-		return serverID{}, rc
+// applyEjections marks servers idx ejected until the Unix times until
+// (memcached_instance_next_retry) and rebuilds the distribution.
+func (m cMaster) applyEjections(idx []uint32, until []int64) {
+	if len(idx) > 0 {
+		C.golibmc_apply_ejections(m.p, C.size_t(len(idx)), (*C.uint32_t)(unsafe.Pointer(&idx[0])), (*C.int64_t)(unsafe.Pointer(&until[0])))
 	}
-	id, _ := readServer(h.out())
-	return id, rc
 }
+
+// hashValue is memcached_generate_hash_value: the hash of key with algorithm h.
+func hashValue(key string, h Hash) uint32 {
+	return uint32(C.memcached_generate_hash_value(cStr(key), C.size_t(len(key)), C.memcached_hash_t(h)))
+}
+
+// cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
+func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
 
 // serverID identifies a server as libmemcached reports it.
 type serverID struct {
-	host string
-	port uint32
+	host   string
+	port   uint32
+	weight uint32
+	kind   ConnectionType
 }
 
-// cHandle is one clone of the master, used by one goroutine at a time.
-type cHandle struct{ p *C.golibmc_handle }
-
-// newCHandle clones the master (memcached_clone) into a new handle.
-func (m cMaster) newHandle() (*cHandle, bool) {
-	p := C.golibmc_handle_new(m.p)
-	if p == nil {
-		return nil, false
+// readServer decodes one server identity written by golibmc_put_server.
+func readServer(b []byte) (serverID, []byte) {
+	if len(b) < 16 {
+		return serverID{}, nil
 	}
-	return &cHandle{p}, true
+	ne := binary.NativeEndian
+	n := int(ne.Uint32(b[12:]))
+	if len(b) < 16+n {
+		return serverID{}, nil
+	}
+	return serverID{port: ne.Uint32(b), weight: ne.Uint32(b[4:]), kind: ConnectionType(ne.Uint32(b[8:])),
+		host: string(b[16 : 16+n])}, b[16+n:]
+}
+
+// cHandle is one golibmc_handle (a checked clone of the master), used by
+// one goroutine at a time, and the per-key result array lent to its calls.
+type cHandle struct {
+	p   *C.golibmc_handle
+	res []C.golibmc_res
+}
+
+// newHandle clones the master into a new handle (golibmc_handle_new:
+// memcached_clone, repaired and checked against the master).
+func (m cMaster) newHandle() (*cHandle, string) {
+	var buf [256]C.char
+	p := C.golibmc_handle_new(m.p, &buf[0], C.size_t(len(buf)))
+	if p == nil {
+		return nil, C.GoString(&buf[0])
+	}
+	return &cHandle{p: p}, ""
+}
+
+// newSingleHandle is a handle for the master's server i alone
+// (golibmc_handle_new_single), for the commands each server answers.
+func (m cMaster) newSingleHandle(i int) (*cHandle, string) {
+	var buf [256]C.char
+	p := C.golibmc_handle_new_single(m.p, C.uint32_t(i), &buf[0], C.size_t(len(buf)))
+	if p == nil {
+		return nil, C.GoString(&buf[0])
+	}
+	return &cHandle{p: p}, ""
 }
 
 // free releases the handle, closing its connections (memcached_free).
@@ -190,19 +247,25 @@ func (h *cHandle) free() { C.golibmc_handle_free(h.p) }
 // quit closes the handle's connections (memcached_quit); the next call reconnects.
 func (h *cHandle) quit() { C.memcached_quit(h.p.mc) }
 
-// lastError is memcached_last_error_message on the handle.
-func (h *cHandle) lastError() string { return lastErrorMessage(h.p.mc) }
+// applyEjections is cMaster.applyEjections on the handle's clone.
+func (h *cHandle) applyEjections(idx []uint32, until []int64) { cMaster{h.p.mc}.applyEjections(idx, until) }
 
-// lastDisconnect is memcached_server_get_last_disconnect.
-func (h *cHandle) lastDisconnect() (serverID, bool) {
-	if C.golibmc_last_disconnect(h.p) == 0 {
-		return serverID{}, false
+// behavior is golibmc_behavior_get on the handle's clone.
+func (h *cHandle) behavior(b Behavior) uint64 { return cMaster{h.p.mc}.behavior(b) }
+
+// serverCount is memcached_server_count of the handle's clone.
+func (h *cHandle) serverCount() int { return int(C.memcached_server_count(h.p.mc)) }
+
+// results makes room for n per-key results and returns them.
+func (h *cHandle) results(n int) []C.golibmc_res {
+	if cap(h.res) < n {
+		h.res = make([]C.golibmc_res, max(n, 8))
 	}
-	id, _ := readServer(h.out())
-	return id, true
+	h.res = h.res[:n]
+	return h.res
 }
 
-// out is the handle's result buffer, valid until its next call.
+// out is the handle's record buffer, valid until its next call.
 func (h *cHandle) out() []byte {
 	if h.p.out_len == 0 {
 		return nil
@@ -210,46 +273,83 @@ func (h *cHandle) out() []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(h.p.out)), int(h.p.out_len))
 }
 
-// get fetches one key. On success it returns a copy of the value.
-func (h *cHandle) get(ms int32, key string) (value []byte, flags uint32, cas uint64, rc ReturnCode) {
-	rc = ReturnCode(C.golibmc_get(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key))))
-	return h.value(rc)
-}
-
-// getAndTouch touches then fetches one key (golibmc_gat).
-func (h *cHandle) getAndTouch(ms int32, key string, exp int32) (value []byte, flags uint32, cas uint64, rc ReturnCode) {
-	rc = ReturnCode(C.golibmc_gat(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key)), C.time_t(exp)))
-	return h.value(rc)
-}
-
-func (h *cHandle) value(rc ReturnCode) ([]byte, uint32, uint64, ReturnCode) {
-	if rc != ReturnSuccess {
-		return nil, 0, 0, rc
+// message returns the message record at msg (1 + offset), or "".
+func (h *cHandle) message(msg C.uint32_t) string {
+	if msg == 0 || h.p.msgs_len == 0 {
+		return ""
 	}
-	n := int(h.p.val_len)
-	v := make([]byte, n)
-	if n > 0 {
-		copy(v, unsafe.Slice((*byte)(unsafe.Pointer(h.p.val)), n))
+	b := unsafe.Slice((*byte)(unsafe.Pointer(h.p.msgs)), int(h.p.msgs_len))
+	off := int(msg) - 1
+	if off+4 > len(b) {
+		return ""
 	}
-	return v, uint32(h.p.flags), uint64(h.p.cas), rc
+	n := int(binary.NativeEndian.Uint32(b[off:]))
+	if off+4+n > len(b) {
+		return ""
+	}
+	return cleanMessage(string(b[off+4 : off+4+n]))
 }
 
-// storeOp selects the libmemcached storage call.
-type storeOp int
+// keyResult is one key's outcome, read from the result array.
+type keyResult struct {
+	rc     ReturnCode
+	server int // -1 when unknown
+	msg    string
+	flags  uint32
+	cas    uint64
+	num    uint64
+}
 
-const (
-	opSet     storeOp = C.GOLIBMC_SET
-	opAdd     storeOp = C.GOLIBMC_ADD
-	opReplace storeOp = C.GOLIBMC_REPLACE
-	opAppend  storeOp = C.GOLIBMC_APPEND
-	opPrepend storeOp = C.GOLIBMC_PREPEND
-	opCAS     storeOp = C.GOLIBMC_CAS
-)
+// result returns key i's outcome of the handle's last call.
+func (h *cHandle) result(i int) keyResult {
+	r := &h.res[i]
+	s := -1
+	if r.server != C.GOLIBMC_NONE {
+		s = int(r.server)
+	}
+	return keyResult{rc: ReturnCode(r.rc), server: s, msg: h.message(r.msg), flags: uint32(r.flags),
+		cas: uint64(r.cas), num: uint64(r.num)}
+}
 
-// store is memcached_set/add/replace/append/prepend/cas.
-func (h *cHandle) store(ms int32, op storeOp, key string, value []byte, exp int32, flags uint32, cas uint64) ReturnCode {
-	return ReturnCode(C.golibmc_store(h.p, C.int32_t(ms), C.int(op), cStr(key), C.size_t(len(key)),
-		cBytes(value), C.size_t(len(value)), C.time_t(exp), C.uint32_t(flags), C.uint64_t(cas)))
+// serverResult is one server's part of the handle's last call.
+type serverResult struct {
+	rc      ReturnCode // its failure, ReturnSuccess if none
+	msg     string
+	fd      int  // its socket, -1 if not connected or not readable here
+	pending int  // replies libmemcached still expects from it
+	unread  int  // bytes read from it and not parsed
+	unsync  bool // a reply from it was not one expected
+}
+
+// servers returns every server's part of the handle's last call.
+func (h *cHandle) servers(out []serverResult) []serverResult {
+	out = out[:0]
+	srv := unsafe.Slice(h.p.srv, int(h.p.nsrv))
+	for i := range srv {
+		s := &srv[i]
+		out = append(out, serverResult{rc: ReturnCode(s.rc), msg: h.message(s.msg), fd: int(s.fd),
+			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0})
+	}
+	return out
+}
+
+// records walks the items a read wrote (golibmc_put_item); key and value
+// point into C memory and are valid only during fn.
+func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64)) {
+	buf := h.out()
+	ne := binary.NativeEndian
+	for i := 0; i < int(h.p.nrecords) && len(buf) >= 24; i++ {
+		cas := ne.Uint64(buf)
+		flags := ne.Uint32(buf[8:])
+		klen := int(ne.Uint32(buf[12:]))
+		vlen := int(ne.Uint64(buf[16:]))
+		buf = buf[24:]
+		if len(buf) < klen+vlen {
+			return
+		}
+		fn(buf[:klen], buf[klen:klen+vlen], flags, cas)
+		buf = buf[klen+vlen:]
+	}
 }
 
 // packed is a batch of keys (and optionally values) laid back to back in
@@ -261,21 +361,18 @@ type packed struct {
 	vlens []C.size_t
 	exps  []C.int64_t
 	flags []C.uint32_t
-	rcs   []C.int32_t
 }
 
-func (p *packed) reset(n int) {
+func (p *packed) reset() {
 	p.keys = p.keys[:0]
 	p.klens = p.klens[:0]
 	p.vals = p.vals[:0]
 	p.vlens = p.vlens[:0]
 	p.exps = p.exps[:0]
 	p.flags = p.flags[:0]
-	if cap(p.rcs) < n {
-		p.rcs = make([]C.int32_t, n)
-	}
-	p.rcs = p.rcs[:n]
 }
+
+func (p *packed) len() int { return len(p.klens) }
 
 func (p *packed) addKey(k string) {
 	p.keys = append(p.keys, k...)
@@ -290,174 +387,136 @@ func (p *packed) addItem(k string, v []byte, exp int32, flags uint32) {
 	p.flags = append(p.flags, C.uint32_t(flags))
 }
 
-func (p *packed) rc(i int) ReturnCode { return ReturnCode(p.rcs[i]) }
+// The pointer arguments of a packed batch (nil where a batch has no values).
+func (p *packed) cKeys() (*C.char, *C.size_t) { return cBytes(p.keys), &p.klens[0] }
 
-func (p *packed) setRC(i int, rc ReturnCode) { p.rcs[i] = C.int32_t(rc) }
-
-// storeMulti stores every item of p with op, one return code per item.
-// With keepTimeouts, the servers that timed out in the handle's previous
-// call (setPipelined) are skipped at once.
-func (h *cHandle) storeMulti(ms int32, op storeOp, p *packed, keepTimeouts bool) {
-	n := len(p.klens)
-	if n == 0 {
-		return
+func (p *packed) cVals() (*C.char, *C.size_t, *C.int64_t, *C.uint32_t) {
+	if len(p.vlens) == 0 {
+		return nil, nil, nil, nil
 	}
-	keep := C.int(0)
-	if keepTimeouts {
-		keep = 1
-	}
-	C.golibmc_store_multi(h.p, C.int32_t(ms), C.int(op), C.size_t(n), cBytes(p.keys), &p.klens[0],
-		cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0], &p.rcs[0], keep)
+	return cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0]
 }
 
-// setPipelined stores every item of p with buffered memcached_set calls,
-// then reads them back with one memcached_mget (golibmc_set_pipelined).
-// found is called for each item read back; p.rcs gets each set's code
-// (BUFFERED when it was sent). The returned code is the flush's or mget's.
-func (h *cHandle) setPipelined(ms int32, p *packed, found func(key []byte, vlen int, flags uint32)) ReturnCode {
-	n := len(p.klens)
-	if n == 0 {
-		return ReturnSuccess
+// command selects the libmemcached call of golibmc_command.
+type command int
+
+const (
+	cmdSet     command = C.GOLIBMC_SET
+	cmdAdd     command = C.GOLIBMC_ADD
+	cmdReplace command = C.GOLIBMC_REPLACE
+	cmdAppend  command = C.GOLIBMC_APPEND
+	cmdPrepend command = C.GOLIBMC_PREPEND
+	cmdCAS     command = C.GOLIBMC_CAS
+	cmdDelete  command = C.GOLIBMC_DELETE
+	cmdIncr    command = C.GOLIBMC_INCR
+	cmdDecr    command = C.GOLIBMC_DECR
+	cmdTouch   command = C.GOLIBMC_TOUCH
+)
+
+// getMulti reads every key of p: memcached_mget, then
+// memcached_fetch_result until every server answered (golibmc_get_multi).
+func (h *cHandle) getMulti(ms int32, p *packed) ReturnCode {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	return ReturnCode(C.golibmc_get_multi(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0]))
+}
+
+// getSend sends the read of every key of p (golibmc_get_send); the replies
+// are read by getRecv once Go has waited for them.
+func (h *cHandle) getSend(ms int32, p *packed) ReturnCode {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	return ReturnCode(C.golibmc_get_send(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0]))
+}
+
+// getRecv reads the replies of getSend; late lists the servers that did
+// not answer in time (golibmc_get_recv).
+func (h *cHandle) getRecv(ms int32, p *packed, late []uint32) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	var lp *C.uint32_t
+	if len(late) > 0 {
+		lp = (*C.uint32_t)(unsafe.Pointer(&late[0]))
 	}
-	var count C.size_t
-	rc := ReturnCode(C.golibmc_set_pipelined(h.p, C.int32_t(ms), C.size_t(n), cBytes(p.keys), &p.klens[0],
-		cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0], &p.rcs[0], &count))
-	eachRecord(h.out(), int(count), func(key, value []byte, flags uint32, _ uint64) {
-		found(key, len(value), flags)
-	})
-	return rc
+	C.golibmc_get_recv(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0], lp, C.size_t(len(late)))
 }
 
-// eachRecord walks count records written by golibmc_put_result; key and
-// value point into C memory and are valid only during fn.
-func eachRecord(buf []byte, count int, fn func(key, value []byte, flags uint32, cas uint64)) {
-	ne := binary.NativeEndian
-	for i := 0; i < count && len(buf) >= 24; i++ {
-		cas := ne.Uint64(buf)
-		flags := ne.Uint32(buf[8:])
-		klen := int(ne.Uint32(buf[12:]))
-		vlen := int(ne.Uint64(buf[16:]))
-		buf = buf[24:]
-		fn(buf[:klen], buf[klen:klen+vlen], flags, cas)
-		buf = buf[klen+vlen:]
-	}
+// getAndTouch touches then reads one key (golibmc_gat).
+func (h *cHandle) getAndTouch(ms int32, key string, exp int32) {
+	res := h.results(1)
+	C.golibmc_gat(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key)), C.time_t(exp), &res[0])
 }
 
-// cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
-func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
-
-// deleteKey is memcached_delete.
-func (h *cHandle) deleteKey(ms int32, key string) ReturnCode {
-	return ReturnCode(C.golibmc_delete(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key))))
+// commands runs cmd for every key (and item) of p, one libmemcached call
+// each (golibmc_commands); arg is the CAS id or the delta.
+func (h *cHandle) commands(ms int32, cmd command, p *packed, arg uint64) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	v, vl, e, f := p.cVals()
+	C.golibmc_commands(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// deleteMulti deletes every key of p, one return code per key.
-func (h *cHandle) deleteMulti(ms int32, p *packed) {
-	if n := len(p.klens); n > 0 {
-		C.golibmc_delete_multi(h.p, C.int32_t(ms), C.size_t(n), cBytes(p.keys), &p.klens[0], &p.rcs[0])
-	}
+// stores runs a batch of Set or Delete requests, written back to back and
+// each answered exactly (golibmc_stores).
+func (h *cHandle) stores(ms int32, cmd command, p *packed) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	v, vl, e, f := p.cVals()
+	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
 }
 
-// incr is memcached_increment_by_key / memcached_decrement_by_key.
-func (h *cHandle) incr(ms int32, decr bool, key string, delta uint64) (uint64, ReturnCode) {
-	d := C.int(0)
-	if decr {
-		d = 1
-	}
-	rc := ReturnCode(C.golibmc_incr(h.p, C.int32_t(ms), d, cStr(key), C.size_t(len(key)), C.uint64_t(delta)))
-	if !rc.Success() {
-		return 0, rc
-	}
-	return uint64(h.p.num), rc
+// canBuffer reports whether stores are written back to back on this handle.
+func (h *cHandle) canBuffer() bool { return C.golibmc_can_buffer(h.p) != 0 }
+
+// storeSend writes a batch of at most storeChunk Set or Delete requests
+// (golibmc_store_send); storeRecv reads their replies.
+func (h *cHandle) storeSend(ms int32, cmd command, p *packed) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	v, vl, e, f := p.cVals()
+	C.golibmc_store_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
 }
 
-// incrMulti increments every key of p by delta; values[i] gets key i's new value.
-func (h *cHandle) incrMulti(ms int32, p *packed, delta uint64, values []uint64) {
-	if n := len(p.klens); n > 0 {
-		C.golibmc_incr_multi(h.p, C.int32_t(ms), C.size_t(n), cBytes(p.keys), &p.klens[0], C.uint64_t(delta),
-			(*C.uint64_t)(unsafe.Pointer(&values[0])), &p.rcs[0])
-	}
+// storeRecv reads the replies of storeSend that have arrived; it reports
+// whether every request has its outcome (golibmc_store_recv).
+func (h *cHandle) storeRecv(ms int32, cmd command, n int) bool {
+	return C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0]) != 0
 }
 
-// touch is memcached_touch.
-func (h *cHandle) touch(ms int32, key string, exp int32) ReturnCode {
-	return ReturnCode(C.golibmc_touch(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key)), C.time_t(exp)))
-}
+// storeChunk is how many stores storeSend may carry (golibmc_policy_chunk).
+const storeChunk = C.golibmc_policy_chunk
 
-// mget is memcached_mget of every key in p followed by memcached_fetch_result
-// until the end; each item found is passed to yield, with its value copied.
-func (h *cHandle) mget(ms int32, p *packed, yield func(key []byte, value []byte, flags uint32, cas uint64)) ReturnCode {
-	n := len(p.klens)
-	if n == 0 {
-		return ReturnSuccess
-	}
-	var count C.size_t
-	rc := ReturnCode(C.golibmc_mget(h.p, C.int32_t(ms), C.size_t(n), cBytes(p.keys), &p.klens[0], &count))
-	eachRecord(h.out(), int(count), func(key, value []byte, flags uint32, cas uint64) {
-		v := make([]byte, len(value))
-		copy(v, value)
-		yield(key, v, flags, cas)
-	})
-	return rc
-}
+// serverOp selects the command of golibmc_server_command.
+type serverOp int
 
-// readServer decodes one server identity written by golibmc_put_server.
-func readServer(b []byte) (serverID, []byte) {
-	if len(b) < 8 {
-		return serverID{}, nil
-	}
-	ne := binary.NativeEndian
-	port := ne.Uint32(b)
-	n := int(ne.Uint32(b[4:]))
-	return serverID{host: string(b[8 : 8+n]), port: port}, b[8+n:]
-}
+const (
+	srvStats   serverOp = C.GOLIBMC_STATS
+	srvVersion serverOp = C.GOLIBMC_VERSION
+	srvPing    serverOp = C.GOLIBMC_PING
+	srvFlush   serverOp = C.GOLIBMC_FLUSH
+)
 
-// stats is memcached_stat_execute with args ("" for the general stats).
-func (h *cHandle) stats(ms int32, args string, yield func(s serverID, key, value string)) ReturnCode {
+// serverCommand runs op on a one-server handle (memcached_stat_execute,
+// memcached_version, memcached_flush); stats come back through each.
+func (h *cHandle) serverCommand(ms int32, op serverOp, args string, exp int32, each func(key, value string)) {
+	res := h.results(1)
 	var ca *C.char
 	if args != "" {
 		ca = C.CString(args)
 		defer C.free(unsafe.Pointer(ca))
 	}
-	rc := ReturnCode(C.golibmc_stats(h.p, C.int32_t(ms), ca))
+	C.golibmc_server_command(h.p, C.int32_t(ms), C.int(op), ca, C.time_t(exp), &res[0])
+	if op != srvStats || each == nil {
+		return
+	}
 	buf := h.out()
 	ne := binary.NativeEndian
-	for len(buf) > 0 {
-		var s serverID
-		s, buf = readServer(buf)
-		if len(buf) < 8 {
-			break
-		}
+	for i := 0; i < int(h.p.nrecords) && len(buf) >= 8; i++ {
 		kl, vl := int(ne.Uint32(buf)), int(ne.Uint32(buf[4:]))
-		buf = buf[8:]
-		yield(s, string(buf[:kl]), string(buf[kl:kl+vl]))
-		buf = buf[kl+vl:]
-	}
-	return rc
-}
-
-// version is memcached_version, then each server's reported version.
-func (h *cHandle) version(ms int32, yield func(s serverID, version string)) ReturnCode {
-	rc := ReturnCode(C.golibmc_version(h.p, C.int32_t(ms)))
-	buf := h.out()
-	for len(buf) > 0 {
-		var s serverID
-		s, buf = readServer(buf)
-		if len(buf) < 3 {
-			break
+		if len(buf) < 8+kl+vl {
+			return
 		}
-		v := strconv.Itoa(int(buf[0])) + "." + strconv.Itoa(int(buf[1])) + "." + strconv.Itoa(int(buf[2]))
-		buf = buf[3:]
-		yield(s, v)
+		each(string(buf[8:8+kl]), string(buf[8+kl:8+kl+vl]))
+		buf = buf[8+kl+vl:]
 	}
-	return rc
 }
-
-// flush is memcached_flush.
-func (h *cHandle) flush(ms int32, exp int32) ReturnCode {
-	return ReturnCode(C.golibmc_flush(h.p, C.int32_t(ms), C.time_t(exp)))
-}
-
-// libraryVersion is memcached_lib_version: the version of the libmemcached
-// the process actually loaded (HeaderVersion is the one compiled against).
-func libraryVersion() string { return C.GoString(C.memcached_lib_version()) }

@@ -2,6 +2,8 @@ package libmemcached
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -19,26 +21,81 @@ type Item struct {
 	// them differently.
 	Expiration int32
 	// CasID is filled by Get, GetMulti and GetAndTouch, and checked by
-	// CompareAndSwap. It is 0 when the client's "cas" behavior is off.
+	// CompareAndSwap. It is 0 when the client's "cas" behavior is off; a
+	// CompareAndSwap with CasID 0 is refused (ErrInvalidArguments). The
+	// multi-key stores (SetMulti, AddMulti) ignore it.
 	CasID uint64
+}
+
+// packedPool recycles the Go buffers multi-key calls lend to C.
+var packedPool = sync.Pool{New: func() any { return new(packed) }}
+
+func getPacked() *packed {
+	p := packedPool.Get().(*packed)
+	p.reset()
+	return p
 }
 
 // Get returns the item for key, or an error wrapping ErrCacheMiss.
 func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 	const op = "Get"
-	if err := c.checkKey(op, key); err != nil {
-		return nil, err
-	}
 	var it *Item
-	err := c.do(ctx, op, key, func(h *cHandle, ms int32) error {
-		v, flags, cas, rc := h.get(ms, key)
-		if rc != ReturnSuccess {
-			return c.fail(ctx, h, op, key, rc)
+	err := c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := checkKey(cfg, op, key); err != nil {
+			return err
 		}
-		it = &Item{Key: key, Value: v, Flags: flags, CasID: cas}
-		return nil
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addKey(key)
+		h.c.getMulti(ms, p)
+		var err error
+		it, err = c.readOne(ctx, h, cfg, op, key)
+		return err
 	})
 	return it, err
+}
+
+// readOne turns the outcome of a one-key read into its item or error. An
+// item for another key than the one asked is a reply out of step: the
+// handle is reconnected and the key reported as a protocol error.
+func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key string) (*Item, error) {
+	var it *Item
+	foreign := false
+	h.c.records(func(k, v []byte, flags uint32, cas uint64) {
+		if string(k) != key || it != nil {
+			foreign = true
+			return
+		}
+		it = &Item{Key: key, Value: bytesCopy(v), Flags: flags, CasID: cas}
+	})
+	r := h.c.result(0)
+	if foreign {
+		h.broken = true
+		return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: ReturnProtocolError, server: r.server,
+			msg: "a reply for another key arrived: the connection was out of step and is reconnected"})
+	}
+	if it != nil {
+		return it, nil
+	}
+	if r.rc != ReturnSuccess { // GetAndTouch's touch failed
+		c.outcome(h, cfg, r.rc, r.server)
+		return nil, c.keyError(ctx, cfg, op, kindOther, key, r)
+	}
+	h.srv = h.c.servers(h.srv)
+	if s := r.server; s >= 0 && s < len(h.srv) && h.srv[s].rc != ReturnSuccess {
+		return nil, c.serverKeyError(ctx, cfg, op, key, s, h.srv[s])
+	}
+	for i, s := range h.srv {
+		if s.rc != ReturnSuccess && (r.server < 0 || len(h.srv) == 1) {
+			return nil, c.serverKeyError(ctx, cfg, op, key, i, s)
+		}
+	}
+	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
+}
+
+// serverKeyError is the error of a key whose server failed in the call.
+func (c *Client) serverKeyError(ctx context.Context, cfg *config, op, key string, server int, s serverResult) *Error {
+	return c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: server, msg: s.msg})
 }
 
 // GetAndTouch returns the item for key and sets its expiration to seconds.
@@ -47,94 +104,144 @@ func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 // item between the two.
 func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*Item, error) {
 	const op = "GetAndTouch"
-	if err := c.checkKey(op, key); err != nil {
-		return nil, err
-	}
 	if err := checkExpiration(op, key, seconds); err != nil {
 		return nil, err
 	}
 	var it *Item
-	err := c.do(ctx, op, key, func(h *cHandle, ms int32) error {
-		v, flags, cas, rc := h.getAndTouch(ms, key, seconds)
-		if rc != ReturnSuccess {
-			return c.fail(ctx, h, op, key, rc)
+	err := c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := checkKey(cfg, op, key); err != nil {
+			return err
 		}
-		it = &Item{Key: key, Value: v, Flags: flags, CasID: cas, Expiration: seconds}
-		return nil
+		h.c.getAndTouch(ms, key, seconds)
+		var err error
+		it, err = c.readOne(ctx, h, cfg, op, key)
+		if it != nil {
+			it.Expiration = seconds
+		}
+		return err
 	})
 	return it, err
 }
-
-// packedPool recycles the Go buffers multi-key calls lend to C.
-var packedPool = sync.Pool{New: func() any { return new(packed) }}
 
 // GetMulti returns the items found for keys, fetched with one
 // memcached_mget across all servers. Missing keys are absent from the map;
 // duplicate keys give one entry. If any key is malformed nothing is sent
 // and the error wraps ErrMalformedKey. If some servers fail, the items from
-// the others are returned together with the error.
+// the others are returned together with a *MultiError holding an error for
+// each key whose server failed (naming the server, and wrapping
+// ErrServerDown, or ErrTimeout for a server that did not answer in time).
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
 	const op = "GetMulti"
-	for _, k := range keys {
-		if err := c.checkKey(op, k); err != nil {
+	found := make(map[string]*Item, len(keys))
+	if len(keys) == 0 {
+		if _, err := c.begin(ctx, op, ""); err != nil {
+			return nil, err
+		}
+		return found, nil
+	}
+	err := c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+		for _, k := range keys {
+			if err := checkKey(cfg, op, k); err != nil {
+				return err
+			}
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		for _, k := range keys {
+			p.addKey(k) // duplicates are asked twice; the map keeps one answer
+		}
+		h.c.getMulti(ms, p)
+		return c.readMulti(ctx, h, cfg, op, keys, found)
+	})
+	if err != nil && len(found) == 0 {
+		if _, ok := err.(*MultiError); !ok {
 			return nil, err
 		}
 	}
-	found := make(map[string]*Item, len(keys))
-	if len(keys) == 0 {
-		return found, nil
-	}
-	p := packedPool.Get().(*packed)
-	defer packedPool.Put(p)
-	p.reset(0)
-	for _, k := range keys {
-		p.addKey(k) // duplicates are asked twice; the map keeps one answer
-	}
-	// The keys of the items found are copied into one buffer that becomes
-	// one string, and each Item.Key is a slice of it: one allocation for all
-	// keys instead of one each, and one map operation per item. (An Item
-	// kept alive keeps that string, at most the request's key bytes.)
-	items := make([]Item, len(keys))
-	keyBuf := make([]byte, 0, len(p.keys))
-	type span struct{ off, n int }
-	spans := make([]span, 0, len(keys))
-	err := c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		rc := h.mget(ms, p, func(key, value []byte, flags uint32, cas uint64) {
-			n := len(spans)
-			if n == len(items) || len(keyBuf)+len(key) > cap(keyBuf) {
-				return // more answers than keys asked: not possible, but never overflow
-			}
-			spans = append(spans, span{len(keyBuf), len(key)})
-			keyBuf = append(keyBuf, key...)
-			items[n] = Item{Value: value, Flags: flags, CasID: cas}
-		})
-		if n := len(spans); n > 0 {
-			all := unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf)) // keyBuf is not written again
-			for i, sp := range spans {
-				it := &items[i]
-				it.Key = all[sp.off : sp.off+sp.n]
-				found[it.Key] = it
-			}
-		}
-		if rc.Success() || rc == ReturnNotFound {
-			return nil
-		}
-		e := c.fail(ctx, h, op, "", rc)
-		if rc == ReturnSomeErrors {
-			// Some servers could not be asked: the others' items are returned.
-			e.sentinel = ErrServerDown
-		}
-		return e
-	})
 	return found, err
 }
 
-// checkItem validates an item before anything is sent.
-func (c *Client) checkItem(op string, item *Item) error {
-	if item == nil {
-		return errorf(op, "", ErrInvalidArguments, errNilItem.Error())
+// readMulti collects the items of a multi-key read into found, and the
+// errors of the keys whose server failed.
+func (c *Client) readMulti(ctx context.Context, h *handle, cfg *config, op string, keys []string, found map[string]*Item) error {
+	// The keys of the items found are copied into one buffer that becomes
+	// one string, and each Item.Key is a slice of it: one allocation for all
+	// keys instead of one each. (An Item kept alive keeps that string, at
+	// most the request's key bytes.)
+	asked := make(map[string]struct{}, len(keys))
+	total := 0
+	for _, k := range keys {
+		asked[k] = struct{}{}
+		total += len(k)
 	}
-	if err := c.checkKey(op, item.Key); err != nil {
+	items := make([]Item, 0, len(keys))
+	keyBuf := make([]byte, 0, total)
+	type span struct{ off, n int }
+	spans := make([]span, 0, len(keys))
+	foreign := false
+	h.c.records(func(k, v []byte, flags uint32, cas uint64) {
+		if _, ok := asked[string(k)]; !ok || len(items) == len(keys) || len(keyBuf)+len(k) > cap(keyBuf) {
+			foreign = true // a reply out of step: never attributed to a key
+			return
+		}
+		spans = append(spans, span{len(keyBuf), len(k)})
+		keyBuf = append(keyBuf, k...)
+		items = append(items, Item{Value: bytesCopy(v), Flags: flags, CasID: cas})
+	})
+	if len(spans) > 0 {
+		all := unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf)) // keyBuf is not written again
+		for i, sp := range spans {
+			it := &items[i]
+			it.Key = all[sp.off : sp.off+sp.n]
+			found[it.Key] = it
+		}
+	}
+	if foreign {
+		h.broken = true
+	}
+	h.srv = h.c.servers(h.srv)
+	failed := false
+	for _, s := range h.srv {
+		if s.rc != ReturnSuccess {
+			failed = true
+		}
+	}
+	if !failed && !foreign {
+		return nil
+	}
+	var me *MultiError
+	for i, k := range keys {
+		if _, ok := found[k]; ok {
+			continue
+		}
+		r := h.c.result(i)
+		var e *Error
+		switch {
+		case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
+			e = c.serverKeyError(ctx, cfg, op, k, r.server, h.srv[r.server])
+		case foreign && failed == false:
+			e = c.keyError(ctx, cfg, op, kindOther, k, keyResult{rc: ReturnProtocolError, server: r.server,
+				msg: "a reply for a key not asked arrived: the connection was out of step and is reconnected"})
+		default:
+			continue
+		}
+		if me == nil {
+			me = &MultiError{Errors: map[string]error{}}
+		}
+		me.Errors[k] = e
+	}
+	if me == nil {
+		return nil
+	}
+	return me
+}
+
+// checkItem validates an item before anything is sent.
+func checkItem(cfg *config, op string, item *Item) error {
+	if item == nil {
+		return errorf(op, "", ErrInvalidArguments, "nil item")
+	}
+	if err := checkKey(cfg, op, item.Key); err != nil {
 		return err
 	}
 	return checkExpiration(op, item.Key, item.Expiration)
@@ -150,284 +257,266 @@ func checkExpiration(op, key string, exp int32) error {
 	return nil
 }
 
-// storeError builds the error of a failed storage command. The binary
-// protocol reports a failed condition differently from the text protocol
-// (KEY_EEXISTS for Add, KEY_ENOENT for Replace/Append/Prepend); both mean
-// "not stored" here, as the text protocol says.
-func (c *Client) storeError(ctx context.Context, h *cHandle, op string, sop storeOp, key string, rc ReturnCode) *Error {
-	e := c.fail(ctx, h, op, key, rc)
-	switch {
-	case sop == opAdd && rc == ReturnDataExists,
-		(sop == opReplace || sop == opAppend || sop == opPrepend) && rc == ReturnNotFound:
-		e.sentinel = ErrNotStored
-	}
-	return e
+// store runs one storage command for item.
+func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, item *Item) error {
+	return c.do(ctx, op, keyOf(item), func(h *handle, cfg *config, ms int32) error {
+		if err := checkItem(cfg, op, item); err != nil {
+			return err
+		}
+		if cmd == cmdCAS && item.CasID == 0 {
+			// libmemcached sends "cas k f e n" without the unique (text) or a
+			// plain set (binary): either would corrupt the connection or the item.
+			return errorf(op, item.Key, ErrInvalidArguments,
+				"CasID is 0: the item was not read with a CAS id (is the \"cas\" behavior off?); read it with Get first")
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
+		if cmd == cmdSet {
+			h.c.stores(ms, cmdSet, p)
+		} else {
+			h.c.commands(ms, cmd, p, item.CasID)
+		}
+		return c.keyOutcome(ctx, h, cfg, op, k, item.Key, 0)
+	})
 }
 
-// store validates item and runs one storage command.
-func (c *Client) store(ctx context.Context, op string, sop storeOp, item *Item) error {
-	if err := c.checkItem(op, item); err != nil {
-		return err
+// bytesCopy copies b into Go memory (an empty value is empty, not nil).
+func bytesCopy(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+func keyOf(item *Item) string {
+	if item == nil {
+		return ""
 	}
-	return c.do(ctx, op, item.Key, func(h *cHandle, ms int32) error {
-		rc := h.store(ms, sop, item.Key, item.Value, item.Expiration, item.Flags, item.CasID)
-		if rc.Success() {
-			return nil
-		}
-		return c.storeError(ctx, h, op, sop, item.Key, rc)
-	})
+	return item.Key
+}
+
+// keyOutcome turns key i's result into nil or its error.
+func (c *Client) keyOutcome(ctx context.Context, h *handle, cfg *config, op string, k opKind, key string, i int) error {
+	r := h.c.result(i)
+	c.outcome(h, cfg, r.rc, r.server)
+	if r.rc.Success() {
+		return nil
+	}
+	return c.keyError(ctx, cfg, op, k, key, r)
 }
 
 // Set stores item unconditionally.
 func (c *Client) Set(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Set", opSet, item)
+	return c.store(ctx, "Set", cmdSet, kindOther, item)
 }
 
 // Add stores item only if its key is absent; otherwise the error wraps ErrNotStored.
 func (c *Client) Add(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Add", opAdd, item)
+	return c.store(ctx, "Add", cmdAdd, kindAdd, item)
 }
 
 // Replace stores item only if its key is present; otherwise the error wraps ErrNotStored.
 func (c *Client) Replace(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Replace", opReplace, item)
+	return c.store(ctx, "Replace", cmdReplace, kindPresent, item)
 }
 
 // Append appends item.Value to the existing value (flags and expiration are
 // kept); if the key is absent the error wraps ErrNotStored.
 func (c *Client) Append(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Append", opAppend, item)
+	return c.store(ctx, "Append", cmdAppend, kindPresent, item)
 }
 
 // Prepend prepends item.Value to the existing value; if the key is absent
 // the error wraps ErrNotStored.
 func (c *Client) Prepend(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Prepend", opPrepend, item)
+	return c.store(ctx, "Prepend", cmdPrepend, kindPresent, item)
 }
 
 // CompareAndSwap stores item only if it has not changed since item.CasID was
 // read. The error wraps ErrCASConflict if it changed, ErrCacheMiss if it
-// was deleted or expired.
+// was deleted or expired, and ErrInvalidArguments if item.CasID is 0.
 func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
-	return c.store(ctx, "CompareAndSwap", opCAS, item)
+	return c.store(ctx, "CompareAndSwap", cmdCAS, kindOther, item)
 }
 
 // Delete deletes key; if it is absent the error wraps ErrCacheMiss.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	const op = "Delete"
-	if err := c.checkKey(op, key); err != nil {
-		return err
-	}
-	return c.do(ctx, op, key, func(h *cHandle, ms int32) error {
-		if rc := h.deleteKey(ms, key); !rc.Success() {
-			return c.fail(ctx, h, op, key, rc)
+	return c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := checkKey(cfg, op, key); err != nil {
+			return err
 		}
-		return nil
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addKey(key)
+		h.c.stores(ms, cmdDelete, p)
+		return c.keyOutcome(ctx, h, cfg, op, kindOther, key, 0)
 	})
 }
 
 // Increment adds delta to the decimal number stored at key and returns the
 // new value. Arithmetic is unsigned 64-bit and wraps like memcached's. The
 // error wraps ErrCacheMiss if the key is absent and ErrNotNumeric if the
-// value is not a number.
+// value is not a number (or does not fit in 64 bits).
 func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
-	return c.incr(ctx, "Increment", false, key, delta)
+	return c.incr(ctx, "Increment", cmdIncr, key, delta)
 }
 
 // Decrement subtracts delta from the number stored at key and returns the
 // new value; memcached clamps at 0 instead of going negative.
 func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint64, error) {
-	return c.incr(ctx, "Decrement", true, key, delta)
+	return c.incr(ctx, "Decrement", cmdDecr, key, delta)
 }
 
-func (c *Client) incr(ctx context.Context, op string, decr bool, key string, delta uint64) (uint64, error) {
-	if err := c.checkKey(op, key); err != nil {
-		return 0, err
-	}
+func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
 	var v uint64
-	err := c.do(ctx, op, key, func(h *cHandle, ms int32) error {
-		var rc ReturnCode
-		v, rc = h.incr(ms, decr, key, delta)
-		if rc.Success() {
+	err := c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := checkKey(cfg, op, key); err != nil {
+			return err
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addKey(key)
+		h.c.commands(ms, cmd, p, delta)
+		r := h.c.result(0)
+		if r.rc.Success() {
+			v = r.num
 			return nil
 		}
-		return c.incrError(ctx, h, ms, c.fail(ctx, h, op, key, rc))
+		c.outcome(h, cfg, r.rc, r.server)
+		return c.incrError(ctx, h, cfg, op, key, r, ms)
 	})
 	return v, err
 }
 
-// incrError marks the server's rejection of a non-numeric value. The text
-// protocol says CLIENT_ERROR. Over the binary protocol memcached answers
-// DELTA_BADVAL, which libmemcached 1.1 does not decode: it reports
-// UNKNOWN_READ_FAILURE (after reading the whole answer, so the connection
-// stays usable). Only in that case the value is read back to tell a
-// non-numeric value from a real read failure.
-func (c *Client) incrError(ctx context.Context, h *cHandle, ms int32, e *Error) *Error {
-	switch e.Code {
-	case ReturnClientError:
-		e.sentinel = ErrNotNumeric
-	case ReturnUnknownReadFailure:
-		if v, _, _, rc := h.get(ms, e.Key); rc == ReturnSuccess && !isDecimal(v) {
-			e.sentinel = ErrNotNumeric
-			e.Message = "the value is not a decimal number (binary protocol DELTA_BADVAL)"
-		}
+// incrError builds the error of a failed increment. Over the binary
+// protocol memcached answers a value that is not a number (or does not fit
+// in 64 bits) with DELTA_BADVAL, which libmemcached does not decode: it
+// reports UNKNOWN_READ_FAILURE and closes the connection. Only then the
+// value is read back, to tell that case from a real read failure.
+func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key string, r keyResult, ms int32) *Error {
+	e := c.keyError(ctx, cfg, op, kindIncr, key, r)
+	if r.rc == ReturnUnknownReadFailure && cfg.binary {
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addKey(key)
+		h.c.getMulti(ms, p)
+		h.c.records(func(k, v []byte, _ uint32, _ uint64) {
+			if string(k) == key && !isCounter(v) {
+				e.sentinel = ErrNotNumeric
+				e.Message = "the value is not a decimal number that fits in 64 bits (binary protocol DELTA_BADVAL)"
+			}
+		})
 	}
 	return e
 }
 
-// isDecimal reports whether v is what memcached's incr accepts: decimal
-// digits, optionally followed by the spaces decr leaves behind.
-func isDecimal(v []byte) bool {
-	n := 0
-	for _, b := range v {
-		if b == ' ' && n > 0 {
-			continue
-		}
-		if b < '0' || b > '9' {
-			return false
-		}
-		n++
+// isCounter reports whether v is what memcached's incr accepts: a decimal
+// unsigned 64-bit number, optionally followed by the spaces decr leaves.
+func isCounter(v []byte) bool {
+	s := strings.TrimRight(string(v), " ")
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return false
 	}
-	return n > 0 && n <= 20
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
 }
 
 // Touch sets the expiration of key to seconds; if it is absent the error
 // wraps ErrCacheMiss.
 func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 	const op = "Touch"
-	if err := c.checkKey(op, key); err != nil {
-		return err
-	}
 	if err := checkExpiration(op, key, seconds); err != nil {
 		return err
 	}
-	return c.do(ctx, op, key, func(h *cHandle, ms int32) error {
-		if rc := h.touch(ms, key, seconds); !rc.Success() {
-			return c.fail(ctx, h, op, key, rc)
+	return c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := checkKey(cfg, op, key); err != nil {
+			return err
 		}
-		return nil
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addItem(key, nil, seconds, 0)
+		h.c.commands(ms, cmdTouch, p, 0)
+		return c.keyOutcome(ctx, h, cfg, op, kindOther, key, 0)
 	})
 }
 
-// checkItems validates a batch before anything is sent.
-func (c *Client) checkItems(op string, items []*Item) error {
-	for _, it := range items {
-		if err := c.checkItem(op, it); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SetMulti stores every item. Failures are reported per key in a
-// *MultiError, which errors.Is and errors.As see through. A nil item or a
-// malformed key rejects the whole batch before anything is sent.
+// SetMulti stores every item: the requests go out back to back and every
+// reply is read, so each item's outcome is exact. Failures are reported per
+// key in a *MultiError, which errors.Is and errors.As see through; with a
+// key given twice, the last item decides its outcome (and the value the
+// server keeps). A nil item or a malformed key rejects the whole batch
+// before anything is sent.
 func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
-	return c.storeMulti(ctx, "SetMulti", opSet, items)
+	return c.storeMulti(ctx, "SetMulti", cmdSet, kindOther, items)
 }
 
 // AddMulti adds every item whose key is absent (pylibmc's add_multi); the
 // keys already present are reported in a *MultiError wrapping ErrNotStored.
 func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
-	return c.storeMulti(ctx, "AddMulti", opAdd, items)
+	return c.storeMulti(ctx, "AddMulti", cmdAdd, kindAdd, items)
 }
 
-func (c *Client) storeMulti(ctx context.Context, op string, sop storeOp, items []*Item) error {
-	if err := c.checkItems(op, items); err != nil {
+func (c *Client) storeMulti(ctx context.Context, op string, cmd command, k opKind, items []*Item) error {
+	if len(items) == 0 {
+		_, err := c.begin(ctx, op, "")
 		return err
 	}
-	if len(items) == 0 {
+	return c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+		for _, it := range items {
+			if err := checkItem(cfg, op, it); err != nil {
+				return err
+			}
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		for _, it := range items {
+			p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
+		}
+		if cmd == cmdSet {
+			h.c.stores(ms, cmd, p)
+		} else {
+			h.c.commands(ms, cmd, p, 0)
+		}
+		return c.collect(ctx, h, cfg, op, k, len(items), func(i int) string { return items[i].Key }, ms)
+	})
+}
+
+// collect turns the per-key outcomes of a multi-key call into a
+// *MultiError (nil if all succeeded). With a key given more than once, its
+// last item decides.
+func (c *Client) collect(ctx context.Context, h *handle, cfg *config, op string, k opKind, n int, key func(int) string, ms int32) error {
+	type failure struct {
+		i int
+		r keyResult
+	}
+	var fails []failure
+	for i := 0; i < n; i++ {
+		r := h.c.result(i)
+		c.outcome(h, cfg, r.rc, r.server)
+		if !r.rc.Success() {
+			fails = append(fails, failure{i, r})
+		}
+	}
+	if len(fails) == 0 {
 		return nil
 	}
-	p := packedPool.Get().(*packed)
-	defer packedPool.Put(p)
-	p.reset(len(items))
-	for _, it := range items {
-		p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
-	}
-	return c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		if sop == opSet && len(items) > 1 {
-			c.setPipelined(ctx, h, ms, items, p)
-		} else {
-			h.storeMulti(ms, sop, p, false)
-		}
-		return c.collect(op, len(items), p, func(i int, rc ReturnCode) *Error {
-			return c.storeError(ctx, h, op, sop, items[i].Key, rc)
-		})
-	})
-}
-
-// setPipelined stores a batch without a round trip per item and still
-// learns every item's outcome, leaving it in p.rcs:
-//
-//  1. every set is sent back to back (libmemcached's buffered requests),
-//     then all keys are read back with one mget (golibmc_set_pipelined);
-//  2. a key found is stored (memcached unlinks the old item when a set
-//     fails, so a key present afterwards was stored, by us or by a later
-//     writer, whose value is not overwritten);
-//  3. the keys not found are sent again one by one, so their exact error
-//     (too large, out of memory, ...) is what the server says; a set is
-//     idempotent, so sending it twice is safe.
-//
-// If the flush or the mget fails (a server is down or hung), the handle's
-// connections are reset first; the keys read back are still known stored,
-// and the rest are sent one by one as above (a hung server costs one
-// timeout, not one per key: see golibmc_skip).
-func (c *Client) setPipelined(ctx context.Context, h *cHandle, ms int32, items []*Item, p *packed) {
-	found := make(map[string]bool, len(items))
-	rc := h.setPipelined(ms, p, func(key []byte, _ int, _ uint32) {
-		found[string(key)] = true
-	})
-	if !rc.Success() && rc != ReturnNotFound && rc != ReturnTimeout {
-		h.quit()
-	}
-	var idx []int
-	for i, it := range items {
-		if rci := p.rc(i); (rci == ReturnBuffered || rci == ReturnSuccess) && found[it.Key] {
-			p.setRC(i, ReturnSuccess)
-			continue
-		}
-		idx = append(idx, i)
-	}
-	if len(idx) == 0 {
-		return
-	}
-	if ms >= 0 {
-		if ms = remainingMS(ctx); ms <= 0 {
-			for _, i := range idx {
-				p.setRC(i, ReturnTimeout)
-			}
-			return
-		}
-	}
-	retry := packedPool.Get().(*packed)
-	defer packedPool.Put(retry)
-	retry.reset(len(idx))
-	for _, i := range idx {
-		retry.addItem(items[i].Key, items[i].Value, items[i].Expiration, items[i].Flags)
-	}
-	h.storeMulti(ms, opSet, retry, true)
-	for j, i := range idx {
-		p.setRC(i, retry.rc(j))
-	}
-}
-
-// collect turns per-key return codes into a *MultiError (nil if all
-// succeeded); fail builds the error of key i.
-func (c *Client) collect(op string, n int, p *packed, fail func(i int, rc ReturnCode) *Error) error {
-	var me *MultiError
+	last := make(map[string]int, n)
 	for i := 0; i < n; i++ {
-		rc := p.rc(i)
-		if rc.Success() {
-			continue
-		}
-		if me == nil {
-			me = &MultiError{Errors: map[string]error{}}
-		}
-		e := fail(i, rc)
-		me.Errors[e.Key] = e
+		last[key(i)] = i
 	}
-	if me == nil {
+	me := &MultiError{Errors: map[string]error{}}
+	for _, f := range fails {
+		kf := key(f.i)
+		switch {
+		case last[kf] != f.i:
+		case k == kindIncr:
+			me.Errors[kf] = c.incrError(ctx, h, cfg, op, kf, f.r, ms)
+		default:
+			me.Errors[kf] = c.keyError(ctx, cfg, op, k, kf, f.r)
+		}
+	}
+	if len(me.Errors) == 0 {
 		return nil
 	}
 	return me
@@ -437,128 +526,40 @@ func (c *Client) collect(op string, n int, p *packed, fail func(i int, rc Return
 // *MultiError wrapping ErrCacheMiss. A malformed key rejects the whole
 // batch before anything is sent.
 func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
-	const op = "DeleteMulti"
-	p, err := c.packKeys(op, keys)
-	if p == nil {
-		return err
-	}
-	defer packedPool.Put(p)
-	return c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		h.deleteMulti(ms, p)
-		return c.collect(op, len(keys), p, func(i int, rc ReturnCode) *Error {
-			return c.fail(ctx, h, op, keys[i], rc)
-		})
-	})
+	return c.keysMulti(ctx, "DeleteMulti", cmdDelete, keys, 0)
 }
 
 // IncrementMulti adds delta to every key (pylibmc's incr_multi). Failures
 // are reported per key in a *MultiError.
 func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64) error {
-	const op = "IncrementMulti"
-	p, err := c.packKeys(op, keys)
-	if p == nil {
+	return c.keysMulti(ctx, "IncrementMulti", cmdIncr, keys, delta)
+}
+
+func (c *Client) keysMulti(ctx context.Context, op string, cmd command, keys []string, arg uint64) error {
+	if len(keys) == 0 {
+		_, err := c.begin(ctx, op, "")
 		return err
 	}
-	defer packedPool.Put(p)
-	values := make([]uint64, len(keys))
-	return c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		h.incrMulti(ms, p, delta, values)
-		return c.collect(op, len(keys), p, func(i int, rc ReturnCode) *Error {
-			return c.incrError(ctx, h, ms, c.fail(ctx, h, op, keys[i], rc))
-		})
-	})
-}
-
-// packKeys validates keys and packs them; it returns a nil *packed (and
-// possibly a nil error, for an empty list) when there is nothing to send.
-func (c *Client) packKeys(op string, keys []string) (*packed, error) {
-	for _, k := range keys {
-		if err := c.checkKey(op, k); err != nil {
-			return nil, err
-		}
-	}
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	p := packedPool.Get().(*packed)
-	p.reset(len(keys))
-	for _, k := range keys {
-		p.addKey(k)
-	}
-	return p, nil
-}
-
-// FlushAll invalidates every item on every server.
-func (c *Client) FlushAll(ctx context.Context) error {
-	const op = "FlushAll"
-	return c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		if rc := h.flush(ms, 0); !rc.Success() {
-			return c.fail(ctx, h, op, "", rc)
-		}
-		return nil
-	})
-}
-
-// Stats returns the general statistics of every server, keyed by server
-// ("host:port", "[v6]:port" or socket path). If some servers fail, the
-// others' statistics are returned together with the error.
-func (c *Client) Stats(ctx context.Context) (map[string]map[string]string, error) {
-	return c.StatsArg(ctx, "")
-}
-
-// StatsArg is Stats with a stats argument, such as "items", "slabs" or "settings".
-func (c *Client) StatsArg(ctx context.Context, arg string) (map[string]map[string]string, error) {
-	const op = "Stats"
-	for i := 0; i < len(arg); i++ {
-		if b := arg[i]; b < ' ' || b == 0x7f {
-			return nil, errorf(op, "", ErrInvalidArguments, "control byte in stats argument")
-		}
-	}
-	out := map[string]map[string]string{}
-	err := c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		rc := h.stats(ms, arg, func(s serverID, k, v string) {
-			name := s.name()
-			m := out[name]
-			if m == nil {
-				m = map[string]string{}
-				out[name] = m
+	return c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+		for _, k := range keys {
+			if err := checkKey(cfg, op, k); err != nil {
+				return err
 			}
-			m[k] = v
-		})
-		if !rc.Success() {
-			return c.fail(ctx, h, op, "", rc)
 		}
-		return nil
-	})
-	return out, err
-}
-
-// Version returns the version each server reports, keyed like Stats.
-// Servers that did not answer are absent, and the error says why.
-func (c *Client) Version(ctx context.Context) (map[string]string, error) {
-	const op = "Version"
-	out := map[string]string{}
-	err := c.do(ctx, op, "", func(h *cHandle, ms int32) error {
-		rc := h.version(ms, func(s serverID, v string) {
-			if v != "255.255.255" && v != "0.0.0" { // libmemcached's "unknown"
-				out[s.name()] = v
-			}
-		})
-		if !rc.Success() {
-			return c.fail(ctx, h, op, "", rc)
+		p := getPacked()
+		defer packedPool.Put(p)
+		for _, k := range keys {
+			p.addKey(k)
 		}
-		return nil
+		kind := kindOther
+		if cmd == cmdDelete {
+			h.c.stores(ms, cmd, p)
+		} else {
+			kind = kindIncr
+			h.c.commands(ms, cmd, p, arg)
+		}
+		return c.collect(ctx, h, cfg, op, kind, len(keys), func(i int) string { return keys[i] }, ms)
 	})
-	return out, err
-}
-
-// Ping checks that every server answers (a version request to each).
-func (c *Client) Ping(ctx context.Context) error {
-	_, err := c.Version(ctx)
-	if e, ok := err.(*Error); ok {
-		e.Op = "Ping"
-	}
-	return err
 }
 
 // LibraryVersion returns the version of the libmemcached the process loaded.

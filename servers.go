@@ -28,11 +28,15 @@ func validKey(key string, max int) bool {
 	return true
 }
 
-// keyProblem describes why a key is malformed.
-func keyProblem(key string, max int) string {
+// keyProblem describes why a key is malformed; max is the limit left by
+// the namespace ns.
+func keyProblem(key string, max int, ns string) string {
 	switch {
 	case len(key) == 0:
 		return "empty key"
+	case len(key) > max && ns != "":
+		return "key is " + itoa(int64(len(key))) + " bytes; with the " + itoa(int64(len(ns))) +
+			"-byte namespace " + strconv.Quote(ns) + " the limit is " + itoa(int64(max))
 	case len(key) > max:
 		return "key is " + itoa(int64(len(key))) + " bytes; the limit is " + itoa(int64(max))
 	}
@@ -40,6 +44,88 @@ func keyProblem(key string, max int) string {
 		if c := key[i]; c <= ' ' || c == 0x7f {
 			return fmt.Sprintf("key has byte 0x%02x at offset %d (space, control bytes and 0x7f are not allowed)", c, i)
 		}
+	}
+	return ""
+}
+
+// MaxNamespaceLen is the longest namespace (key prefix) libmemcached accepts.
+const MaxNamespaceLen = 127
+
+// namespaceProblem describes why a namespace is not a valid key prefix:
+// libmemcached accepts 1 to 127 printable ASCII bytes (0x21-0x7e) in the
+// text protocol, and puts them on the wire as they are in both.
+func namespaceProblem(ns string) string {
+	if len(ns) > MaxNamespaceLen {
+		return "namespace is " + itoa(int64(len(ns))) + " bytes; the limit is " + itoa(MaxNamespaceLen)
+	}
+	for i := 0; i < len(ns); i++ {
+		if c := ns[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Sprintf("namespace has byte 0x%02x at offset %d (only printable ASCII 0x21-0x7e is allowed)", c, i)
+		}
+	}
+	return ""
+}
+
+// maxConsistentServers is the most servers libmemcached's continuum holds
+// (MEMCACHED_CONTINUUM_SIZE / MEMCACHED_POINTS_PER_SERVER); with more, a
+// consistent distribution aborts the process (hosts.cc asserts).
+const maxConsistentServers = 100
+
+// checkConfig refuses what libmemcached's configuration parser would
+// accept but the client must not run: a port outside 1-65535 (the parser
+// wraps it: 99999 becomes 34463), a configuration file or include (they
+// read arbitrary files, and an empty name aborts the process), more
+// servers than a consistent distribution holds.
+func checkConfig(config string) error {
+	bad := func(why string) error {
+		return errorf("NewFromConfig", "", ErrInvalidArguments, why)
+	}
+	servers := 0
+	for _, tok := range strings.Fields(config) {
+		name, value, _ := strings.Cut(tok, "=")
+		switch strings.ToUpper(name) {
+		case "--CONFIGURE-FILE", "INCLUDE", "--INCLUDE":
+			return bad(name + " is not supported: the configuration must be given in full")
+		case "--SERVER", "--SERVERS", "--SOCKET":
+			for _, s := range strings.Split(value, ",") {
+				if s == "" {
+					continue
+				}
+				servers++
+				if strings.ToUpper(name) == "--SOCKET" {
+					continue
+				}
+				if err := checkConfigPort(s); err != "" {
+					return bad("server " + strconv.Quote(s) + ": " + err)
+				}
+			}
+		}
+	}
+	if servers > maxConsistentServers {
+		return bad(itoa(int64(servers)) + " servers: at most " + itoa(maxConsistentServers) + " are supported in a configuration string")
+	}
+	return nil
+}
+
+// checkConfigPort checks the port of one --SERVER value: host, host:port,
+// [v6]:port, each optionally followed by /?weight.
+func checkConfigPort(s string) string {
+	s, _, _ = strings.Cut(s, "/?")
+	s = strings.Trim(s, "\"")
+	var port string
+	if strings.HasPrefix(s, "[") {
+		if i := strings.Index(s, "]:"); i >= 0 {
+			port = s[i+2:]
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 && strings.Count(s, ":") == 1 {
+		port = s[i+1:]
+	}
+	if port == "" {
+		return ""
+	}
+	p, err := strconv.ParseUint(port, 10, 64)
+	if err != nil || p == 0 || p > 65535 {
+		return "port must be 1-65535"
 	}
 	return ""
 }
@@ -73,15 +159,12 @@ func parseServer(spec string) (serverSpec, error) {
 	}
 	switch {
 	case strings.HasPrefix(rest, "udp:"):
-		s.kind = ConnectionUDP
-		rest = rest[4:]
+		return serverSpec{}, &Error{Op: "New", Code: ReturnDeprecated, sentinel: ErrNotSupported,
+			Message: fmt.Sprintf("server %q: UDP is not supported (libmemcached 1.1 deprecated it)", spec)}
 	case strings.HasPrefix(rest, "tcp:"):
 		rest = rest[4:]
 	}
 	if strings.HasPrefix(rest, "/") {
-		if s.kind == ConnectionUDP {
-			return bad("a unix socket cannot be udp")
-		}
 		s.kind = ConnectionUnixSocket
 		s.port = 0
 		if i := strings.LastIndexByte(rest, ':'); i > 0 {
@@ -91,6 +174,9 @@ func parseServer(spec string) (serverSpec, error) {
 			}
 			s.weight = uint32(w)
 			rest = rest[:i]
+		}
+		if len(rest) >= 108 {
+			return bad("a unix socket path must be shorter than 108 bytes (sun_path)")
 		}
 		s.host = rest
 		return s, nil

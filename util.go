@@ -1,12 +1,5 @@
 package libmemcached
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}
