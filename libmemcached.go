@@ -122,7 +122,9 @@ func (m cMaster) clone() (cMaster, bool) {
 }
 
 // lastError is memcached_last_error_message.
-func (m cMaster) lastError() string { return cleanMessage(C.GoString(C.memcached_last_error_message(m.p))) }
+func (m cMaster) lastError() string {
+	return cleanMessage(C.GoString(C.memcached_last_error_message(m.p)))
+}
 
 // setNamespace sets libmemcached's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY).
 func (m cMaster) setNamespace(prefix string) ReturnCode {
@@ -248,7 +250,9 @@ func (h *cHandle) free() { C.golibmc_handle_free(h.p) }
 func (h *cHandle) quit() { C.memcached_quit(h.p.mc) }
 
 // applyEjections is cMaster.applyEjections on the handle's clone.
-func (h *cHandle) applyEjections(idx []uint32, until []int64) { cMaster{h.p.mc}.applyEjections(idx, until) }
+func (h *cHandle) applyEjections(idx []uint32, until []int64) {
+	cMaster{h.p.mc}.applyEjections(idx, until)
+}
 
 // behavior is golibmc_behavior_get on the handle's clone.
 func (h *cHandle) behavior(b Behavior) uint64 { return cMaster{h.p.mc}.behavior(b) }
