@@ -30,6 +30,9 @@
 #include <libhashkit-1.0/hashkit.h>
 #include <errno.h>
 #include <poll.h>
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000 // Linux; defined by <poll.h> only with _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +227,18 @@ GOLIBMC_FN int golibmc_inst_fd_verified(const memcached_instance_st *s) {
   if (ss.ss_family == AF_INET) got = ntohs(((struct sockaddr_in *) &ss)->sin_port);
   if (ss.ss_family == AF_INET6) got = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
   return got == src ? fd : -1;
+}
+
+// golibmc_inst_leftover reports whether server instance s has bytes that
+// no request expects: read by libmemcached and not parsed, or waiting in
+// the socket (peeked, without blocking), while no reply is pending.
+GOLIBMC_FN int golibmc_inst_leftover(const memcached_instance_st *s) {
+  if (memcached_server_response_count(s) > 0) return 0;
+  const char *at;
+  if (golibmc_inst_unread(s, &at) > 0) return 1;
+  int fd = golibmc_inst_fd(s);
+  char c;
+  return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 // golibmc_behavior_get is memcached_behavior_get without its side effects
@@ -563,6 +578,17 @@ GOLIBMC_FN void golibmc_fail_server(golibmc_handle *h, uint32_t i, memcached_ret
   if (memcached_server_error_return(s) == rc) h->srv[i].msg = golibmc_msg_str(h, memcached_server_error(s));
 }
 
+// golibmc_policy_drop marks server i failed with rc and shuts its socket
+// down, so that libmemcached, at its next read of it, sees the end of the
+// stream and closes the connection itself: a reply arriving later can then
+// never be read as the answer to another request.
+GOLIBMC_FN void golibmc_policy_drop(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
+  golibmc_fail_server(h, i, rc);
+  h->srv[i].unsync = 1;
+  int fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+  if (fd >= 0) shutdown(fd, SHUT_RDWR);
+}
+
 // golibmc_server_of is the index of the server key goes to now.
 GOLIBMC_FN uint32_t golibmc_server_of(golibmc_handle *h, const char *key, size_t klen) {
   return h->nsrv <= 1 ? 0 : memcached_generate_hash(h->mc, key, klen);
@@ -673,6 +699,80 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
   return rc;
 }
 
+// golibmc_wait_more waits, at most ms, for more bytes on fd than the
+// queued ones already peeked. poll is level-triggered, so with those bytes
+// still queued it would return at once: SO_RCVLOWAT makes it wait for one
+// more (TCP; where the kernel ignores it, a short sleep stands in). It
+// returns 1 when more may have arrived, 0 on timeout, -1 when the peer
+// closed or the socket failed.
+GOLIBMC_FN int golibmc_wait_more(int fd, size_t queued, int ms) {
+  if (ms == 0) return 0;
+  int lowat = queued > 0 && queued < (1u << 30) ? (int) queued + 1 : 1;
+  int set = lowat > 1 && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
+  struct pollfd pfd = {fd, POLLIN | POLLRDHUP, 0};
+  int64_t start = golibmc_now_ns();
+  int pr = poll(&pfd, 1, ms);
+  if (set) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+  }
+  if (pr < 0) return errno == EINTR ? 1 : -1;
+  if (pr == 0) return 0;
+  if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) return -1;
+  if (queued > 0 && golibmc_now_ns() - start < 20000) {
+    struct timespec ts = {0, 50000}; // no SO_RCVLOWAT here (a unix socket): do not spin
+    nanosleep(&ts, NULL);
+  }
+  return 1;
+}
+
+// golibmc_policy_check_read_reply waits (at most the call's poll time)
+// for the start of server i's reply to a read and checks that it is one: a
+// VALUE or END line (text), a GETK/GETKQ/NOOP packet (binary). Anything
+// else is the answer to another request (a server that answered one
+// twice): the connection is dropped before libmemcached reads it, since a
+// read that took it would end early and leave its own reply to be taken as
+// the next request's.
+GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, int binary) {
+  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  char buf[16];
+  size_t seen = (size_t) -1;
+  for (;;) {
+    const char *at;
+    size_t have = golibmc_inst_unread(s, &at), n = have < sizeof(buf) ? have : sizeof(buf);
+    if (n) memcpy(buf, at, n);
+    int fd = golibmc_inst_fd(s);
+    if (fd < 0) return;
+    size_t queued = 0;
+    if (n < sizeof(buf)) {
+      ssize_t got = recv(fd, buf + n, sizeof(buf) - n, MSG_PEEK | MSG_DONTWAIT);
+      if (got == 0 && n == 0) return; // closed: libmemcached's read reports it
+      if (got > 0) queued = (size_t) got;
+      n += queued;
+    }
+    int ok = -1; // not known yet
+    if (binary) {
+      if (n >= 2) ok = (uint8_t) buf[0] == 0x81 && (buf[1] == 0x0c || buf[1] == 0x0d || buf[1] == 0x0a ||
+                                                    buf[1] == 0x00 || buf[1] == 0x09);
+    } else if (n >= 6 && memcmp(buf, "VALUE ", 6) == 0) {
+      ok = 1;
+    } else if (n >= 5 && memcmp(buf, "END\r\n", 5) == 0) {
+      ok = 1;
+    } else if (n >= 6 || memchr(buf, '\n', n)) {
+      ok = 0;
+    }
+    if (ok == 1) return;
+    if (ok == 0) {
+      golibmc_policy_drop(h, i, MEMCACHED_PROTOCOL_ERROR);
+      return;
+    }
+    // Not enough yet: wait for more (libmemcached's read then reports a
+    // timeout or a closed connection the same way).
+    if (n == seen || golibmc_wait_more(fd, queued, golibmc_poll_ms(h)) <= 0) return;
+    seen = n;
+  }
+}
+
 // golibmc_mget_fetch reads every reply of the pending mget into out. A
 // server that has not finished when libmemcached stops waiting, or whose
 // connection broke while it was read, is marked failed.
@@ -680,6 +780,12 @@ GOLIBMC_FN void golibmc_mget_fetch(golibmc_handle *h, size_t n, const char *keys
                                    golibmc_res *res) {
   uint8_t conn[256];
   uint32_t nc = h->nsrv < 256 ? h->nsrv : 256;
+  if (golibmc_layout != GOLIBMC_LAYOUT_NONE) {
+    int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+    for (uint32_t i = 0; i < h->nsrv; i++)
+      if (memcached_server_response_count(memcached_server_instance_by_position(h->mc, i)) > 0)
+        golibmc_policy_check_read_reply(h, i, binary);
+  }
   for (uint32_t i = 0; i < nc; i++) conn[i] = golibmc_connected(h, i) == 1;
   memcached_return_t frc = golibmc_policy_arm(h);
   if (frc == MEMCACHED_SUCCESS) {
@@ -695,6 +801,11 @@ GOLIBMC_FN void golibmc_mget_fetch(golibmc_handle *h, size_t n, const char *keys
       }
     }
   }
+  // A reply the read did not expect (another command's) ends the fetch as
+  // if every server had answered: fewer items than keys, and bytes left.
+  if (h->nrecords < n)
+    for (uint32_t i = 0; i < h->nsrv; i++)
+      if (golibmc_inst_leftover(memcached_server_instance_by_position(h->mc, i))) h->srv[i].unsync = 1;
   int failed = 0;
   // memcached_fetch_result reports a CLIENT_ERROR reply as the end of the
   // results; the error it recorded for this call says otherwise.
@@ -790,6 +901,13 @@ GOLIBMC_FN void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n
     // not asked again, so a hung server costs one timeout, not one per key.
     if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv && h->srv[r->server].rc == MEMCACHED_TIMEOUT)
       rc = MEMCACHED_TIMEOUT;
+    // golibmc_policy_clean_start: bytes no request expects on the key's
+    // connection (a server that answered something twice) would be read as
+    // this command's reply, and a storage command that reads a success line
+    // other than STORED aborts (storage.cc): start over on new connections.
+    if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv &&
+        golibmc_inst_leftover(memcached_server_instance_by_position(h->mc, r->server)))
+      memcached_quit(h->mc);
     if (rc == MEMCACHED_SUCCESS)
       rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
                            exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, &r->num);
@@ -917,17 +1035,6 @@ GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_
   return 24 + (long) body;
 }
 
-// golibmc_policy_drop marks server i failed with rc and shuts its socket
-// down, so that libmemcached, at its next read of it, sees the end of the
-// stream and closes the connection itself: a reply arriving later can then
-// never be read as the answer to another request.
-GOLIBMC_FN void golibmc_policy_drop(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
-  golibmc_fail_server(h, i, rc);
-  h->srv[i].unsync = 1;
-  int fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
-  if (fd >= 0) shutdown(fd, SHUT_RDWR);
-}
-
 // golibmc_policy_read_replies assigns the replies of server i to its items
 // (order[0..m), in the order they were sent): first the bytes libmemcached
 // has already read from the socket, then the socket's queue, peeked
@@ -945,6 +1052,7 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
     fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     goto failed;
   }
+  int closed = 0;
   for (;;) {
     const char *buffered;
     size_t have = golibmc_inst_unread(s, &buffered);
@@ -987,26 +1095,22 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       break;
     }
     if (done == m) {
+      if (at < total) h->srv[i].unsync = 1; // more than the replies asked for
       for (size_t k = 0; k < m; k++) {
         res[order[k]].rc = h->tmp[k].rc;
         res[order[k]].msg = h->tmp[k].msg;
       }
       return 1;
     }
-    if (got == 0) { // the server closed the connection
+    if (got == 0 || closed) { // the server closed the connection
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
     if (total == h->peek_cap) continue; // more has arrived than fits: look again with room
     if (!wait) return 0;
-    int pms = golibmc_poll_ms(h);
-    struct pollfd pfd = {fd, POLLIN, 0};
-    int pr = pms == 0 ? 0 : poll(&pfd, 1, pms);
-    if (pr == 0) break;
-    if (pr < 0 && errno != EINTR) {
-      fail = MEMCACHED_ERRNO;
-      break;
-    }
+    int more = golibmc_wait_more(fd, total - have, golibmc_poll_ms(h));
+    if (more == 0) break;
+    closed = more < 0; // look once more: what came before the end is still queued
   }
 failed:
   for (size_t k = 0; k < m; k++) {

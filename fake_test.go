@@ -1,0 +1,376 @@
+package libmemcached_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mc "github.com/golibmc/libmemcached"
+)
+
+// fakeServer is a text-protocol memcached on a loopback port that keeps
+// its items in a map and, with probability faultRate, answers a request
+// wrongly: the reply twice, an extra line after it, a line of garbage or an
+// error instead of it, another key's item instead of the one asked, the
+// previous read's reply again (out of order), or half the reply and a
+// closed connection. Replies to a storage command are never another
+// success line: libmemcached asserts on those (see docs/failure-handling.md).
+type fakeServer struct {
+	ln        net.Listener
+	mu        sync.Mutex
+	items     map[string]fakeItem
+	rng       *rand.Rand
+	faultRate float64
+	faults    map[string]int
+	cas       uint64
+}
+
+type fakeItem struct {
+	flags uint32
+	value []byte
+	cas   uint64
+}
+
+func startFake(t *testing.T, seed int64, faultRate float64) *fakeServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &fakeServer{ln: ln, items: map[string]fakeItem{}, rng: rand.New(rand.NewSource(seed)),
+		faultRate: faultRate, faults: map[string]int{}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go f.serve(conn)
+		}
+	}()
+	return f
+}
+
+func (f *fakeServer) addr() string { return f.ln.Addr().String() }
+
+// fault picks the fault for the next reply ("" for none), among kinds.
+func (f *fakeServer) fault(kinds ...string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rng.Float64() >= f.faultRate {
+		return ""
+	}
+	k := kinds[f.rng.Intn(len(kinds))]
+	f.faults[k]++
+	return k
+}
+
+var fakeTrace, _ = os.OpenFile(os.Getenv("GOLIBMC_FAKE_TRACE"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+
+func (f *fakeServer) serve(conn net.Conn) {
+	defer conn.Close()
+	id := conn.RemoteAddr().String()
+	r := bufio.NewReader(conn)
+	var lastRead string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		fields := strings.Fields(strings.TrimRight(line, "\r\n"))
+		if len(fields) == 0 {
+			continue
+		}
+		var reply string
+		kinds := []string{"dup", "extra-end", "garbage", "error", "client-error", "close"}
+		switch cmd := fields[0]; cmd {
+		case "get", "gets":
+			var b strings.Builder
+			f.mu.Lock()
+			for _, k := range fields[1:] {
+				if it, ok := f.items[k]; ok {
+					fmt.Fprintf(&b, "VALUE %s %d %d", k, it.flags, len(it.value))
+					if cmd == "gets" {
+						fmt.Fprintf(&b, " %d", it.cas)
+					}
+					fmt.Fprintf(&b, "\r\n%s\r\n", it.value)
+				}
+			}
+			other := ""
+			for k, it := range f.items {
+				other = fmt.Sprintf("VALUE %s %d %d 1\r\n%s\r\nEND\r\n", k, it.flags, len(it.value), it.value)
+				break
+			}
+			f.mu.Unlock()
+			b.WriteString("END\r\n")
+			reply = b.String()
+			switch f.fault(append(kinds, "other-key", "stale")...) {
+			case "other-key":
+				if other != "" {
+					reply = other
+				}
+			case "stale":
+				if lastRead != "" {
+					reply, lastRead = lastRead, reply
+				}
+			case "dup":
+				reply += reply
+			case "extra-end":
+				reply += "END\r\n"
+			case "garbage":
+				reply = "XYZZY\r\n"
+			case "error":
+				reply = "ERROR\r\n"
+			case "client-error":
+				reply = "CLIENT_ERROR bad data chunk\r\n"
+			case "close":
+				conn.Write([]byte(reply[:len(reply)/2]))
+				return
+			default:
+				lastRead = reply
+			}
+		case "set", "add", "replace", "append", "prepend", "cas":
+			if len(fields) < 5 {
+				reply = "ERROR\r\n"
+				break
+			}
+			n, _ := strconv.Atoi(fields[4])
+			data := make([]byte, n+2)
+			if _, err := io_ReadFull(r, data); err != nil {
+				return
+			}
+			reply = f.store(cmd, fields, data[:n])
+			reply = f.damage(reply, kinds)
+		case "delete", "incr", "decr", "touch":
+			reply = f.damage(f.keyed(cmd, fields), kinds)
+		case "version":
+			reply = "VERSION 1.6.18\r\n"
+		case "flush_all":
+			f.mu.Lock()
+			f.items = map[string]fakeItem{}
+			f.mu.Unlock()
+			reply = "OK\r\n"
+		case "quit":
+			return
+		default:
+			reply = "ERROR\r\n"
+		}
+		if fakeTrace != nil {
+			fmt.Fprintf(fakeTrace, "%s > %q\n%s < %q\n", id, line, id, reply)
+		}
+		if reply == "" {
+			return // the "close" fault
+		}
+		if _, err := conn.Write([]byte(reply)); err != nil {
+			return
+		}
+	}
+}
+
+// damage applies a fault to a reply that is not a read's.
+func (f *fakeServer) damage(reply string, kinds []string) string {
+	switch f.fault(kinds...) {
+	case "dup":
+		return reply + reply
+	case "extra-end":
+		return reply + "END\r\n"
+	case "garbage":
+		return "XYZZY\r\n"
+	case "error":
+		return "ERROR\r\n"
+	case "client-error":
+		return "CLIENT_ERROR bad command line format\r\n"
+	case "close":
+		return ""
+	}
+	return reply
+}
+
+func (f *fakeServer) store(cmd string, fields []string, data []byte) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := fields[1]
+	flags, _ := strconv.ParseUint(fields[2], 10, 32)
+	old, exists := f.items[k]
+	switch cmd {
+	case "add":
+		if exists {
+			return "NOT_STORED\r\n"
+		}
+	case "replace", "append", "prepend":
+		if !exists {
+			return "NOT_STORED\r\n"
+		}
+		if cmd == "append" {
+			data = append(append([]byte(nil), old.value...), data...)
+			flags = uint64(old.flags)
+		}
+		if cmd == "prepend" {
+			data = append(append([]byte(nil), data...), old.value...)
+			flags = uint64(old.flags)
+		}
+	case "cas":
+		if !exists {
+			return "NOT_FOUND\r\n"
+		}
+		if len(fields) < 6 || fields[5] != strconv.FormatUint(old.cas, 10) {
+			return "EXISTS\r\n"
+		}
+	}
+	f.cas++
+	f.items[k] = fakeItem{flags: uint32(flags), value: append([]byte(nil), data...), cas: f.cas}
+	return "STORED\r\n"
+}
+
+func (f *fakeServer) keyed(cmd string, fields []string) string {
+	if len(fields) < 2 {
+		return "ERROR\r\n"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := fields[1]
+	it, ok := f.items[k]
+	if !ok {
+		return "NOT_FOUND\r\n"
+	}
+	switch cmd {
+	case "delete":
+		delete(f.items, k)
+		return "DELETED\r\n"
+	case "touch":
+		return "TOUCHED\r\n"
+	}
+	n, err := strconv.ParseUint(string(it.value), 10, 64)
+	if err != nil || len(fields) < 3 {
+		return "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
+	}
+	d, _ := strconv.ParseUint(fields[2], 10, 64)
+	if cmd == "incr" {
+		n += d
+	} else if d > n {
+		n = 0
+	} else {
+		n -= d
+	}
+	f.cas++
+	it.value = []byte(strconv.FormatUint(n, 10))
+	it.cas = f.cas
+	f.items[k] = it
+	return strconv.FormatUint(n, 10) + "\r\n"
+}
+
+func io_ReadFull(r *bufio.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// TestFakeServerNeverWrongKey runs random operations against the fake
+// server while it answers one request in five wrongly. Every value is
+// tagged with its key, so a value returned for the wrong key shows; none
+// may, and the process must not abort. Pool size 1 puts every request on
+// the same connections.
+func TestFakeServerNeverWrongKey(t *testing.T) {
+	for _, pool := range []int{1, 3} {
+		t.Run(fmt.Sprint("pool", pool), func(t *testing.T) {
+			seed := time.Now().UnixNano()
+			if s := os.Getenv("GOLIBMC_FAKE_SEED"); s != "" {
+				seed, _ = strconv.ParseInt(s, 10, 64)
+			}
+			fmt.Fprintf(os.Stderr, "fake server seed %d\n", seed)
+			f := startFake(t, seed, 0.2)
+			c, err := mc.New([]string{f.addr()}, mc.WithPoolSize(pool), mc.WithBehaviors(map[string]any{"_poll_timeout": 200}))
+			require.NoError(t, err)
+			defer c.Close()
+			rng := rand.New(rand.NewSource(seed))
+			keys := make([]string, 12)
+			for i := range keys {
+				keys[i] = fmt.Sprint("fk", i)
+			}
+			val := func(k string, i int) []byte { return []byte(k + "=" + strconv.Itoa(i)) }
+			check := func(step int, k string, it *mc.Item) {
+				if it == nil {
+					return
+				}
+				require.Equal(t, k, it.Key, "seed %d step %d", seed, step)
+				require.True(t, strings.HasPrefix(string(it.Value), k+"="), "seed %d step %d: %q holds %q", seed, step, k, it.Value)
+			}
+			var wg sync.WaitGroup
+			for g := 0; g < pool; g++ {
+				wg.Add(1)
+				go func(g int) {
+					defer wg.Done()
+					rng := rand.New(rand.NewSource(seed + int64(g)))
+					for step := 0; step < 1500; step++ {
+						k := keys[rng.Intn(len(keys))]
+						switch rng.Intn(10) {
+						case 0, 1, 2:
+							it, _ := c.Get(bg(), k)
+							check(step, k, it)
+						case 3:
+							got, _ := c.GetMulti(bg(), []string{k, keys[rng.Intn(len(keys))], "absent"})
+							for gk, it := range got {
+								check(step, gk, it)
+							}
+						case 4, 5:
+							_ = c.Set(bg(), &mc.Item{Key: k, Value: val(k, step)})
+						case 6:
+							_ = c.SetMulti(bg(), []*mc.Item{{Key: k, Value: val(k, step)}, {Key: keys[0], Value: val(keys[0], step)}})
+						case 7:
+							_ = c.Add(bg(), &mc.Item{Key: k, Value: val(k, step)})
+							_ = c.Append(bg(), &mc.Item{Key: k, Value: []byte("+")})
+						case 8:
+							_ = c.Delete(bg(), k)
+						case 9:
+							if it, err := c.Get(bg(), k); err == nil {
+								check(step, k, it)
+								it.Value = val(k, step)
+								_ = c.CompareAndSwap(bg(), it)
+							}
+						}
+					}
+				}(g)
+			}
+			wg.Wait()
+			_ = rng
+			f.mu.Lock()
+			t.Logf("seed %d: faults injected %v", seed, f.faults)
+			f.mu.Unlock()
+			// With the faults off, the client answers exactly again.
+			f.mu.Lock()
+			f.faultRate = 0
+			f.mu.Unlock()
+			for i, k := range keys {
+				v := val(k, 100000+i)
+				var err error
+				for try := 0; try < 3; try++ { // a connection broken by the last fault may fail once
+					if err = c.Set(bg(), &mc.Item{Key: k, Value: v}); err == nil {
+						break
+					}
+				}
+				require.NoError(t, err)
+				it, err := c.Get(bg(), k)
+				require.NoError(t, err)
+				assert.Equal(t, string(v), string(it.Value))
+			}
+			var e *mc.Error
+			_, err = c.Get(bg(), "nothing")
+			require.True(t, errors.As(err, &e) && errors.Is(err, mc.ErrCacheMiss), "%v", err)
+		})
+	}
+}

@@ -1,0 +1,257 @@
+package libmemcached_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mc "github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/internal/mctest"
+)
+
+// TestCompareAndSwapZeroCasID: with the cas behavior off Get returns CasID
+// 0, and libmemcached would send a "cas" without its unique (text: memcached
+// answers ERROR twice and the connection is one reply behind; binary: a plain
+// set). The call is refused before anything is sent, and the connection
+// stays in step: later calls on the one pooled handle get their own answers.
+func TestCompareAndSwapZeroCasID(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			opts := append([]mc.Option{mc.WithPoolSize(1), mc.WithBehaviors(map[string]any{"cas": false})}, p.opts...)
+			c, servers := newClient(t, 1, opts...)
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: "a", Value: []byte("A")}))
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: "b", Value: []byte("B")}))
+			it, err := c.Get(bg(), "a")
+			require.NoError(t, err)
+			if p.name == "ascii" {
+				require.Zero(t, it.CasID, "the cas behavior is off")
+			}
+			it.CasID = 0 // binary replies always carry one: an item built by hand
+			it.Value = []byte("version")
+			err = c.CompareAndSwap(bg(), it)
+			require.ErrorIs(t, err, mc.ErrInvalidArguments)
+			assert.Contains(t, err.Error(), "CasID is 0")
+			for i := 0; i < 5; i++ {
+				got, err := c.Get(bg(), "b")
+				require.NoError(t, err)
+				require.Equal(t, "B", string(got.Value), "call %d returns b's own value", i)
+				got, err = c.Get(bg(), "a")
+				require.NoError(t, err)
+				require.Equal(t, "A", string(got.Value), "a is unchanged (binary would have overwritten it)")
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: "c", Value: []byte("C")}))
+			}
+			assert.Equal(t, "0", rawStats(t, servers[0].Addr)["cas_misses"], "no cas reached the server")
+		})
+	}
+}
+
+// TestNamespaceEveryWay writes a value that is a protocol command under
+// the longest key the namespace leaves, through every way of setting a
+// namespace and both protocols; one byte more is refused before anything is
+// sent. The server runs nothing: another client's key survives and
+// cmd_flush stays 0.
+func TestNamespaceEveryWay(t *testing.T) {
+	s := mctest.Start(t)
+	ways := []struct {
+		name string
+		ns   string
+		make func() (*mc.Client, error)
+	}{
+		{"WithNamespace", "ns:", func() (*mc.Client, error) { return mc.New([]string{s.Addr}, mc.WithNamespace("ns:")) }},
+		{"WithNamespace binary", "ns:", func() (*mc.Client, error) {
+			return mc.New([]string{s.Addr}, mc.WithNamespace("ns:"), mc.WithBehaviors(map[string]any{"binary_protocol": true}))
+		}},
+		{"--NAMESPACE", "golibmc", func() (*mc.Client, error) {
+			return mc.NewFromConfig("--SERVER=" + s.Addr + " --NAMESPACE=golibmc")
+		}},
+		{"--NAMESPACE quoted, binary", "g:lib.mc-", func() (*mc.Client, error) {
+			return mc.NewFromConfig(`--SERVER=` + s.Addr + ` --NAMESPACE="g:lib.mc-" --BINARY-PROTOCOL`)
+		}},
+		{"--NAMESPACE then behaviors", "golibmc", func() (*mc.Client, error) {
+			c, err := mc.NewFromConfig("--SERVER=" + s.Addr + " --NAMESPACE=golibmc")
+			if err == nil {
+				err = c.SetBehaviors(map[string]any{"_hash_with_prefix_key": true, "binary_protocol": true})
+			}
+			return c, err
+		}},
+	}
+	raw, err := mc.New([]string{s.Addr})
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NoError(t, raw.Set(bg(), &mc.Item{Key: "sentinel", Value: []byte("still here")}))
+	commands := []string{"flush_all", "flush_all\r\n", "flush_all 0\r\nset x 0 0 1\r\nx", "\r\nflush_all\r\n"}
+	for _, w := range ways {
+		t.Run(w.name, func(t *testing.T) {
+			c, err := w.make()
+			require.NoError(t, err)
+			defer c.Close()
+			max := mc.MaxKeyLen - len(w.ns)
+			key := strings.Repeat("k", max)
+			for _, v := range commands {
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: key, Value: []byte(v)}))
+				it, err := c.Get(bg(), key)
+				require.NoError(t, err)
+				require.Equal(t, v, string(it.Value))
+				err = c.Set(bg(), &mc.Item{Key: key + "k", Value: []byte(v)})
+				require.ErrorIs(t, err, mc.ErrMalformedKey, "one byte over the limit the namespace leaves")
+				assert.Contains(t, err.Error(), fmt.Sprintf("the limit is %d", max))
+				for _, call := range []func() error{
+					func() error { _, err := c.Get(bg(), key+"k"); return err },
+					func() error { _, err := c.GetMulti(bg(), []string{"x", key + "k"}); return err },
+					func() error { return c.Delete(bg(), key+"k") },
+					func() error { _, err := c.Increment(bg(), key+"k", 1); return err },
+					func() error { return c.Touch(bg(), key+"k", 1) },
+					func() error { return c.SetMulti(bg(), []*mc.Item{{Key: key + "k", Value: []byte(v)}}) },
+				} {
+					require.ErrorIs(t, call(), mc.ErrMalformedKey)
+				}
+			}
+			assert.True(t, rawHas(t, s.Addr, w.ns+key), "the value is stored under the prefixed key")
+		})
+	}
+	it, err := raw.Get(bg(), "sentinel")
+	require.NoError(t, err, "another client's key survives")
+	assert.Equal(t, "still here", string(it.Value))
+	assert.Equal(t, "0", rawStats(t, s.Addr)["cmd_flush"], "no value ran as a command")
+}
+
+// TestNamespaceValidated: a namespace must be 1 to 127 printable ASCII
+// bytes, however it is given.
+func TestNamespaceValidated(t *testing.T) {
+	for _, ns := range []string{"", "a b", "é", "a\r\n", strings.Repeat("n", 128)} {
+		_, err := mc.New([]string{"127.0.0.1:1"}, mc.WithNamespace(ns))
+		require.ErrorIs(t, err, mc.ErrMalformedKey, "%q", ns)
+	}
+	c, err := mc.New([]string{"127.0.0.1:1"}, mc.WithNamespace(strings.Repeat("n", 127)))
+	require.NoError(t, err)
+	c.Close()
+	_, err = mc.NewFromConfig(`--SERVER=127.0.0.1:1 --NAMESPACE="` + strings.Repeat("n", 128) + `"`)
+	require.Error(t, err)
+}
+
+// TestBehaviorLimits: every numeric behavior refuses the value past its
+// limit (tcp_keepidle 32768 used to be accepted, and the first connection
+// aborted the process), through SetBehaviors, WithBehaviors and the raw
+// SetBehavior alike; the limit itself works on a live connection.
+func TestBehaviorLimits(t *testing.T) {
+	c, servers := newClient(t, 1)
+	require.NoError(t, c.Set(bg(), &mc.Item{Key: "k", Value: []byte("v")}))
+	over := map[string]uint64{
+		"tcp_keepidle": 32768, "connect_timeout": 1 << 31, "_poll_timeout": 1 << 31, "send_timeout": 1 << 31,
+		"receive_timeout": 1 << 31, "retry_timeout": 1 << 31, "dead_timeout": 1 << 31, "_socket_send_size": 1 << 31,
+		"_socket_recv_size": 1 << 31, "failure_limit": 1 << 32, "server_timeout_limit": 1 << 32,
+		"_io_msg_watermark": 1 << 32, "_io_bytes_watermark": 1 << 32, "_io_key_prefetch": 1 << 32,
+		"num_replicas": 1 << 32, "buffer_requests": 1, "use_udp": 1, "tcp_nodelay": 2,
+	}
+	zero := []string{"connect_timeout", "_poll_timeout", "failure_limit"}
+	for name, v := range over {
+		err := c.SetBehaviors(map[string]any{name: v})
+		require.Error(t, err, name)
+		require.True(t, errors.Is(err, mc.ErrInvalidArguments) || errors.Is(err, mc.ErrNotSupported), "%s: %v", name, err)
+		_, err = mc.New([]string{servers[0].Addr}, mc.WithBehaviors(map[string]any{name: v}))
+		require.Error(t, err, name)
+	}
+	for _, name := range zero {
+		require.ErrorIs(t, c.SetBehaviors(map[string]any{name: 0}), mc.ErrInvalidArguments, name)
+	}
+	require.ErrorIs(t, c.SetBehavior(mc.BehaviorTCPKeepIdle, 32768), mc.ErrInvalidArguments, "the raw setter checks too")
+	require.ErrorIs(t, c.SetBehavior(mc.BehaviorMax, 1), mc.ErrInvalidArguments)
+	require.ErrorIs(t, c.SetBehavior(mc.BehaviorMax+5, 1), mc.ErrInvalidArguments)
+	require.ErrorIs(t, c.SetBehaviors(map[string]any{"num_replicas": 1}), mc.ErrInvalidArguments, "as many replicas as servers")
+	require.NoError(t, c.SetBehaviors(map[string]any{"tcp_keepidle": 32767, "tcp_keepalive": true}))
+	require.NoError(t, c.DisconnectAll())
+	it, err := c.Get(bg(), "k")
+	require.NoError(t, err, "a new connection with TCP_KEEPIDLE 32767")
+	assert.Equal(t, "v", string(it.Value))
+	_, err = mc.NewFromConfig("--SERVER=" + servers[0].Addr + " --POLL-TIMEOUT=0")
+	require.ErrorIs(t, err, mc.ErrInvalidArguments, "the configuration string is held to the same limits")
+}
+
+// TestIncrementPastUint64: memcached refuses to increment a value that does
+// not fit in 64 bits; both protocols say ErrNotNumeric (the binary one used
+// to say ErrServerDown, retriable).
+func TestIncrementPastUint64(t *testing.T) {
+	forProtocols(t, 1, func(t *testing.T, c *mc.Client, _ []*mctest.Server) {
+		for _, v := range []string{"18446744073709551616", "99999999999999999999999", "12a", "-1"} {
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: "big", Value: []byte(v)}))
+			_, err := c.Increment(bg(), "big", 1)
+			require.ErrorIs(t, err, mc.ErrNotNumeric, v)
+			var e *mc.Error
+			require.ErrorAs(t, err, &e)
+			assert.False(t, e.IsRetriable(), v)
+			err = c.IncrementMulti(bg(), []string{"big"}, 1)
+			require.ErrorIs(t, err, mc.ErrNotNumeric, v)
+		}
+		require.NoError(t, c.Set(bg(), &mc.Item{Key: "big", Value: []byte("18446744073709551615")}))
+		n, err := c.Increment(bg(), "big", 1)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(0), n, "the largest uint64 wraps")
+	})
+}
+
+// TestConfigurationErrors: ports out of range are refused (libmemcached's
+// parser wraps 99999 to 34463), configuration files and includes are
+// refused, and messages carry neither a pointer nor a C++ source location.
+func TestConfigurationErrors(t *testing.T) {
+	bad := map[string]error{
+		"--SERVER=127.0.0.1:99999":                  mc.ErrInvalidArguments,
+		"--SERVER=127.0.0.1:0":                      mc.ErrInvalidArguments,
+		"--SERVERS=127.0.0.1:11211,127.0.0.2:70000": mc.ErrInvalidArguments,
+		"--SERVER=[::1]:65536":                      mc.ErrInvalidArguments,
+		`--CONFIGURE-FILE=""`:                       mc.ErrInvalidArguments,
+		"--CONFIGURE-FILE=/etc/passwd":              mc.ErrInvalidArguments,
+		"--SERVER=127.0.0.1 INCLUDE /etc/passwd":    mc.ErrInvalidArguments,
+		"--SERVER=127.0.0.1 --NOPE":                 mc.ErrInvalidArguments,
+		"--BINARY-PROTOCOL":                         mc.ErrNoServers,
+		"--SERVER=127.0.0.1 --USE-UDP":              mc.ErrNotSupported,
+		"--SERVER=127.0.0.1 --BUFFER-REQUESTS":      mc.ErrNotSupported,
+	}
+	for config, want := range bad {
+		_, err := mc.NewFromConfig(config)
+		require.ErrorIs(t, err, want, config)
+		msg := err.Error()
+		assert.NotContains(t, msg, "(0x", config)
+		assert.NotContains(t, msg, ".cc:", config)
+		assert.NotContains(t, msg, ".yy", config)
+	}
+	var b strings.Builder
+	for i := 0; i < 101; i++ {
+		fmt.Fprintf(&b, "--SERVER=127.0.0.1:%d ", 20000+i)
+	}
+	_, err := mc.NewFromConfig(b.String() + "--DISTRIBUTION=consistent")
+	require.ErrorIs(t, err, mc.ErrInvalidArguments, "101 servers under a consistent distribution abort libmemcached")
+	specs := make([]string, 101)
+	for i := range specs {
+		specs[i] = fmt.Sprintf("127.0.0.1:%d", 20000+i)
+	}
+	c, err := mc.New(specs)
+	require.NoError(t, err, "101 servers with modula")
+	defer c.Close()
+	for _, b := range []map[string]any{{"ketama": true}, {"ketama_weighted": true}, {"distribution": "consistent"}} {
+		require.ErrorIs(t, c.SetBehaviors(b), mc.ErrNotSupported, "%v", b)
+	}
+	_, err = mc.New(specs, mc.WithBehaviors(map[string]any{"distribution": "consistent ketama"}))
+	require.ErrorIs(t, err, mc.ErrNotSupported)
+}
+
+// TestContextErrorsUnwrapToSentinels: a canceled context's error matches
+// ErrCanceled (and context.Canceled); an expired one ErrTimeout (and
+// context.DeadlineExceeded).
+func TestContextErrorsUnwrapToSentinels(t *testing.T) {
+	c, _ := newClient(t, 1)
+	ctx, cancel := context.WithCancel(bg())
+	cancel()
+	_, err := c.Get(ctx, "k")
+	require.ErrorIs(t, err, mc.ErrCanceled)
+	require.ErrorIs(t, err, context.Canceled)
+	ctx, cancel = context.WithTimeout(bg(), -1)
+	defer cancel()
+	err = c.Set(ctx, &mc.Item{Key: "k"})
+	require.ErrorIs(t, err, mc.ErrTimeout)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
