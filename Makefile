@@ -39,11 +39,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) .
 
 SOAK ?= 2m
-## soak: 16 goroutines of mixed operations for $(SOAK) while a server is killed every 20 s.
+SM_STEPS ?= 50000
+## soak: 16 goroutines of mixed operations for $(SOAK) while a server is killed every 20 s,
+## then the state-machine test with $(SM_STEPS) steps per goroutine and configuration.
 soak: deps
 	GOLIBMC_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 30m -run '^TestSoak$$' -v .
+	GOLIBMC_SM_STEPS=$(SM_STEPS) $(GO) test -race -count=1 -timeout 30m -run '^TestStateMachine$$' -v .
 
-LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys
+LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey
 ## leakcheck: the core operations under AddressSanitizer + LeakSanitizer (go test -asan).
 ## A leak prints "ERROR: LeakSanitizer: detected memory leaks" with the allocating
 ## stacks and fails the run; a clean run ends with "ok".

@@ -342,9 +342,10 @@ func (m *MultiError) Unwrap() []error {
 }
 
 // cleanMessage trims what libmemcached adds around its error text for its
-// own debugging: a leading "(0x7f...) " handle address and a trailing
-// " -> file.cc:line" source location. A bare "SUCCESS" (no error recorded
-// for this failure) becomes "".
+// own debugging: a leading "(0x7f...) " handle address, a trailing
+// " -> file.cc:line" source location and ", host: name:port" (the Error's
+// Server says it). A bare "SUCCESS" (no error recorded for this failure)
+// becomes "".
 func cleanMessage(s string) string {
 	if strings.HasPrefix(s, "(0x") {
 		if i := strings.Index(s, ") "); i > 0 {
@@ -352,6 +353,10 @@ func cleanMessage(s string) string {
 		}
 	}
 	if i := strings.LastIndex(s, " -> "); i >= 0 {
+		s = s[:i]
+	}
+	// The server is reported in Error.Server; libmemcached appends it too.
+	if i := strings.LastIndex(s, " host: "); i >= 0 && !strings.Contains(s[i+7:], " ") {
 		s = s[:i]
 	}
 	s = strings.TrimRight(strings.TrimSpace(s), ",")

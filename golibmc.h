@@ -173,40 +173,44 @@ GOLIBMC_FN int golibmc_set_buffering(memcached_st *mc, int on) {
   })
 
 // golibmc_layout_check picks the mirror that matches the loaded library,
-// using a throwaway handle with two unconnected servers on distinctive
-// ports, and checks that golibmc_set_buffering reads back through
+// using throwaway handles with one unconnected server each (one server:
+// adding a second reallocates the instance array, and libmemcached leaves
+// the first one's read pointer at the old address until it connects), and
+// checks that golibmc_set_buffering reads back through
 // memcached_behavior_get and changes nothing else. It returns the layout.
 GOLIBMC_FN int golibmc_layout_check(void) {
-  memcached_st *mc = memcached_create(NULL);
-  if (mc == NULL) return GOLIBMC_LAYOUT_NONE;
-  int layout = GOLIBMC_LAYOUT_NONE;
-  if (memcached_server_add(mc, "127.0.0.1", 47131) == MEMCACHED_SUCCESS &&
-      memcached_server_add(mc, "127.0.0.2", 39017) == MEMCACHED_SUCCESS &&
-      memcached_server_count(mc) == 2) {
-    int ok11 = 1, ok10 = 1;
-    for (uint32_t i = 0; i < 2; i++) {
-      const memcached_instance_st *s = memcached_server_instance_by_position(mc, i);
+  int ok11 = 1, ok10 = 1, flips = 1;
+  const char *hosts[2] = {"127.0.0.1", "127.0.0.2"};
+  in_port_t ports[2] = {47131, 39017};
+  for (int i = 0; i < 2; i++) {
+    memcached_st *mc = memcached_create(NULL);
+    if (mc == NULL) return golibmc_layout = GOLIBMC_LAYOUT_NONE;
+    if (memcached_server_add(mc, hosts[i], ports[i]) != MEMCACHED_SUCCESS || memcached_server_count(mc) != 1) {
+      ok11 = ok10 = 0;
+    } else {
+      const memcached_instance_st *s = memcached_server_instance_by_position(mc, 0);
       ok11 = ok11 && GOLIBMC_LAYOUT_MATCHES(golibmc_inst_11, s);
       ok10 = ok10 && GOLIBMC_LAYOUT_MATCHES(golibmc_inst_10, s);
     }
-    if (ok11 && !ok10) layout = GOLIBMC_LAYOUT_11;
-    if (ok10 && !ok11) layout = GOLIBMC_LAYOUT_10;
     uint64_t before[MEMCACHED_BEHAVIOR_MAX];
     for (int b = 0; b < MEMCACHED_BEHAVIOR_MAX; b++)
       before[b] = (b == MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE || b == MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE)
                       ? 0
                       : memcached_behavior_get(mc, (memcached_behavior_t) b);
     golibmc_set_buffering(mc, 1);
-    int flips = memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS) == 1;
+    flips = flips && memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS) == 1;
     golibmc_set_buffering(mc, 0);
     flips = flips && memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS) == 0;
     for (int b = 0; b < MEMCACHED_BEHAVIOR_MAX && flips; b++) {
       if (b == MEMCACHED_BEHAVIOR_SOCKET_SEND_SIZE || b == MEMCACHED_BEHAVIOR_SOCKET_RECV_SIZE) continue;
       flips = memcached_behavior_get(mc, (memcached_behavior_t) b) == before[b];
     }
-    if (!flips) layout = GOLIBMC_LAYOUT_NONE;
+    memcached_free(mc);
   }
-  memcached_free(mc);
+  int layout = GOLIBMC_LAYOUT_NONE;
+  if (ok11 && !ok10) layout = GOLIBMC_LAYOUT_11;
+  if (ok10 && !ok11) layout = GOLIBMC_LAYOUT_10;
+  if (!flips) layout = GOLIBMC_LAYOUT_NONE;
   golibmc_layout = layout;
   return layout;
 }

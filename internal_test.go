@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,6 +58,8 @@ func TestCleanMessage(t *testing.T) {
 	assert.Equal(t, "INVALID ARGUMENTS, Invalid memcached_hash_t()",
 		cleanMessage("(0x7fc42808f590) INVALID ARGUMENTS, Invalid memcached_hash_t() -> ./src/libmemcached/behavior.cc:540"))
 	assert.Equal(t, "", cleanMessage("SUCCESS"))
+	assert.Equal(t, "cannot increment or decrement non-numeric value",
+		cleanMessage("(0x5611) cannot increment or decrement non-numeric value,  host: 127.0.0.1:41507"))
 	assert.Equal(t, "plain", cleanMessage("plain"))
 }
 
@@ -135,4 +138,16 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 			t.Errorf("%s is stale: it differs from what the installed libmemcached headers generate; run `go generate ./...` (or make generate) and commit the result", committed)
 		}
 	}
+}
+
+// TestPrivateLayout: the mirror of libmemcached's private instance struct
+// that golibmc_layout_check picked is the one for the library loaded (1.1.x
+// or 1.0.18), so the socket and unread-bytes reads are right; with none,
+// the features that need them are off rather than wrong.
+func TestPrivateLayout(t *testing.T) {
+	want := 11
+	if strings.HasPrefix(libraryVersion(), "1.0.") {
+		want = 10
+	}
+	assert.Equal(t, want, privateLayout, "libmemcached %s", libraryVersion())
 }

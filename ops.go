@@ -404,22 +404,25 @@ func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key 
 		h.c.records(func(k, v []byte, _ uint32, _ uint64) {
 			if string(k) == key && !isCounter(v) {
 				e.sentinel = ErrNotNumeric
-				e.Message = "the value is not a decimal number that fits in 64 bits (binary protocol DELTA_BADVAL)"
+				e.Message = "memcached refused the value as a counter (binary protocol DELTA_BADVAL)"
 			}
 		})
 	}
 	return e
 }
 
-// isCounter reports whether v is what memcached's incr accepts: a decimal
-// unsigned 64-bit number, optionally followed by the spaces decr leaves.
+// isCounter reports whether memcached's incr surely accepts v: a decimal
+// number below 2^63, optionally followed by the spaces decr leaves. (For
+// 2^63 and more, memcached's safe_strtoull looks for a '-' with strchr,
+// which runs past the value into the slab, so it may refuse it as the text
+// protocol then says.)
 func isCounter(v []byte) bool {
 	s := strings.TrimRight(string(v), " ")
 	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
 		return false
 	}
-	_, err := strconv.ParseUint(s, 10, 64)
-	return err == nil
+	n, err := strconv.ParseUint(s, 10, 64)
+	return err == nil && n < 1<<63
 }
 
 // Touch sets the expiration of key to seconds; if it is absent the error
