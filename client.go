@@ -188,7 +188,7 @@ func newClient(op string, m cMaster, opts []Option) (*Client, error) {
 		m.free()
 		return nil, err
 	}
-	scratch, msg := m.newHandle()
+	scratch, msg := m.newHandle(nil, nil)
 	if scratch == nil {
 		m.free()
 		return nil, errorf(op, "", ErrFailure, msg)
@@ -373,8 +373,9 @@ func (c *Client) acquire(ctx context.Context, op, key string) (*handle, *config,
 		cfg = c.cfg.Load()
 		var ch *cHandle
 		msg := "client closed"
+		ep := c.ejected.epoch.Load()
 		if !c.closed.Load() {
-			ch, msg = c.master.newHandle()
+			ch, msg = c.master.newHandle(c.ejected.list())
 		}
 		c.mu.Unlock()
 		if ch == nil {
@@ -384,7 +385,7 @@ func (c *Client) acquire(ctx context.Context, op, key string) (*handle, *config,
 			}
 			return nil, nil, errorf(op, key, ErrFailure, msg)
 		}
-		h = &handle{c: ch, gen: cfg.gen}
+		h = &handle{c: ch, gen: cfg.gen, ejEpoch: ep}
 	}
 	if ep := c.ejected.epoch.Load(); h.ejEpoch != ep {
 		idx, until := c.ejected.list()

@@ -306,11 +306,13 @@ func errorf(op, key string, sentinel error, msg string) *Error {
 	return &Error{Op: op, Key: key, Message: msg, sentinel: sentinel}
 }
 
-// MultiError holds the per-key failures of a multi-key operation (SetMulti,
-// AddMulti, DeleteMulti, IncrementMulti). errors.Is(err, ErrNotStored) is
-// true when any key failed with it.
+// MultiError holds the failures of a call that has several parts: per key
+// for the multi-key operations (GetMulti, SetMulti, AddMulti, DeleteMulti,
+// IncrementMulti), per server ("host:port" or socket path) for the calls
+// every server answers (Stats, Version, Ping, FlushAll). errors.Is(err,
+// ErrNotStored) is true when any part failed with it.
 type MultiError struct {
-	Errors map[string]error // failed key -> its error
+	Errors map[string]error // failed key (or server) -> its error
 }
 
 // Error summarises the failures.
@@ -318,7 +320,7 @@ func (m *MultiError) Error() string {
 	var b strings.Builder
 	b.WriteString("memcached: ")
 	b.WriteString(itoa(int64(len(m.Errors))))
-	b.WriteString(" key(s) failed")
+	b.WriteString(" failed")
 	n := 0
 	for _, err := range m.Errors {
 		if n == 3 {

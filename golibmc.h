@@ -402,11 +402,15 @@ GOLIBMC_FN int golibmc_same_placement(memcached_st *master, memcached_st *mc) {
   return 1;
 }
 
-// golibmc_handle_new clones master into a new handle and checks the clone
+// golibmc_handle_new clones master into a new handle, ejects the servers
+// the master has ejected (ej_idx until ej_until), and checks the clone
 // against master: every behavior (repaired where memcached_clone lost one),
 // the namespace and the placement of probe keys. On failure it returns NULL
 // and writes why into err.
-GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, char *err, size_t errlen) {
+GOLIBMC_FN void golibmc_apply_ejections(memcached_st *mc, size_t n, const uint32_t *idx, const int64_t *until);
+
+GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, size_t nej, const uint32_t *ej_idx,
+                                              const int64_t *ej_until, char *err, size_t errlen) {
   err[0] = 0;
   golibmc_handle *h = (golibmc_handle *) calloc(1, sizeof(*h));
   if (h == NULL) {
@@ -420,6 +424,7 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, char *err, s
     return NULL;
   }
   int bad = golibmc_clone_repair(master, h->mc);
+  if (nej) golibmc_apply_ejections(h->mc, nej, ej_idx, ej_until);
   memcached_return_t rc;
   const char *ns1 = (const char *) memcached_callback_get(master, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
   const char *ns2 = (const char *) memcached_callback_get(h->mc, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
@@ -684,6 +689,9 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, UINT32_MAX);
   }
   if (rc == MEMCACHED_SUCCESS) rc = memcached_mget(h->mc, h->keyp, h->keyl, n);
+  // memcached_mget answers SUCCESS when a server could not be asked (a
+  // failed connect only records an error): the error recorded tells.
+  if (rc == MEMCACHED_SUCCESS && memcached_last_error(h->mc) != MEMCACHED_SUCCESS) rc = MEMCACHED_SOME_ERRORS;
   if (replicas) {
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, wm_msg);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, wm_bytes);
@@ -837,7 +845,9 @@ GOLIBMC_FN memcached_return_t golibmc_get_multi(golibmc_handle *h, int32_t ms, s
                                                 const size_t *klens, golibmc_res *res) {
   if (!golibmc_begin(h, ms)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
   memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
-  if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_SOME_ERRORS) golibmc_mget_fetch(h, n, keys, klens, res);
+  // Whatever mget answered, the servers it did ask have replies coming
+  // (the binary mget answers the last failed connect's code).
+  golibmc_mget_fetch(h, n, keys, klens, res);
   golibmc_end(h);
   return rc;
 }
@@ -943,7 +953,8 @@ GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size
   memcached_return_t rc = golibmc_policy_arm(h);
   if (rc == MEMCACHED_SUCCESS) rc = memcached_touch(h->mc, key, klen, exp);
   if (rc == MEMCACHED_SUCCESS) {
-    if (golibmc_mget_send(h, 1, key, &klen, res) == MEMCACHED_SUCCESS) golibmc_mget_fetch(h, 1, key, &klen, res);
+    golibmc_mget_send(h, 1, key, &klen, res);
+    golibmc_mget_fetch(h, 1, key, &klen, res);
   } else {
     res[0].rc = rc;
     res[0].msg = golibmc_msg_str(h, memcached_last_error_message(h->mc));
@@ -1309,6 +1320,10 @@ GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, co
     default: rc = MEMCACHED_INVALID_ARGUMENTS;
     }
   }
+  // memcached_stat_execute ignores a failed read of the stats, and the
+  // binary memcached_flush a failed reply: both answer SUCCESS. The error
+  // recorded for this call tells (each of them starts by clearing it).
+  if (rc == MEMCACHED_SUCCESS && memcached_last_error(h->mc) != MEMCACHED_SUCCESS) rc = memcached_last_error(h->mc);
   // SOME_ERRORS from a one-server handle: the server's own error says what.
   if (rc == MEMCACHED_SOME_ERRORS && s && memcached_server_error_return(s) != MEMCACHED_SUCCESS)
     rc = memcached_server_error_return(s);
@@ -1328,7 +1343,7 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new_single(memcached_st *master, uint3
     snprintf(err, errlen, "no server %u", i);
     return NULL;
   }
-  golibmc_handle *h = golibmc_handle_new(master, err, errlen);
+  golibmc_handle *h = golibmc_handle_new(master, 0, NULL, NULL, err, errlen);
   if (h == NULL) return NULL;
   const memcached_instance_st *s = memcached_server_instance_by_position(master, i);
   char name[MEMCACHED_NI_MAXHOST + 1];

@@ -73,7 +73,7 @@ func TestMultiError(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotStored)
 	assert.ErrorIs(t, err, ErrTooLarge)
 	assert.NotErrorIs(t, err, ErrCASConflict)
-	assert.Contains(t, err.Error(), "4 key(s) failed")
+	assert.Contains(t, err.Error(), "memcached: 4 failed;")
 	var e *Error
 	assert.True(t, errors.As(err, &e))
 }

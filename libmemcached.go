@@ -222,10 +222,16 @@ type cHandle struct {
 }
 
 // newHandle clones the master into a new handle (golibmc_handle_new:
-// memcached_clone, repaired and checked against the master).
-func (m cMaster) newHandle() (*cHandle, string) {
+// memcached_clone, the master's ejections applied, repaired and checked
+// against the master).
+func (m cMaster) newHandle(ejIdx []uint32, ejUntil []int64) (*cHandle, string) {
 	var buf [256]C.char
-	p := C.golibmc_handle_new(m.p, &buf[0], C.size_t(len(buf)))
+	var ip *C.uint32_t
+	var up *C.int64_t
+	if len(ejIdx) > 0 {
+		ip, up = (*C.uint32_t)(unsafe.Pointer(&ejIdx[0])), (*C.int64_t)(unsafe.Pointer(&ejUntil[0]))
+	}
+	p := C.golibmc_handle_new(m.p, C.size_t(len(ejIdx)), ip, up, &buf[0], C.size_t(len(buf)))
 	if p == nil {
 		return nil, C.GoString(&buf[0])
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -306,4 +307,253 @@ func hashByName(name string) mc.Hash {
 		}
 	}
 	return -1
+}
+
+// phpPeer runs testdata/php_peer.php with Debian's php-cli and php-memcached.
+func phpPeer(t *testing.T, req any, resp any) {
+	t.Helper()
+	if err := exec.Command("php", "-r", `exit(class_exists("Memcached") ? 0 : 1);`).Run(); err != nil {
+		t.Skip("php-memcached is not installed (make test installs it): " + err.Error())
+	}
+	in, err := json.Marshal(req)
+	require.NoError(t, err)
+	cmd := exec.Command("php", "testdata/php_peer.php")
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "php peer: %s", stderr.String())
+	require.NoError(t, json.Unmarshal(out, resp), "php peer said %s", out)
+}
+
+// landingConfig is one placement configuration the README offers.
+type landingConfig struct {
+	name      string
+	weights   []int          // per server; nil: all 1
+	behaviors map[string]any // by pylibmc name
+	ns        string
+}
+
+// phpOptions are the behaviors as raw libmemcached options, in pylibmc's
+// order (the order SetBehaviors applies them).
+func (lc landingConfig) phpOptions(t *testing.T) [][2]any {
+	var out [][2]any
+	for _, name := range mc.BehaviorNames() {
+		v, ok := lc.behaviors[name]
+		if !ok {
+			continue
+		}
+		var n any
+		switch x := v.(type) {
+		case bool:
+			n = 0
+			if x {
+				n = 1
+			}
+		case string:
+			if name == "distribution" {
+				for d := mc.DistributionModula; d < mc.DistributionConsistentMax; d++ {
+					if d.Name() == x {
+						n = int(d)
+					}
+				}
+			} else {
+				n = int(hashByName(x))
+			}
+		default:
+			n = x
+		}
+		b, ok := map[string]mc.Behavior{"hash": mc.BehaviorHash, "distribution": mc.BehaviorDistribution,
+			"ketama": mc.BehaviorKetama, "ketama_weighted": mc.BehaviorKetamaWeighted,
+			"_sort_hosts": mc.BehaviorSortHosts, "_hash_with_prefix_key": mc.BehaviorHashWithPrefixKey}[name]
+		require.True(t, ok, "no PHP option for %s", name)
+		out = append(out, [2]any{int(b), n})
+	}
+	return out
+}
+
+// TestLandingThroughPool: for every placement configuration (every hash x
+// modula, consistent, consistent ketama, ketama_weighted with equal and
+// unequal weights; sorted hosts; a namespace with and without
+// _hash_with_prefix_key), 8 goroutines write keys through a pool of 4
+// handles; every value must be found by a raw get on the server
+// ServerForKey names. Then pylibmc, then PHP Memcached, write the same keys:
+// each key must still be on exactly one server (the same one), now holding
+// the peer's value.
+func TestLandingThroughPool(t *testing.T) {
+	servers := mctest.StartN(t, 4)
+	hashes := []string{"default", "md5", "crc", "fnv1_64", "fnv1a_64", "fnv1_32", "fnv1a_32", "murmur", "jenkins"}
+	var configs []landingConfig
+	for _, h := range hashes {
+		configs = append(configs,
+			landingConfig{name: h + "/modula", behaviors: map[string]any{"hash": h}},
+			landingConfig{name: h + "/consistent", behaviors: map[string]any{"hash": h, "distribution": "consistent"}},
+			landingConfig{name: h + "/consistent ketama", behaviors: map[string]any{"hash": h, "distribution": "consistent ketama"}},
+			landingConfig{name: h + "/ketama", behaviors: map[string]any{"hash": h, "ketama": true}},
+			landingConfig{name: h + "/consistent weighted", weights: []int{1, 2, 3, 4}, behaviors: map[string]any{"hash": h, "distribution": "consistent weighted"}},
+		)
+	}
+	configs = append(configs,
+		landingConfig{name: "ketama_weighted, equal weights", behaviors: map[string]any{"ketama_weighted": true}},
+		landingConfig{name: "ketama_weighted, unequal weights", weights: []int{3, 1, 2, 1}, behaviors: map[string]any{"ketama_weighted": true}},
+		landingConfig{name: "modula, sorted hosts", behaviors: map[string]any{"_sort_hosts": true}},
+		landingConfig{name: "ketama, sorted hosts", behaviors: map[string]any{"_sort_hosts": true, "ketama": true}},
+		landingConfig{name: "namespace", ns: "ns:", behaviors: map[string]any{"ketama": true}},
+		landingConfig{name: "namespace hashed with the key", ns: "ns:", behaviors: map[string]any{"ketama": true, "_hash_with_prefix_key": true}},
+		landingConfig{name: "ketama_weighted, namespace hashed", ns: "app.", behaviors: map[string]any{"ketama_weighted": true, "_hash_with_prefix_key": true}},
+	)
+	// The servers in a shuffled order, so that _sort_hosts matters.
+	order := []int{2, 0, 3, 1}
+	specs := func(lc landingConfig) []string {
+		out := make([]string, len(order))
+		for i, j := range order {
+			w := 1
+			if lc.weights != nil {
+				w = lc.weights[i]
+			}
+			out[i] = fmt.Sprintf("%s:%d", servers[j].Addr, w)
+		}
+		return out
+	}
+	const perConfig = 200
+	keysOf := func(i int) []string { return placementKeys(fmt.Sprintf("l%d-", i), perConfig) }
+	where := make([]map[string]string, len(configs))
+	for i, lc := range configs {
+		opts := []mc.Option{mc.WithPoolSize(4), mc.WithBehaviors(lc.behaviors)}
+		if lc.ns != "" {
+			opts = append(opts, mc.WithNamespace(lc.ns))
+		}
+		c, err := mc.New(specs(lc), opts...)
+		require.NoError(t, err, lc.name)
+		keys := keysOf(i)
+		var wg sync.WaitGroup
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := g; j < len(keys); j += 8 {
+					require.NoError(t, c.Set(bg(), &mc.Item{Key: keys[j], Value: []byte("go")}))
+				}
+			}()
+		}
+		wg.Wait()
+		got := landed(t, servers, lc.ns, keys, "go")
+		where[i] = map[string]string{}
+		for _, k := range keys {
+			s, err := c.ServerForKey(k)
+			require.NoError(t, err)
+			require.Equal(t, s, got[k], "%s: key %s is not where ServerForKey says", lc.name, k)
+			where[i][k] = s
+		}
+		c.Close()
+	}
+	// pylibmc: one client per configuration, keys prefixed by hand (it has
+	// no namespace), placement by the prefixed key when the prefix is hashed.
+	type pyCombo struct {
+		Behaviors map[string]any `json:"behaviors"`
+		Keys      []string       `json:"keys"`
+	}
+	bySpecs := map[string][]int{}
+	for i, lc := range configs {
+		if lc.ns != "" && lc.behaviors["_hash_with_prefix_key"] != true {
+			continue // pylibmc cannot place by the key while storing the prefixed key
+		}
+		id := strings.Join(specs(lc), ",")
+		bySpecs[id] = append(bySpecs[id], i)
+	}
+	pyChecked := 0
+	for id, idx := range bySpecs {
+		req := struct {
+			Op      string    `json:"op"`
+			Servers []string  `json:"servers"`
+			Combos  []pyCombo `json:"combos"`
+		}{Op: "place", Servers: strings.Split(id, ",")}
+		for _, i := range idx {
+			b := map[string]any{}
+			for k, v := range configs[i].behaviors {
+				if k != "_hash_with_prefix_key" {
+					b[k] = v
+				}
+			}
+			keys := keysOf(i)
+			for j := range keys {
+				keys[j] = configs[i].ns + keys[j]
+			}
+			req.Combos = append(req.Combos, pyCombo{b, keys})
+		}
+		var resp []struct {
+			Failed []string `json:"failed"`
+		}
+		pylibmc(t, req, &resp)
+		for n, i := range idx {
+			require.Empty(t, resp[n].Failed, configs[i].name)
+			got := landed(t, servers, configs[i].ns, keysOf(i), "py")
+			for k, s := range where[i] {
+				require.Equal(t, s, got[k], "%s: pylibmc puts %s elsewhere", configs[i].name, k)
+			}
+			pyChecked++
+		}
+	}
+	// PHP Memcached: every configuration.
+	type phpCombo struct {
+		Servers [][3]any `json:"servers"`
+		Options [][2]any `json:"options"`
+		Prefix  string   `json:"prefix"`
+		Keys    []string `json:"keys"`
+	}
+	var req struct {
+		Combos []phpCombo `json:"combos"`
+	}
+	// PHP Memcached refuses keys with bytes that are not printable ASCII
+	// (s_memc_valid_key_ascii): it gets the ASCII keys.
+	ascii := func(keys []string) []string {
+		var out []string
+		for _, k := range keys {
+			if strings.IndexFunc(k, func(r rune) bool { return r <= ' ' || r > '~' }) < 0 {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	for i, lc := range configs {
+		pc := phpCombo{Options: lc.phpOptions(t), Prefix: lc.ns, Keys: ascii(keysOf(i))}
+		for _, s := range specs(lc) {
+			f := strings.Split(s, ":")
+			port, _ := strconv.Atoi(f[1])
+			w, _ := strconv.Atoi(f[2])
+			pc.Servers = append(pc.Servers, [3]any{f[0], port, w})
+		}
+		req.Combos = append(req.Combos, pc)
+	}
+	var resp []struct {
+		Failed []string `json:"failed"`
+	}
+	phpPeer(t, req, &resp)
+	for i, lc := range configs {
+		require.Empty(t, resp[i].Failed, lc.name)
+		keys := ascii(keysOf(i))
+		require.NotEmpty(t, keys)
+		got := landed(t, servers, lc.ns, keys, "php")
+		for _, k := range keys {
+			require.Equal(t, where[i][k], got[k], "%s: PHP puts %s elsewhere", lc.name, k)
+		}
+	}
+	t.Logf("landing: %d configurations x %d keys through a pool of 4; pylibmc agreed on %d configurations, PHP on %d",
+		len(configs), perConfig, pyChecked, len(configs))
+}
+
+// landed reads keys (prefixed by ns) from every server directly and returns
+// the one server holding each, which must hold value.
+func landed(t *testing.T, servers []*mctest.Server, ns string, keys []string, value string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, s := range servers {
+		for k, it := range rawGet(t, s.Addr, ns, keys) {
+			require.NotContains(t, out, k, "key %s on two servers", k)
+			require.Equal(t, value, it.value, "key %s on %s", k, s.Addr)
+			out[k] = s.Addr
+		}
+	}
+	require.Len(t, out, len(keys), "every key landed on a server")
+	return out
 }
