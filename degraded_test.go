@@ -286,3 +286,46 @@ func TestSetMultiSameKeyTwice(t *testing.T) {
 		assert.Equal(t, "small", string(it.Value))
 	})
 }
+
+// TestNoPurgeAbort: libmemcached "purges" (reads and discards replies with
+// a 50 ms timeout) while writing past its watermarks; against a server that
+// does not answer in time the purge closes the socket in the middle of the
+// write and the next write asserts (io.cc). Stores written back to back,
+// and a replicated binary GetMulti, never go past the watermarks here:
+// against a hung server they time out, they do not abort.
+func TestNoPurgeAbort(t *testing.T) {
+	for _, watermark := range []int{500, 2} {
+		servers := mctest.StartN(t, 3)
+		c, err := mc.New(mctest.Addrs(servers), mc.WithBehaviors(map[string]any{
+			"binary_protocol": true, "num_replicas": 1, "distribution": "consistent ketama",
+			"_io_msg_watermark": watermark, "_poll_timeout": 200,
+		}))
+		require.NoError(t, err)
+		items := make([]*mc.Item, 100)
+		keys := make([]string, 600)
+		for i := range keys {
+			keys[i] = fmt.Sprint("purge", i)
+			if i < len(items) {
+				items[i] = &mc.Item{Key: keys[i], Value: make([]byte, 4000)}
+			}
+		}
+		require.NoError(t, c.SetMulti(bg(), items))
+		for _, s := range servers {
+			s.Pause()
+		}
+		ctx, cancel := context.WithTimeout(bg(), 500*time.Millisecond)
+		require.ErrorIs(t, c.SetMulti(ctx, items), mc.ErrTimeout)
+		cancel()
+		ctx, cancel = context.WithTimeout(bg(), 500*time.Millisecond)
+		_, err = c.GetMulti(ctx, keys)
+		cancel()
+		require.ErrorIs(t, err, mc.ErrTimeout)
+		for _, s := range servers {
+			s.Resume()
+		}
+		got, err := c.GetMulti(bg(), keys[:len(items)])
+		require.NoError(t, err, "after the servers come back")
+		require.Len(t, got, len(items))
+		c.Close()
+	}
+}

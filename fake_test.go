@@ -25,7 +25,10 @@ import (
 // error instead of it, another key's item instead of the one asked, the
 // previous read's reply again (out of order), or half the reply and a
 // closed connection. Replies to a storage command are never another
-// success line: libmemcached asserts on those (see docs/failure-handling.md).
+// success line, and no extra reply is sent in the middle of a pipelined
+// batch: from a server that does either, libmemcached's synchronous
+// storage commands can read a success line other than STORED and assert
+// (see "Guarded assertions" in docs/failure-handling.md).
 type fakeServer struct {
 	ln        net.Listener
 	mu        sync.Mutex
@@ -92,6 +95,13 @@ func (f *fakeServer) serve(conn net.Conn) {
 		}
 		var reply string
 		kinds := []string{"dup", "extra-end", "garbage", "error", "client-error", "close"}
+		if r.Buffered() > 0 {
+			// More requests of a pipelined batch follow: an extra reply here
+			// would read exactly as the next request's (text replies carry
+			// no request id), and its own would arrive late, as if
+			// unsolicited (see "Guarded assertions" in docs/failure-handling.md).
+			kinds = []string{"garbage", "error", "client-error", "close"}
+		}
 		switch cmd := fields[0]; cmd {
 		case "get", "gets":
 			var b strings.Builder
@@ -318,7 +328,7 @@ func TestFakeServerNeverWrongKey(t *testing.T) {
 					rng := rand.New(rand.NewSource(seed + int64(g)))
 					for step := 0; step < 1500; step++ {
 						k := keys[rng.Intn(len(keys))]
-						switch rng.Intn(10) {
+						switch rng.Intn(12) {
 						case 0, 1, 2:
 							it, _ := c.Get(bg(), k)
 							check(step, k, it)
@@ -342,6 +352,15 @@ func TestFakeServerNeverWrongKey(t *testing.T) {
 								it.Value = val(k, step)
 								_ = c.CompareAndSwap(bg(), it)
 							}
+						case 10:
+							ck := "ctr" + k
+							if _, err := c.Increment(bg(), ck, 1); errors.Is(err, mc.ErrCacheMiss) {
+								_ = c.Set(bg(), &mc.Item{Key: ck, Value: []byte("0")})
+							}
+							_, _ = c.Decrement(bg(), ck, 1)
+						case 11:
+							_ = c.Touch(bg(), k, 3600)
+							_ = c.DeleteMulti(bg(), []string{k, keys[0]})
 						}
 					}
 				}(g)

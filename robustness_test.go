@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -162,6 +163,11 @@ func TestBehaviorLimits(t *testing.T) {
 	require.ErrorIs(t, c.SetBehavior(mc.BehaviorTCPKeepIdle, 32768), mc.ErrInvalidArguments, "the raw setter checks too")
 	require.ErrorIs(t, c.SetBehavior(mc.BehaviorMax, 1), mc.ErrInvalidArguments)
 	require.ErrorIs(t, c.SetBehavior(mc.BehaviorMax+5, 1), mc.ErrInvalidArguments)
+	require.ErrorIs(t, c.SetBehavior(-1, 1), mc.ErrInvalidArguments)
+	for _, b := range []mc.Behavior{-1, mc.BehaviorMax, mc.BehaviorMax + 1} {
+		_, err := c.Behavior(b)
+		require.ErrorIs(t, err, mc.ErrInvalidArguments, "memcached_behavior_get asserts outside the enum")
+	}
 	require.ErrorIs(t, c.SetBehaviors(map[string]any{"num_replicas": 1}), mc.ErrInvalidArguments, "as many replicas as servers")
 	require.NoError(t, c.SetBehaviors(map[string]any{"tcp_keepidle": 32767, "tcp_keepalive": true}))
 	require.NoError(t, c.DisconnectAll())
@@ -256,4 +262,29 @@ func TestContextErrorsUnwrapToSentinels(t *testing.T) {
 	err = c.Set(ctx, &mc.Item{Key: "k"})
 	require.ErrorIs(t, err, mc.ErrTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestUnguardedCallsNotMade: libmemcached asserts inside some calls for
+// inputs only their callers control (callback.cc, get.cc, error.cc: a
+// callback id outside the enum, a GET_FAILURE callback with memcached_get,
+// an execute callback returning MEMCACHED_ERRNO, memcached_dump). The thin
+// layer never makes those calls, and takes the namespace only with
+// MEMCACHED_CALLBACK_PREFIX_KEY; this keeps it so.
+func TestUnguardedCallsNotMade(t *testing.T) {
+	for _, file := range []string{"golibmc.h", "libmemcached.go"} {
+		src, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for n, line := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "//") {
+				continue
+			}
+			for _, call := range []string{"memcached_fetch_execute", "memcached_mget_execute", "memcached_get(",
+				"memcached_get_by_key", "memcached_dump", "MEMCACHED_CALLBACK_GET_FAILURE"} {
+				assert.NotContains(t, line, call, "%s:%d", file, n+1)
+			}
+			if strings.Contains(line, "memcached_callback_get(") || strings.Contains(line, "memcached_callback_set(") {
+				assert.Contains(t, line, "PREFIX_KEY", "%s:%d", file, n+1)
+			}
+		}
+	}
 }
