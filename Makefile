@@ -9,11 +9,11 @@ GO ?= go
 
 # The one list of Debian packages the tests, the demo and the Docker image need.
 DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-dev memcached libmemcached-tools \
-	python3 python3-pylibmc sasl2-bin libsasl2-modules
+	python3 python3-pylibmc php-cli php-memcached sasl2-bin libsasl2-modules
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet demo generate hash-vectors bench soak leakcheck fuzz docker-test
+.PHONY: deps test vet variants demo generate hash-vectors bench soak leakcheck fuzz docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -55,6 +55,16 @@ leakcheck: deps
 
 vet:
 	$(GO) vet ./...
+
+## variants: the builds CI checks besides the default one: a program importing the
+## package compiles with CGO_ENABLED=0 (and New says why it cannot work); the
+## libmemcached_nopkgconfig tag links and runs; the suite passes with cgocheck2,
+## which checks every Go pointer passed to C.
+variants: deps
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./examples/quickstart
+	CGO_ENABLED=0 $(GO) run ./testdata/nocgo
+	$(GO) test -count=1 -tags libmemcached_nopkgconfig -run '^(TestLinkInfo|TestSetGet|TestGetMulti)$$' .
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 .
 
 ## demo: start a memcached on a free port, run examples/quickstart, stop it.
 demo: deps

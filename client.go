@@ -106,6 +106,9 @@ func WithSASL(user, password string) Option {
 // UDP servers ("udp:host:port") are refused with ErrNotSupported:
 // libmemcached 1.1 no longer supports them.
 func New(servers []string, opts ...Option) (*Client, error) {
+	if !cgoAvailable {
+		return nil, noCgo("New")
+	}
 	if len(servers) == 0 {
 		return nil, errorf("New", "", ErrNoServers, "no server given")
 	}
@@ -140,6 +143,9 @@ func New(servers []string, opts ...Option) (*Client, error) {
 // libmemcached's description of the problem.
 func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	const op = "NewFromConfig"
+	if !cgoAvailable {
+		return nil, noCgo(op)
+	}
 	if config == "" {
 		return nil, errorf(op, "", ErrInvalidArguments, "empty configuration string")
 	}

@@ -3,6 +3,7 @@ package libmemcached
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -169,6 +170,30 @@ func sentinelFor(k opKind, rc ReturnCode) error {
 		return err
 	}
 	return rc.sentinel()
+}
+
+// notCounter makes e, a binary increment's UNKNOWN_READ_FAILURE, an
+// ErrNotNumeric when the key's value v is not one memcached surely counts:
+// then the reply was DELTA_BADVAL, which libmemcached does not decode.
+func notCounter(e *Error, v []byte) {
+	if !isCounter(v) {
+		e.sentinel = ErrNotNumeric
+		e.Message = "memcached refused the value as a counter (binary protocol DELTA_BADVAL)"
+	}
+}
+
+// isCounter reports whether memcached's incr surely accepts v: a decimal
+// number below 2^63, optionally followed by the spaces decr leaves. (For
+// 2^63 and more, memcached's safe_strtoull looks for a '-' with strchr,
+// which runs past the value into the slab, so it may refuse it as the text
+// protocol then says.)
+func isCounter(v []byte) bool {
+	s := strings.TrimRight(string(v), " ")
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return err == nil && n < 1<<63
 }
 
 // inStep reports whether an outcome proves that the connection it came on

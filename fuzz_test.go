@@ -2,7 +2,7 @@ package libmemcached_test
 
 import (
 	"bytes"
-	"fmt"
+	"errors"
 	"testing"
 
 	mc "github.com/golibmc/libmemcached"
@@ -78,11 +78,9 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 		it, err := clients[0].Get(bg(), "sentinel")
 		if err != nil || string(it.Value) != "intact" {
-			panic(fmt.Sprintf("the sentinel item changed after key %q: %v %v", key, it, err))
+			t.Fatalf("the sentinel item changed after key %q: %v %v", key, it, err)
 		}
 	})
 }
 
-func isMalformed(err error) bool {
-	return err != nil && bytes.Contains([]byte(err.Error()), []byte("malformed key"))
-}
+func isMalformed(err error) bool { return errors.Is(err, mc.ErrMalformedKey) }

@@ -53,6 +53,9 @@
 // includes this header) and unused-tolerant, since not every file calls all.
 #define GOLIBMC_FN static inline __attribute__((unused))
 
+// golibmc_header_version is the version of the headers this is compiled with.
+GOLIBMC_FN const char *golibmc_header_version(void) { return LIBMEMCACHED_VERSION_STRING; }
+
 // GOLIBMC_NONE is the server index of a key that reached no server.
 #define GOLIBMC_NONE UINT32_MAX
 

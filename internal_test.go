@@ -125,11 +125,13 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "constants_gen.go")
+	tables := filepath.Join(dir, "constants_gen_test.go")
 	cen := filepath.Join(dir, "cenum_gen.go")
-	cmd := exec.Command("go", "run", "./cmd/genconst", "-o", out, "-cenum", cen)
+	cmd := exec.Command("go", "run", "./cmd/genconst", "-o", out, "-test", tables, "-cenum", cen)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Run())
-	for gen, committed := range map[string]string{out: "constants_gen.go", cen: filepath.Join("internal", "cenum", "cenum_gen.go")} {
+	for gen, committed := range map[string]string{out: "constants_gen.go", tables: "constants_gen_test.go",
+		cen: filepath.Join("internal", "cenum", "cenum_gen.go")} {
 		want, err := os.ReadFile(gen)
 		require.NoError(t, err)
 		got, err := os.ReadFile(committed)
@@ -150,4 +152,16 @@ func TestPrivateLayout(t *testing.T) {
 		want = 10
 	}
 	assert.Equal(t, want, privateLayout, "libmemcached %s", libraryVersion())
+}
+
+// TestLinkInfo: the binary loaded the libmemcached it was compiled against,
+// linked as one of the documented ways (make variants also runs this with
+// -tags libmemcached_nopkgconfig).
+func TestLinkInfo(t *testing.T) {
+	assert.Contains(t, []string{
+		"dynamic, found with pkg-config libmemcached",
+		"dynamic, -lmemcached with CGO_CFLAGS/CGO_LDFLAGS (no pkg-config)",
+		"static, found with pkg-config --static libmemcached",
+	}, LinkInfo)
+	assert.Equal(t, HeaderVersion, LibraryVersion())
 }

@@ -53,6 +53,11 @@ func cBytes(b []byte) *C.char {
 // 1.0.18), or 0 when none did and the features that need it are off.
 var privateLayout = int(C.golibmc_layout_check())
 
+// HeaderVersion is the version of the libmemcached headers the package was
+// compiled against (LIBMEMCACHED_VERSION_STRING); LibraryVersion is the
+// one the process loaded.
+var HeaderVersion = C.GoString(C.golibmc_header_version())
+
 // libraryVersion is memcached_lib_version: the version of the libmemcached
 // the process actually loaded (HeaderVersion is the one compiled against).
 func libraryVersion() string { return C.GoString(C.memcached_lib_version()) }
@@ -192,14 +197,6 @@ func hashValue(key string, h Hash) uint32 {
 // cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
 func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
 
-// serverID identifies a server as libmemcached reports it.
-type serverID struct {
-	host   string
-	port   uint32
-	weight uint32
-	kind   ConnectionType
-}
-
 // readServer decodes one server identity written by golibmc_put_server.
 func readServer(b []byte) (serverID, []byte) {
 	if len(b) < 16 {
@@ -300,16 +297,6 @@ func (h *cHandle) message(msg C.uint32_t) string {
 	return cleanMessage(string(b[off+4 : off+4+n]))
 }
 
-// keyResult is one key's outcome, read from the result array.
-type keyResult struct {
-	rc     ReturnCode
-	server int // -1 when unknown
-	msg    string
-	flags  uint32
-	cas    uint64
-	num    uint64
-}
-
 // result returns key i's outcome of the handle's last call.
 func (h *cHandle) result(i int) keyResult {
 	r := &h.res[i]
@@ -319,16 +306,6 @@ func (h *cHandle) result(i int) keyResult {
 	}
 	return keyResult{rc: ReturnCode(r.rc), server: s, msg: h.message(r.msg), flags: uint32(r.flags),
 		cas: uint64(r.cas), num: uint64(r.num)}
-}
-
-// serverResult is one server's part of the handle's last call.
-type serverResult struct {
-	rc      ReturnCode // its failure, ReturnSuccess if none
-	msg     string
-	fd      int  // its socket, -1 if not connected or not readable here
-	pending int  // replies libmemcached still expects from it
-	unread  int  // bytes read from it and not parsed
-	unsync  bool // a reply from it was not one expected
 }
 
 // servers returns every server's part of the handle's last call.
@@ -407,21 +384,18 @@ func (p *packed) cVals() (*C.char, *C.size_t, *C.int64_t, *C.uint32_t) {
 	return cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0]
 }
 
-// command selects the libmemcached call of golibmc_command.
-type command int
-
-const (
-	cmdSet     command = C.GOLIBMC_SET
-	cmdAdd     command = C.GOLIBMC_ADD
-	cmdReplace command = C.GOLIBMC_REPLACE
-	cmdAppend  command = C.GOLIBMC_APPEND
-	cmdPrepend command = C.GOLIBMC_PREPEND
-	cmdCAS     command = C.GOLIBMC_CAS
-	cmdDelete  command = C.GOLIBMC_DELETE
-	cmdIncr    command = C.GOLIBMC_INCR
-	cmdDecr    command = C.GOLIBMC_DECR
-	cmdTouch   command = C.GOLIBMC_TOUCH
+// The command and serverOp values (thin.go) are golibmc.h's enums; both
+// count up from 0, so equal first and last members mean equal members.
+// Each index below is out of range, and the build fails, if one drifts.
+var (
+	_ = [1]struct{}{}[cmdSet-C.GOLIBMC_SET]
+	_ = [1]struct{}{}[cmdTouch-C.GOLIBMC_TOUCH]
+	_ = [1]struct{}{}[srvStats-C.GOLIBMC_STATS]
+	_ = [1]struct{}{}[srvFlush-C.GOLIBMC_FLUSH]
 )
+
+// cgoAvailable: this build calls libmemcached (nocgo.go has the other one).
+const cgoAvailable = true
 
 // getMulti reads every key of p: memcached_mget, then
 // memcached_fetch_result until every server answered (golibmc_get_multi).
@@ -495,16 +469,6 @@ func (h *cHandle) storeRecv(ms int32, cmd command, n int) bool {
 
 // storeChunk is how many stores storeSend may carry (golibmc_policy_chunk).
 const storeChunk = C.golibmc_policy_chunk
-
-// serverOp selects the command of golibmc_server_command.
-type serverOp int
-
-const (
-	srvStats   serverOp = C.GOLIBMC_STATS
-	srvVersion serverOp = C.GOLIBMC_VERSION
-	srvPing    serverOp = C.GOLIBMC_PING
-	srvFlush   serverOp = C.GOLIBMC_FLUSH
-)
 
 // serverCommand runs op on a one-server handle (memcached_stat_execute,
 // memcached_version, memcached_flush); stats come back through each.

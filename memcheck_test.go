@@ -119,8 +119,8 @@ func isExpected(err error) bool {
 
 // TestMemoryFlat runs 1M mixed operations and checks that RSS, the Go heap
 // and the C heap are flat (within 5%) between 10k and 1M operations. It
-// takes about a minute, so it runs when GOLIBMC_MEMCHECK=1 (make bench and
-// make leakcheck set it); a 50k-operation version always runs.
+// takes about a minute, so it runs when GOLIBMC_MEMCHECK=1 (make bench sets
+// it); a 50k-operation version always runs.
 func TestMemoryFlat(t *testing.T) {
 	total := 50_000
 	if os.Getenv("GOLIBMC_MEMCHECK") == "1" {

@@ -2,8 +2,6 @@ package libmemcached
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"sync"
 	"unsafe"
 )
@@ -390,10 +388,10 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 }
 
 // incrError builds the error of a failed increment. Over the binary
-// protocol memcached answers a value that is not a number (or does not fit
-// in 64 bits) with DELTA_BADVAL, which libmemcached does not decode: it
-// reports UNKNOWN_READ_FAILURE and closes the connection. Only then the
-// value is read back, to tell that case from a real read failure.
+// protocol memcached answers a value it will not count with DELTA_BADVAL,
+// which libmemcached does not decode: it reports UNKNOWN_READ_FAILURE (and
+// closes the connection). Only then the value is read back, so errors.go
+// (notCounter) can tell that case from a real read failure.
 func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key string, r keyResult, ms int32) *Error {
 	e := c.keyError(ctx, cfg, op, kindIncr, key, r)
 	if r.rc == ReturnUnknownReadFailure && cfg.binary {
@@ -402,27 +400,12 @@ func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key 
 		p.addKey(key)
 		h.c.getMulti(ms, p)
 		h.c.records(func(k, v []byte, _ uint32, _ uint64) {
-			if string(k) == key && !isCounter(v) {
-				e.sentinel = ErrNotNumeric
-				e.Message = "memcached refused the value as a counter (binary protocol DELTA_BADVAL)"
+			if string(k) == key {
+				notCounter(e, v)
 			}
 		})
 	}
 	return e
-}
-
-// isCounter reports whether memcached's incr surely accepts v: a decimal
-// number below 2^63, optionally followed by the spaces decr leaves. (For
-// 2^63 and more, memcached's safe_strtoull looks for a '-' with strchr,
-// which runs past the value into the slab, so it may refuse it as the text
-// protocol then says.)
-func isCounter(v []byte) bool {
-	s := strings.TrimRight(string(v), " ")
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return false
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return err == nil && n < 1<<63
 }
 
 // Touch sets the expiration of key to seconds; if it is absent the error

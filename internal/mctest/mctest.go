@@ -263,12 +263,13 @@ func (s *Server) signal(sig syscall.Signal, wait bool) {
 	}
 }
 
-// Stop ends the server and waits for it. Test servers hold nothing worth a
-// graceful shutdown (which costs memcached about a second), so this is SIGKILL.
+// Stop ends the server and waits for it, as a crash would (SIGKILL): test
+// servers hold nothing worth a graceful shutdown, which costs memcached
+// about a second.
 func (s *Server) Stop() { s.signal(syscall.SIGKILL, true) }
 
-// Kill kills the server at once (SIGKILL), as a crash would.
-func (s *Server) Kill() { s.signal(syscall.SIGKILL, true) }
+// Kill is Stop, named for the fault tests that crash a server.
+func (s *Server) Kill() { s.Stop() }
 
 // Pause stops the process (SIGSTOP): it keeps its sockets but answers
 // nothing. It returns once the kernel reports the process stopped (a signal

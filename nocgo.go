@@ -1,0 +1,71 @@
+//go:build !cgo
+
+package libmemcached
+
+// Built with CGO_ENABLED=0 there is no libmemcached to call: this file
+// stands in for the thin layer (libmemcached.go) so that a program
+// importing the package still compiles, and New and NewFromConfig return
+// ErrNotSupported saying why (as go-sqlite3's static_mock.go does). No
+// method below is reached: there is never a client to call them on.
+
+// cgoAvailable: this build cannot call libmemcached.
+const cgoAvailable = false
+
+// LinkInfo says how libmemcached was linked into this binary.
+const LinkInfo = "not linked: built with CGO_ENABLED=0"
+
+const privateLayout = 0
+
+// HeaderVersion is empty: no libmemcached headers were compiled in.
+var HeaderVersion = ""
+
+func libraryVersion() string                        { return "" }
+func hashValue(string, Hash) uint32                 { return 0 }
+func cHeapInUse() int64                             { return -1 }
+func newCMaster() (cMaster, bool)                   { return cMaster{}, false }
+func newCMasterFromConfig(string) (cMaster, string) { return cMaster{}, errNoCgo }
+
+type cMaster struct{}
+
+func (cMaster) free() {}
+func (cMaster) addServer(ConnectionType, string, uint16, uint32) ReturnCode {
+	return ReturnNotSupported
+}
+func (cMaster) serverCount() int                        { return 0 }
+func (cMaster) rebuild() ReturnCode                     { return ReturnNotSupported }
+func (cMaster) setBehavior(Behavior, uint64) ReturnCode { return ReturnNotSupported }
+func (cMaster) behavior(Behavior) uint64                { return 0 }
+func (cMaster) clone() (cMaster, bool)                  { return cMaster{}, false }
+func (cMaster) lastError() string                       { return errNoCgo }
+func (cMaster) setNamespace(string) ReturnCode          { return ReturnNotSupported }
+func (cMaster) namespace() string                       { return "" }
+func (cMaster) setSASL(string, string) ReturnCode       { return ReturnNotSupported }
+func (cMaster) servers(*cHandle) []serverID             { return nil }
+func (cMaster) serverByKey(*cHandle, string) (serverID, ReturnCode) {
+	return serverID{}, ReturnNotSupported
+}
+func (cMaster) applyEjections([]uint32, []int64)               {}
+func (cMaster) newHandle([]uint32, []int64) (*cHandle, string) { return nil, errNoCgo }
+func (cMaster) newSingleHandle(int) (*cHandle, string)         { return nil, errNoCgo }
+
+type cHandle struct{}
+
+func (*cHandle) free()                                                              {}
+func (*cHandle) quit()                                                              {}
+func (*cHandle) applyEjections([]uint32, []int64)                                   {}
+func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
+func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
+func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
+func (*cHandle) records(func([]byte, []byte, uint32, uint64))                       {}
+func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }
+func (*cHandle) getAndTouch(int32, string, int32)                                   {}
+func (*cHandle) commands(int32, command, *packed, uint64)                           {}
+func (*cHandle) stores(int32, command, *packed)                                     {}
+func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
+
+type packed struct{ n int }
+
+func (p *packed) reset()                                { p.n = 0 }
+func (p *packed) len() int                              { return p.n }
+func (p *packed) addKey(string)                         { p.n++ }
+func (p *packed) addItem(string, []byte, int32, uint32) { p.n++ }
