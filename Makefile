@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-d
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet variants demo generate hash-vectors bench soak leakcheck fuzz docker-test
+.PHONY: deps test vet variants poll-modes demo generate hash-vectors bench soak leakcheck fuzz docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -46,12 +46,21 @@ soak: deps
 	GOLIBMC_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 30m -run '^TestSoak$$' -v .
 	GOLIBMC_SM_STEPS=$(SM_STEPS) $(GO) test -race -count=1 -timeout 30m -run '^TestStateMachine$$' -v .
 
-LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey
+LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey|TestBatch|TestLongStoreReplies|TestNoDescriptorLeak
 ## leakcheck: the core operations under AddressSanitizer + LeakSanitizer (go test -asan).
 ## A leak prints "ERROR: LeakSanitizer: detected memory leaks" with the allocating
 ## stacks and fails the run; a clean run ends with "ok".
 leakcheck: deps
 	ASAN_OPTIONS=detect_leaks=1 $(GO) test -asan -count=1 -run '$(LEAK_TESTS)' .
+
+## poll-modes: the whole suite and the leak check again with the netpoller policy
+## forced to always and to never (GOLIBMC_POLL_MODE; the default runs use auto).
+poll-modes: deps
+	for m in always never; do \
+	  echo "== GOLIBMC_POLL_MODE=$$m"; \
+	  GOLIBMC_POLL_MODE=$$m $(GO) test -race -count=1 . || exit 1; \
+	  GOLIBMC_POLL_MODE=$$m ASAN_OPTIONS=detect_leaks=1 $(GO) test -asan -count=1 -run '$(LEAK_TESTS)' . || exit 1; \
+	done
 
 vet:
 	$(GO) vet ./...
@@ -83,6 +92,9 @@ hash-vectors: deps
 
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 BENCH_COUNT ?= 5
+# The commit before implicit pipelining and netpoller waits: the single-goroutine
+# benchmarks are compared with it.
+BENCH_BASE ?= 371bb19
 
 ## bench: golibmc vs a raw C loop vs gomemcache on one local memcached; writes BENCHMARKS.md.
 bench: deps
@@ -91,9 +103,10 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt
 	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt
 	GOLIBMC_MEMCHECK=1 $(GO) test -count=1 -run '^TestMemoryFlat$$' -v . | tee bench/results/memcheck.txt
+	BENCHSTAT=$(BENCHSTAT) GO=$(GO) ./scripts/bench-ab.sh $(BENCH_BASE) bench/results/ab.txt || echo "not measured" > bench/results/ab.txt
 	cd bench && $(GO) build -o results/compare ./compare
 	cd bench && ../scripts/with-memcached.sh ./results/compare -reps $(BENCH_COUNT) -cloop ./cloop/cloop -out ../BENCHMARKS.md \
-		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt
+		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt
 
 ## docker-test: build the Dockerfile and run its tests here, making an engine and
 ## the base image when none can be pulled (see scripts/docker-test.sh).

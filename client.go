@@ -2,7 +2,6 @@ package libmemcached
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -48,6 +47,7 @@ type config struct {
 	namespace  string
 	maxKey     int // MaxKeyLen less the namespace
 	hash       Hash
+	poll       time.Duration // the poll timeout: how long a split call waits for a reply
 	autoEject  bool
 	ejectFor   int64 // seconds an ejected server stays out (dead_timeout, else retry_timeout)
 	binary     bool
@@ -59,6 +59,8 @@ type config struct {
 type Option func(*options) error
 
 type options struct {
+	pollMode   PollMode
+	batching   bool
 	poolSize   int
 	behaviors  []behaviorSetting // applied in order after the defaults
 	namespace  string
@@ -172,7 +174,7 @@ var defaultBehaviors = []behaviorSetting{
 }
 
 func newClient(op string, m cMaster, opts []Option) (*Client, error) {
-	o := options{poolSize: DefaultPoolSize()}
+	o := options{poolSize: DefaultPoolSize(), batching: true, pollMode: defaultPollMode}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -276,6 +278,7 @@ func (c *Client) readConfig(gen uint64) *config {
 		servers:    m.servers(c.scratch),
 		namespace:  m.namespace(),
 		hash:       Hash(m.behavior(BehaviorHash)),
+		poll:       time.Duration(m.behavior(BehaviorPollTimeout)) * time.Millisecond,
 		autoEject:  m.behavior(BehaviorAutoEjectHosts) != 0,
 		binary:     m.behavior(BehaviorBinaryProtocol) != 0,
 		cas:        m.behavior(BehaviorSupportCAS) != 0,
@@ -358,21 +361,35 @@ func remainingMS(ctx context.Context) int32 {
 	return int32(ms)
 }
 
-// acquire takes a handle from the pool for a call, waiting until one is
-// free or ctx ends. A handle cloned before the last configuration change is
-// replaced by a fresh clone; servers ejected since it was last used are
-// ejected on it too.
-func (c *Client) acquire(ctx context.Context, op, key string) (*handle, *config, error) {
-	h, err := c.pool.acquire(ctx)
-	if err != nil {
-		if errors.Is(err, ErrClosed) {
-			return nil, nil, errorf(op, key, ErrClosed, "")
+// wait takes a handle for cl: at once if one is free and nobody waits,
+// else in line. lead is false when another call's batch carried cl (its
+// result is in cl.result).
+func (c *Client) wait(cl *call, key string) (g grant, lead bool, err error) {
+	g, ok, err := c.pool.take(cl)
+	if err == nil && !ok {
+		g, lead, err = c.pool.await(cl)
+		if err == nil && !lead {
+			return grant{}, false, nil
 		}
-		return nil, nil, ctxError(op, key, err)
 	}
+	if err == ErrClosed {
+		return grant{}, false, errorf(cl.op, key, ErrClosed, "")
+	}
+	if err != nil {
+		return grant{}, false, ctxError(cl.op, key, err)
+	}
+	return g, true, nil
+}
+
+// prepare readies a granted handle: a slot without one, or a handle cloned
+// before the last configuration change, gets a fresh clone of the master;
+// servers ejected since it was last used are ejected on it too. On failure
+// the slot goes back to the pool.
+func (c *Client) prepare(h *handle, op, key string, batchable bool) (*handle, *config, error) {
 	cfg := c.cfg.Load()
 	if h == nil || h.gen != cfg.gen {
 		if h != nil {
+			h.w.drop()
 			h.c.free()
 		}
 		c.mu.Lock()
@@ -385,7 +402,7 @@ func (c *Client) acquire(ctx context.Context, op, key string) (*handle, *config,
 		}
 		c.mu.Unlock()
 		if ch == nil {
-			c.pool.release(nil)
+			c.pool.release(nil, batchable)
 			if c.closed.Load() {
 				return nil, nil, errorf(op, key, ErrClosed, "")
 			}
@@ -398,18 +415,23 @@ func (c *Client) acquire(ctx context.Context, op, key string) (*handle, *config,
 		h.c.applyEjections(idx, until)
 		h.ejEpoch = ep
 	}
+	inFlight.Add(1)
 	return h, cfg, nil
 }
 
 // release settles a handle after a call and gives it back: a handle whose
 // connections are not proven in step is disconnected first (memcached_quit),
 // so a reply left on one can never be read as another request's answer.
-func (c *Client) release(h *handle, cfg *config) {
+func (c *Client) release(h *handle, cfg *config, batchable bool) {
+	inFlight.Add(-1)
 	h.srv = h.c.servers(h.srv)
 	broken := h.broken
 	for i, s := range h.srv {
 		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(s.rc) {
 			broken = true
+		}
+		if s.rc != ReturnSuccess {
+			h.w.drop() // its connections may have changed
 		}
 		if s.rc == ReturnServerMarkedDead && cfg.autoEject {
 			c.eject(i, cfg)
@@ -417,9 +439,10 @@ func (c *Client) release(h *handle, cfg *config) {
 	}
 	if broken {
 		h.c.quit()
+		h.w.drop()
 		h.broken = false
 	}
-	c.pool.release(h)
+	c.pool.release(h, batchable)
 }
 
 // outcome notes one key's outcome on h: an outcome that does not prove the
@@ -434,18 +457,29 @@ func (c *Client) outcome(h *handle, cfg *config, rc ReturnCode, server int) {
 	}
 }
 
-// do runs fn with a handle: begin, acquire, fn, release.
+// do runs fn alone with a handle (commands that cannot share a round
+// trip): begin, wait for a handle, fn, release.
 func (c *Client) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
-	ms, err := c.begin(ctx, op, key)
+	if _, err := c.begin(ctx, op, key); err != nil {
+		return err
+	}
+	cl := getCall(ctx, kindSolo, op, nil, nil)
+	g, _, err := c.wait(cl, key)
+	putCall(cl)
 	if err != nil {
 		return err
 	}
-	h, cfg, err := c.acquire(ctx, op, key)
+	h, cfg, err := c.prepare(g.h, op, key, false)
 	if err != nil {
 		return err
 	}
-	err = fn(h, cfg, ms)
-	c.release(h, cfg)
+	ms := remainingMS(ctx) // the time left after waiting in line
+	if ms == 0 {
+		err = ctxError(op, key, context.DeadlineExceeded)
+	} else {
+		err = fn(h, cfg, ms)
+	}
+	c.release(h, cfg, false)
 	return err
 }
 
@@ -510,15 +544,19 @@ func (c *Client) DisconnectAll() error {
 
 // PoolStats describes a client's pool of libmemcached handles.
 type PoolStats struct {
-	Size  int // the bound set by WithPoolSize
-	Open  int // handles created and not yet freed (each has its own connections)
-	InUse int // handles lent to calls in flight
+	Size   int // the bound set by WithPoolSize
+	Open   int // handles created and not yet freed (each has its own connections)
+	InUse  int // handles lent to calls in flight
+	Queued int // calls waiting in line for a handle
+
+	// Implicit pipelining (see WithBatching), since the client was made:
+	Batches uint64 // round trips that carried calls from the line
+	Carried uint64 // calls that went in a batch another call led
 }
 
 // PoolStats returns the pool's current state.
 func (c *Client) PoolStats() PoolStats {
-	open, inUse := c.pool.stats()
-	return PoolStats{Size: c.pool.size, Open: open, InUse: inUse}
+	return c.pool.stats()
 }
 
 // checkKey validates a key for op against the namespace in force.

@@ -66,13 +66,15 @@ func compareHandles(t *testing.T, c *Client) {
 	t.Helper()
 	var hs []*handle
 	for i := 0; i < c.pool.size; i++ {
-		h, _, err := c.acquire(context.Background(), "test", "")
+		g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+		require.NoError(t, err)
+		h, _, err := c.prepare(g.h, "test", "", false)
 		require.NoError(t, err)
 		hs = append(hs, h)
 	}
 	defer func() {
 		for _, h := range hs {
-			c.release(h, c.cfg.Load())
+			c.release(h, c.cfg.Load(), false)
 		}
 	}()
 	c.mu.Lock()

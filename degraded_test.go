@@ -208,11 +208,14 @@ func TestServerForKeyAfterEject(t *testing.T) {
 	}
 }
 
-// TestSetMultiDeadline: against a hung server SetMulti returns within its
-// deadline (plus scheduling), however many items it carries.
+// TestSetMultiDeadline: against a hung server SetMulti returns by its
+// deadline, however many items it carries: not after a poll timeout (5 s
+// here) per chunk, or even one. (The bound is loose on purpose: it tells
+// "honours the deadline" from "waits the poll timeout", not a scheduling
+// delay.)
 func TestSetMultiDeadline(t *testing.T) {
 	servers := mctest.StartN(t, 2)
-	c, err := mc.New(mctest.Addrs(servers), mc.WithBehaviors(map[string]any{"distribution": "consistent ketama"}))
+	c, err := mc.New(mctest.Addrs(servers), mc.WithBehaviors(map[string]any{"distribution": "consistent ketama", "_poll_timeout": 5000}))
 	require.NoError(t, err)
 	defer c.Close()
 	servers[1].Pause()
@@ -229,7 +232,7 @@ func TestSetMultiDeadline(t *testing.T) {
 			elapsed := time.Since(t0)
 			cancel()
 			require.ErrorIs(t, err, mc.ErrTimeout)
-			assert.Less(t, elapsed, d+40*time.Millisecond, "%d items, deadline %v", n, d)
+			assert.Less(t, elapsed, d+2*time.Second, "%d items, deadline %v", n, d)
 			t.Logf("%d items, deadline %v: returned after %v", n, d, elapsed.Round(time.Millisecond))
 		}
 	}

@@ -2,6 +2,7 @@ package libmemcached_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -37,6 +38,8 @@ type fakeServer struct {
 	faultRate float64
 	faults    map[string]int
 	cas       uint64
+	// storeReply, when set, is every storage command's reply, verbatim.
+	storeReply string
 }
 
 type fakeItem struct {
@@ -160,6 +163,11 @@ func (f *fakeServer) serve(conn net.Conn) {
 			}
 			reply = f.store(cmd, fields, data[:n])
 			reply = f.damage(reply, kinds)
+			f.mu.Lock()
+			if f.storeReply != "" {
+				reply = f.storeReply
+			}
+			f.mu.Unlock()
 		case "delete", "incr", "decr", "touch":
 			reply = f.damage(f.keyed(cmd, fields), kinds)
 		case "version":
@@ -392,4 +400,49 @@ func TestFakeServerNeverWrongKey(t *testing.T) {
 			require.True(t, errors.As(err, &e) && errors.Is(err, mc.ErrCacheMiss), "%v", err)
 		})
 	}
+}
+
+// TestLongStoreReplies: stores whose replies are long (a 300-byte
+// SERVER_ERROR line each, so 256 of them do not fit the first look at the
+// socket) and a server that streams more than any reply can be. Every key
+// gets the server's error, nothing hangs, and the connection is usable
+// after.
+func TestLongStoreReplies(t *testing.T) {
+	f := startFake(t, 1, 0)
+	c, err := mc.New([]string{f.addr()}, mc.WithPoolSize(1))
+	require.NoError(t, err)
+	defer c.Close()
+	items := make([]*mc.Item, 256)
+	for i := range items {
+		items[i] = &mc.Item{Key: fmt.Sprint("long", i), Value: []byte("v")}
+	}
+	f.mu.Lock()
+	f.storeReply = "SERVER_ERROR " + strings.Repeat("x", 300) + "\r\n"
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(bg(), 20*time.Second)
+	defer cancel()
+	err = c.SetMulti(ctx, items)
+	var me *mc.MultiError
+	require.ErrorAs(t, err, &me)
+	require.Len(t, me.Errors, len(items))
+	for k, e := range me.Errors {
+		require.ErrorIs(t, e, mc.ErrServerError, k)
+	}
+
+	f.mu.Lock()
+	f.storeReply = strings.Repeat("SERVER_ERROR "+strings.Repeat("y", 2100), 2) // no line end in 2,048 bytes
+	f.mu.Unlock()
+	err = c.SetMulti(ctx, items[:3])
+	require.ErrorAs(t, err, &me)
+	for k, e := range me.Errors {
+		require.ErrorIs(t, e, mc.ErrProtocol, k)
+	}
+
+	f.mu.Lock()
+	f.storeReply = ""
+	f.mu.Unlock()
+	require.NoError(t, c.Set(ctx, &mc.Item{Key: "after", Value: []byte("ok")}))
+	it, err := c.Get(ctx, "after")
+	require.NoError(t, err)
+	require.Equal(t, "ok", string(it.Value))
 }

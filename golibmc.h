@@ -530,6 +530,14 @@ GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
   return 1;
 }
 
+// golibmc_resume starts the second crossing of a split call (the read
+// half): a new deadline, and everything the first half recorded (each
+// server's code and message, each key's result) kept, so the call's
+// results are complete when it ends.
+GOLIBMC_FN void golibmc_resume(golibmc_handle *h, int32_t ms) {
+  h->deadline_ns = ms >= 0 ? golibmc_now_ns() + (int64_t) ms * 1000000 : 0;
+}
+
 // golibmc_clear_res resets n per-key results.
 GOLIBMC_FN void golibmc_clear_res(golibmc_res *res, size_t n) {
   memset(res, 0, n * sizeof(golibmc_res));
@@ -869,7 +877,7 @@ GOLIBMC_FN memcached_return_t golibmc_get_send(golibmc_handle *h, int32_t ms, si
 // (golibmc_drop) by Go.
 GOLIBMC_FN void golibmc_get_recv(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
                                  const size_t *klens, golibmc_res *res, const uint32_t *late, size_t nlate) {
-  if (!golibmc_begin(h, ms)) return;
+  golibmc_resume(h, ms);
   for (size_t i = 0; i < nlate; i++) golibmc_fail_server(h, late[i], MEMCACHED_TIMEOUT);
   golibmc_mget_fetch(h, n, keys, klens, res);
   golibmc_end(h);
@@ -1056,12 +1064,11 @@ GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_
 // golibmc_policy_read_replies assigns the replies of server i to its items
 // (order[0..m), in the order they were sent): first the bytes libmemcached
 // has already read from the socket, then the socket's queue, peeked
-// (MSG_PEEK) and, with wait, polled for until all have arrived or the
-// call's time is up. It returns 1 when all m replies were read, 0 when
-// some have not arrived (without wait; nothing is assigned then), -1 when
-// the server failed (the replies read are assigned, the rest fail).
+// (MSG_PEEK) and polled for until all have arrived or the call's time is
+// up. It returns 1 when all m replies were read, -1 when the server failed
+// (the replies read are assigned, the rest fail).
 GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibmc_res *res, const uint32_t *order,
-                                           size_t m, int op, int wait) {
+                                           size_t m, int op) {
   const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
   int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
   memcached_return_t fail = MEMCACHED_TIMEOUT;
@@ -1071,6 +1078,11 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
     goto failed;
   }
   int closed = 0;
+  // room is how many bytes past libmemcached's own buffer are peeked: it
+  // doubles while the socket holds more than that and the replies are not
+  // all complete, up to the most m replies can take (2,048 bytes per text
+  // line, 24 + 4,096 per binary reply), so the loop always ends.
+  size_t room = 4096, most = m * (binary ? 24 + 4096 : 2048);
   for (;;) {
     const char *buffered;
     size_t have = golibmc_inst_unread(s, &buffered);
@@ -1079,7 +1091,7 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
-    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + 65536, 1)) {
+    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + room, 1)) {
       fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
       break;
     }
@@ -1124,8 +1136,14 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
-    if (total == h->peek_cap) continue; // more has arrived than fits: look again with room
-    if (!wait) return 0;
+    if (total == h->peek_cap) { // more has arrived than fits: look again with more room
+      if (room >= most) {
+        fail = MEMCACHED_PROTOCOL_ERROR; // m replies cannot be this long
+        break;
+      }
+      room *= 2;
+      continue;
+    }
     int more = golibmc_wait_more(fd, total - have, golibmc_poll_ms(h));
     if (more == 0) break;
     closed = more < 0; // look once more: what came before the end is still queued
@@ -1212,23 +1230,33 @@ GOLIBMC_FN void golibmc_store_write(golibmc_handle *h, int op, size_t n, const c
 }
 
 // golibmc_store_read reads the replies to the n items that golibmc_store_write
-// left BUFFERED. With wait it polls for them; without, it returns 0 as soon
-// as a server has not answered everything, so Go can wait for it in its
-// netpoller and call again (the items of that server stay BUFFERED). Once
-// all are read (or their servers dropped), libmemcached consumes them and
-// it returns 1.
-GOLIBMC_FN int golibmc_store_read(golibmc_handle *h, int op, size_t n, golibmc_res *res, int wait) {
-  if (!golibmc_grow((void **) &h->order, &h->order_cap, n ? n : 1, sizeof(uint32_t))) return 1;
-  int complete = 1;
+// left BUFFERED, polling for those still on their way (a server the caller
+// marked failed, one that did not answer in time, is dropped instead).
+// Once all are read (or their servers dropped), libmemcached consumes them.
+GOLIBMC_FN void golibmc_store_read(golibmc_handle *h, int op, size_t n, golibmc_res *res) {
+  if (!golibmc_grow((void **) &h->order, &h->order_cap, n ? n : 1, sizeof(uint32_t))) {
+    for (size_t i = 0; i < n; i++)
+      if (res[i].rc == MEMCACHED_BUFFERED) res[i].rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    for (uint32_t s = 0; s < h->nsrv; s++) golibmc_policy_drop(h, s, MEMCACHED_MEMORY_ALLOCATION_FAILURE);
+    return;
+  }
   for (uint32_t s = 0; s < h->nsrv; s++) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
       if (res[i].server == s && res[i].rc == MEMCACHED_BUFFERED) h->order[m++] = (uint32_t) i;
-    if (m > 0 && golibmc_policy_read_replies(h, s, res, h->order, m, op, wait) == 0) complete = 0;
+    if (m > 0 && h->srv[s].rc != MEMCACHED_SUCCESS) { // marked late by the caller
+      for (size_t k = 0; k < m; k++) res[h->order[k]].rc = h->srv[s].rc;
+      golibmc_policy_drop(h, s, (memcached_return_t) h->srv[s].rc);
+      continue;
+    }
+    if (m > 0) golibmc_policy_read_replies(h, s, res, h->order, m, op);
   }
-  if (!complete) return 0;
+  if (h->peek_cap > 65536) { // a large burst of replies: do not keep its buffer
+    free(h->peek);
+    h->peek = NULL;
+    h->peek_cap = 0;
+  }
   golibmc_consume(h);
-  return 1;
 }
 
 // golibmc_stores runs a whole batch of Set or Delete requests (n items,
@@ -1246,7 +1274,7 @@ GOLIBMC_FN void golibmc_stores(golibmc_handle *h, int32_t ms, int op, size_t n, 
     size_t m = n - from < golibmc_policy_chunk ? n - from : golibmc_policy_chunk;
     golibmc_store_write(h, op, m, keys, klens + from, vals, vlens ? vlens + from : NULL,
                         exps ? exps + from : NULL, flags ? flags + from : NULL, res + from);
-    golibmc_store_read(h, op, m, res + from, 1);
+    golibmc_store_read(h, op, m, res + from);
     for (size_t i = from; i < from + m; i++) {
       keys += klens[i];
       if (vals) vals += vlens[i];
@@ -1264,13 +1292,15 @@ GOLIBMC_FN void golibmc_store_send(golibmc_handle *h, int32_t ms, int op, size_t
   golibmc_end(h);
 }
 
-// golibmc_store_recv is the read half: it returns 1 when every item has
-// its code, 0 when a server's replies have not all arrived yet.
-GOLIBMC_FN int golibmc_store_recv(golibmc_handle *h, int32_t ms, int op, size_t n, golibmc_res *res) {
-  if (!golibmc_begin(h, ms)) return 1;
-  int done = golibmc_store_read(h, op, n, res, 0);
+// golibmc_store_recv is the read half, once the replies have started to
+// arrive: it waits (in C) for the rest. The servers listed in late did not
+// answer in time: their items fail with TIMEOUT.
+GOLIBMC_FN void golibmc_store_recv(golibmc_handle *h, int32_t ms, int op, size_t n, golibmc_res *res,
+                                   const uint32_t *late, size_t nlate) {
+  golibmc_resume(h, ms);
+  for (size_t i = 0; i < nlate; i++) golibmc_fail_server(h, late[i], MEMCACHED_TIMEOUT);
+  golibmc_store_read(h, op, n, res);
   golibmc_end(h);
-  return done;
 }
 
 // ---------------------------------------------------------------------------

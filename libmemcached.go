@@ -361,6 +361,34 @@ func (p *packed) reset() {
 
 func (p *packed) len() int { return len(p.klens) }
 
+// slice makes dst the items [from, to) of p (the values copied; a batch is
+// sent in chunks).
+func (p *packed) slice(dst *packed, from, to int) {
+	dst.reset()
+	koff, voff := 0, 0
+	for i := 0; i < from; i++ {
+		koff += int(p.klens[i])
+		if len(p.vlens) > 0 {
+			voff += int(p.vlens[i])
+		}
+	}
+	kend, vend := koff, voff
+	for i := from; i < to; i++ {
+		kend += int(p.klens[i])
+		if len(p.vlens) > 0 {
+			vend += int(p.vlens[i])
+		}
+	}
+	dst.keys = append(dst.keys, p.keys[koff:kend]...)
+	dst.klens = append(dst.klens, p.klens[from:to]...)
+	if len(p.vlens) > 0 {
+		dst.vals = append(dst.vals, p.vals[voff:vend]...)
+		dst.vlens = append(dst.vlens, p.vlens[from:to]...)
+		dst.exps = append(dst.exps, p.exps[from:to]...)
+		dst.flags = append(dst.flags, p.flags[from:to]...)
+	}
+}
+
 func (p *packed) addKey(k string) {
 	p.keys = append(p.keys, k...)
 	p.klens = append(p.klens, C.size_t(len(k)))
@@ -461,10 +489,15 @@ func (h *cHandle) storeSend(ms int32, cmd command, p *packed) {
 	C.golibmc_store_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
 }
 
-// storeRecv reads the replies of storeSend that have arrived; it reports
-// whether every request has its outcome (golibmc_store_recv).
-func (h *cHandle) storeRecv(ms int32, cmd command, n int) bool {
-	return C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0]) != 0
+// storeRecv reads the replies of storeSend, waiting in C for those that
+// have not all arrived; late lists the servers that did not answer in
+// time (golibmc_store_recv).
+func (h *cHandle) storeRecv(ms int32, cmd command, n int, late []uint32) {
+	var lp *C.uint32_t
+	if len(late) > 0 {
+		lp = (*C.uint32_t)(unsafe.Pointer(&late[0]))
+	}
+	C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lp, C.size_t(len(late)))
 }
 
 // storeChunk is how many stores storeSend may carry (golibmc_policy_chunk).

@@ -3,7 +3,6 @@ package libmemcached
 import (
 	"context"
 	"sync"
-	"unsafe"
 )
 
 // Item is an item to store in, or read from, memcached.
@@ -37,23 +36,29 @@ func getPacked() *packed {
 // Get returns the item for key, or an error wrapping ErrCacheMiss.
 func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 	const op = "Get"
-	var it *Item
-	err := c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
-		if err := checkKey(cfg, op, key); err != nil {
-			return err
-		}
-		p := getPacked()
-		defer packedPool.Put(p)
-		p.addKey(key)
-		h.c.getMulti(ms, p)
-		var err error
-		it, err = c.readOne(ctx, h, cfg, op, key)
-		return err
-	})
-	return it, err
+	if _, err := c.begin(ctx, op, key); err != nil {
+		return nil, err
+	}
+	if err := checkKey(c.cfg.Load(), op, key); err != nil {
+		return nil, err
+	}
+	cl := c.newCall1(ctx, kindGet, op, key, nil)
+	if err := c.run(cl, kindGet); err != nil {
+		putCall(cl)
+		return nil, err
+	}
+	it, e := cl.result.items[0], cl.result.errs[0]
+	putCall(cl)
+	switch {
+	case it != nil:
+		return it, nil
+	case e != nil:
+		return nil, e
+	}
+	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
 }
 
-// readOne turns the outcome of a one-key read into its item or error. An
+// readOne turns the outcome of GetAndTouch into its item or error. An
 // item for another key than the one asked is a reply out of step: the
 // handle is reconnected and the key reported as a protocol error.
 func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key string) (*Item, error) {
@@ -75,25 +80,17 @@ func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 	if it != nil {
 		return it, nil
 	}
-	if r.rc != ReturnSuccess { // GetAndTouch's touch failed
+	if r.rc != ReturnSuccess { // the touch failed
 		c.outcome(h, cfg, r.rc, r.server)
 		return nil, c.keyError(ctx, cfg, op, kindOther, key, r)
 	}
 	h.srv = h.c.servers(h.srv)
-	if s := r.server; s >= 0 && s < len(h.srv) && h.srv[s].rc != ReturnSuccess {
-		return nil, c.serverKeyError(ctx, cfg, op, key, s, h.srv[s])
-	}
 	for i, s := range h.srv {
-		if s.rc != ReturnSuccess && (r.server < 0 || len(h.srv) == 1) {
-			return nil, c.serverKeyError(ctx, cfg, op, key, i, s)
+		if s.rc != ReturnSuccess && (i == r.server || r.server < 0) {
+			return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: i, msg: s.msg})
 		}
 	}
 	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
-}
-
-// serverKeyError is the error of a key whose server failed in the call.
-func (c *Client) serverKeyError(ctx context.Context, cfg *config, op, key string, server int, s serverResult) *Error {
-	return c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: server, msg: s.msg})
 }
 
 // GetAndTouch returns the item for key and sets its expiration to seconds.
@@ -130,108 +127,43 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 // ErrServerDown, or ErrTimeout for a server that did not answer in time).
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
 	const op = "GetMulti"
+	if _, err := c.begin(ctx, op, ""); err != nil {
+		return nil, err
+	}
+	cfg := c.cfg.Load()
+	for _, k := range keys {
+		if err := checkKey(cfg, op, k); err != nil {
+			return nil, err
+		}
+	}
 	found := make(map[string]*Item, len(keys))
 	if len(keys) == 0 {
-		if _, err := c.begin(ctx, op, ""); err != nil {
-			return nil, err
-		}
 		return found, nil
 	}
-	err := c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
-		for _, k := range keys {
-			if err := checkKey(cfg, op, k); err != nil {
-				return err
-			}
-		}
-		p := getPacked()
-		defer packedPool.Put(p)
-		for _, k := range keys {
-			p.addKey(k) // duplicates are asked twice; the map keeps one answer
-		}
-		h.c.getMulti(ms, p)
-		return c.readMulti(ctx, h, cfg, op, keys, found)
-	})
-	if err != nil && len(found) == 0 {
-		if _, ok := err.(*MultiError); !ok {
-			return nil, err
-		}
-	}
-	return found, err
-}
-
-// readMulti collects the items of a multi-key read into found, and the
-// errors of the keys whose server failed.
-func (c *Client) readMulti(ctx context.Context, h *handle, cfg *config, op string, keys []string, found map[string]*Item) error {
-	// The keys of the items found are copied into one buffer that becomes
-	// one string, and each Item.Key is a slice of it: one allocation for all
-	// keys instead of one each. (An Item kept alive keeps that string, at
-	// most the request's key bytes.)
-	asked := make(map[string]struct{}, len(keys))
-	total := 0
-	for _, k := range keys {
-		asked[k] = struct{}{}
-		total += len(k)
-	}
-	items := make([]Item, 0, len(keys))
-	keyBuf := make([]byte, 0, total)
-	type span struct{ off, n int }
-	spans := make([]span, 0, len(keys))
-	foreign := false
-	h.c.records(func(k, v []byte, flags uint32, cas uint64) {
-		if _, ok := asked[string(k)]; !ok || len(items) == len(keys) || len(keyBuf)+len(k) > cap(keyBuf) {
-			foreign = true // a reply out of step: never attributed to a key
-			return
-		}
-		spans = append(spans, span{len(keyBuf), len(k)})
-		keyBuf = append(keyBuf, k...)
-		items = append(items, Item{Value: bytesCopy(v), Flags: flags, CasID: cas})
-	})
-	if len(spans) > 0 {
-		all := unsafe.String(unsafe.SliceData(keyBuf), len(keyBuf)) // keyBuf is not written again
-		for i, sp := range spans {
-			it := &items[i]
-			it.Key = all[sp.off : sp.off+sp.n]
-			found[it.Key] = it
-		}
-	}
-	if foreign {
-		h.broken = true
-	}
-	h.srv = h.c.servers(h.srv)
-	failed := false
-	for _, s := range h.srv {
-		if s.rc != ReturnSuccess {
-			failed = true
-		}
-	}
-	if !failed && !foreign {
-		return nil
+	cl := c.newCall(ctx, kindGet, op, keys, nil)
+	defer putCall(cl)
+	if err := c.run(cl, kindGet); err != nil {
+		return nil, err
 	}
 	var me *MultiError
 	for i, k := range keys {
-		if _, ok := found[k]; ok {
-			continue
-		}
-		r := h.c.result(i)
-		var e *Error
 		switch {
-		case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
-			e = c.serverKeyError(ctx, cfg, op, k, r.server, h.srv[r.server])
-		case foreign && failed == false:
-			e = c.keyError(ctx, cfg, op, kindOther, k, keyResult{rc: ReturnProtocolError, server: r.server,
-				msg: "a reply for a key not asked arrived: the connection was out of step and is reconnected"})
-		default:
-			continue
+		case cl.result.items[i] != nil:
+			found[k] = cl.result.items[i]
+		case cl.result.errs[i] != nil:
+			if me == nil {
+				me = &MultiError{Errors: map[string]error{}}
+			}
+			me.Errors[k] = cl.result.errs[i]
 		}
-		if me == nil {
-			me = &MultiError{Errors: map[string]error{}}
-		}
-		me.Errors[k] = e
 	}
 	if me == nil {
-		return nil
+		return found, nil
 	}
-	return me
+	for k := range found {
+		delete(me.Errors, k) // a key asked twice, found once
+	}
+	return found, me
 }
 
 // checkItem validates an item before anything is sent.
@@ -270,11 +202,7 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, it
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
-		if cmd == cmdSet {
-			h.c.stores(ms, cmdSet, p)
-		} else {
-			h.c.commands(ms, cmd, p, item.CasID)
-		}
+		h.c.commands(ms, cmd, p, item.CasID)
 		return c.keyOutcome(ctx, h, cfg, op, k, item.Key, 0)
 	})
 }
@@ -305,7 +233,15 @@ func (c *Client) keyOutcome(ctx context.Context, h *handle, cfg *config, op stri
 
 // Set stores item unconditionally.
 func (c *Client) Set(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Set", cmdSet, kindOther, item)
+	const op = "Set"
+	if _, err := c.begin(ctx, op, keyOf(item)); err != nil {
+		return err
+	}
+	if err := checkItem(c.cfg.Load(), op, item); err != nil {
+		return err
+	}
+	cl := c.newCall1(ctx, kindStore, op, item.Key, item)
+	return c.runOne(cl, kindStore)
 }
 
 // Add stores item only if its key is absent; otherwise the error wraps ErrNotStored.
@@ -340,16 +276,13 @@ func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
 // Delete deletes key; if it is absent the error wraps ErrCacheMiss.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	const op = "Delete"
-	return c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
-		if err := checkKey(cfg, op, key); err != nil {
-			return err
-		}
-		p := getPacked()
-		defer packedPool.Put(p)
-		p.addKey(key)
-		h.c.stores(ms, cmdDelete, p)
-		return c.keyOutcome(ctx, h, cfg, op, kindOther, key, 0)
-	})
+	if _, err := c.begin(ctx, op, key); err != nil {
+		return err
+	}
+	if err := checkKey(c.cfg.Load(), op, key); err != nil {
+		return err
+	}
+	return c.runOne(c.newCall1(ctx, kindDelete, op, key, nil), kindDelete)
 }
 
 // Increment adds delta to the decimal number stored at key and returns the
@@ -434,37 +367,69 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 // server keeps). A nil item or a malformed key rejects the whole batch
 // before anything is sent.
 func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
-	return c.storeMulti(ctx, "SetMulti", cmdSet, kindOther, items)
+	const op = "SetMulti"
+	if _, err := c.begin(ctx, op, ""); err != nil {
+		return err
+	}
+	keys, err := c.checkItems(op, items)
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	return c.runMulti(c.newCall(ctx, kindStore, op, keys, items), kindStore)
+}
+
+// checkItems validates a batch before anything is sent and returns its keys.
+func (c *Client) checkItems(op string, items []*Item) ([]string, error) {
+	cfg := c.cfg.Load()
+	keys := make([]string, len(items))
+	for i, it := range items {
+		if err := checkItem(cfg, op, it); err != nil {
+			return nil, err
+		}
+		keys[i] = it.Key
+	}
+	return keys, nil
+}
+
+// lastOutcomes makes per-key errors a *MultiError (nil if none); with a
+// key given more than once, its last item decides.
+func lastOutcomes(keys []string, errs []*Error) error {
+	var me *MultiError
+	for i, k := range keys {
+		switch {
+		case errs[i] != nil:
+			if me == nil {
+				me = &MultiError{Errors: map[string]error{}}
+			}
+			me.Errors[k] = errs[i]
+		case me != nil:
+			delete(me.Errors, k)
+		}
+	}
+	if me == nil || len(me.Errors) == 0 {
+		return nil
+	}
+	return me
 }
 
 // AddMulti adds every item whose key is absent (pylibmc's add_multi); the
 // keys already present are reported in a *MultiError wrapping ErrNotStored.
 func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
-	return c.storeMulti(ctx, "AddMulti", cmdAdd, kindAdd, items)
-}
-
-func (c *Client) storeMulti(ctx context.Context, op string, cmd command, k opKind, items []*Item) error {
-	if len(items) == 0 {
-		_, err := c.begin(ctx, op, "")
+	const op = "AddMulti"
+	if _, err := c.begin(ctx, op, ""); err != nil {
+		return err
+	}
+	if _, err := c.checkItems(op, items); err != nil || len(items) == 0 {
 		return err
 	}
 	return c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
-		for _, it := range items {
-			if err := checkItem(cfg, op, it); err != nil {
-				return err
-			}
-		}
 		p := getPacked()
 		defer packedPool.Put(p)
 		for _, it := range items {
 			p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 		}
-		if cmd == cmdSet {
-			h.c.stores(ms, cmd, p)
-		} else {
-			h.c.commands(ms, cmd, p, 0)
-		}
-		return c.collect(ctx, h, cfg, op, k, len(items), func(i int) string { return items[i].Key }, ms)
+		h.c.commands(ms, cmdAdd, p, 0)
+		return c.collect(ctx, h, cfg, op, kindAdd, len(items), func(i int) string { return items[i].Key }, ms)
 	})
 }
 
@@ -512,40 +477,43 @@ func (c *Client) collect(ctx context.Context, h *handle, cfg *config, op string,
 // *MultiError wrapping ErrCacheMiss. A malformed key rejects the whole
 // batch before anything is sent.
 func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
-	return c.keysMulti(ctx, "DeleteMulti", cmdDelete, keys, 0)
+	const op = "DeleteMulti"
+	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
+		return err
+	}
+	return c.runMulti(c.newCall(ctx, kindDelete, op, keys, nil), kindDelete)
 }
 
 // IncrementMulti adds delta to every key (pylibmc's incr_multi). Failures
 // are reported per key in a *MultiError.
 func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64) error {
-	return c.keysMulti(ctx, "IncrementMulti", cmdIncr, keys, delta)
-}
-
-func (c *Client) keysMulti(ctx context.Context, op string, cmd command, keys []string, arg uint64) error {
-	if len(keys) == 0 {
-		_, err := c.begin(ctx, op, "")
+	const op = "IncrementMulti"
+	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
 		return err
 	}
 	return c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
-		for _, k := range keys {
-			if err := checkKey(cfg, op, k); err != nil {
-				return err
-			}
-		}
 		p := getPacked()
 		defer packedPool.Put(p)
 		for _, k := range keys {
 			p.addKey(k)
 		}
-		kind := kindOther
-		if cmd == cmdDelete {
-			h.c.stores(ms, cmd, p)
-		} else {
-			kind = kindIncr
-			h.c.commands(ms, cmd, p, arg)
-		}
-		return c.collect(ctx, h, cfg, op, kind, len(keys), func(i int) string { return keys[i] }, ms)
+		h.c.commands(ms, cmdIncr, p, delta)
+		return c.collect(ctx, h, cfg, op, kindIncr, len(keys), func(i int) string { return keys[i] }, ms)
 	})
+}
+
+// checkKeys starts a multi-key call: ctx and every key are valid.
+func (c *Client) checkKeys(ctx context.Context, op string, keys []string) error {
+	if _, err := c.begin(ctx, op, ""); err != nil {
+		return err
+	}
+	cfg := c.cfg.Load()
+	for _, k := range keys {
+		if err := checkKey(cfg, op, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LibraryVersion returns the version of the libmemcached the process loaded.

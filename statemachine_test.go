@@ -136,6 +136,13 @@ func counter(v string) (uint64, bool) {
 
 func (r *smRun) one() {
 	ctx := context.Background()
+	if r.rng.Intn(4) == 0 {
+		// A deadline that never passes, but decides which call of a batch
+		// leads it (the one with the latest deadline, or none).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(30+r.rng.Intn(30))*time.Second)
+		defer cancel()
+	}
 	k := r.key()
 	cur, have := r.m.items[k]
 	op := r.rng.Intn(22)
@@ -525,23 +532,30 @@ func TestStateMachine(t *testing.T) {
 		pool       int
 		goroutines int
 		ns         string
+		solo       bool // batching off
 	}
 	var configs []config
 	for _, binary := range []bool{false, true} {
 		configs = append(configs,
-			config{binary, 1, 1, 1, ""},
-			config{binary, 3, 1, 1, "sm:"},
-			config{binary, 3, 4, 4, ""},
-			config{binary, 1, 4, 4, "ns."},
+			config{binary, 1, 1, 1, "", false},
+			config{binary, 3, 1, 1, "sm:", false},
+			config{binary, 3, 4, 4, "", false},
+			config{binary, 1, 4, 4, "ns.", true},
+			// More goroutines than handles: calls wait in line and share
+			// round trips (implicit pipelining).
+			config{binary, 3, 2, 8, "", false},
+			config{binary, 1, 1, 6, "b.", false},
 		)
 	}
 	total := 0
+	var carried uint64
 	var mu sync.Mutex
 	for _, cf := range configs {
-		name := fmt.Sprintf("binary=%v/servers=%d/pool=%d/ns=%q", cf.binary, cf.servers, cf.pool, cf.ns)
+		name := fmt.Sprintf("binary=%v/servers=%d/pool=%d/goroutines=%d/ns=%q/batching=%v", cf.binary, cf.servers, cf.pool, cf.goroutines, cf.ns, !cf.solo)
 		t.Run(name, func(t *testing.T) {
 			servers := mctest.StartN(t, cf.servers, "-I", strconv.Itoa(smItemSize), "-o", "slab_chunk_max=16384")
-			opts := []mc.Option{mc.WithPoolSize(cf.pool), mc.WithBehaviors(map[string]any{"binary_protocol": cf.binary, "distribution": "consistent ketama"})}
+			opts := []mc.Option{mc.WithPoolSize(cf.pool), mc.WithBatching(!cf.solo),
+				mc.WithBehaviors(map[string]any{"binary_protocol": cf.binary, "distribution": "consistent ketama"})}
 			if cf.ns != "" {
 				opts = append(opts, mc.WithNamespace(cf.ns))
 			}
@@ -573,10 +587,13 @@ func TestStateMachine(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			st := c.PoolStats()
+			t.Logf("%d batches carried %d calls", st.Batches, st.Carried)
 			mu.Lock()
 			total += steps * cf.goroutines
+			carried += st.Carried
 			mu.Unlock()
 		})
 	}
-	t.Logf("state machine: %d steps over %d configurations", total, len(configs))
+	t.Logf("state machine: %d steps over %d configurations, %d calls carried in batches", total, len(configs), carried)
 }

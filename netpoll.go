@@ -1,0 +1,247 @@
+package libmemcached
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// PollMode says where a call waits for the server's reply.
+//
+// Blocking (PollNever), libmemcached waits in poll() inside the C call:
+// the goroutine's OS thread blocks and keeps its P (Go's scheduler slot)
+// until the runtime takes the P back, which costs little with few
+// goroutines and much with many. Split (PollAlways), the C call only
+// sends; the goroutine then parks in Go's netpoller on a duplicate of the
+// server's socket, freeing its thread and P, and a second C call reads the
+// reply that has arrived. Reads (Get, GetMulti) and buffered stores (Set,
+// SetMulti, Delete, DeleteMulti) can be split; every other command sends
+// and waits inside libmemcached.
+type PollMode int
+
+const (
+	// PollAuto splits a call while more calls are in flight than
+	// GOMAXPROCS (and always for a batch of queued calls), and waits in C
+	// otherwise. It is the default.
+	PollAuto PollMode = iota
+	// PollAlways splits every call that can be split.
+	PollAlways
+	// PollNever waits in C for every call.
+	PollNever
+)
+
+// defaultPollMode is PollAuto unless the environment variable
+// GOLIBMC_POLL_MODE says "always" or "never" (read once, at start: a way
+// to force a policy on a program without changing its code, as the test
+// suite does). WithPollMode overrides it.
+var defaultPollMode = func() PollMode {
+	switch os.Getenv("GOLIBMC_POLL_MODE") {
+	case "always":
+		return PollAlways
+	case "never":
+		return PollNever
+	}
+	return PollAuto
+}()
+
+// WithPollMode sets where calls wait for replies (see PollMode).
+func WithPollMode(m PollMode) Option {
+	return func(o *options) error {
+		if m < PollAuto || m > PollNever {
+			return errorf("WithPollMode", "", ErrInvalidArguments, "unknown poll mode "+itoa(int64(m)))
+		}
+		o.pollMode = m
+		return nil
+	}
+}
+
+// splitAvailable: the split needs each connection's socket, read through
+// the private layout golibmc_layout_check validated.
+var splitAvailable = privateLayout != 0
+
+// waiter parks goroutines in the netpoller on the sockets of one handle:
+// per server, a duplicate (F_DUPFD_CLOEXEC) of libmemcached's socket,
+// wrapped in an *os.File, which registers it with the netpoller (the
+// socket is non-blocking). A duplicate shares the socket, not the
+// descriptor: libmemcached may close its descriptor and reuse the number
+// for a new connection, so the duplicate is dropped whenever the handle's
+// connections may have changed (a failure, a reconnect), and compared
+// with libmemcached's descriptor before every wait.
+type waiter struct {
+	conns     []*pollConn
+	blockRuns int // calls waited in C since the last split one (PollAuto)
+}
+
+type pollConn struct {
+	fd int // libmemcached's descriptor that f duplicates; 0 with no f
+	f  *os.File
+	rc syscall.RawConn
+
+	// The wait in progress (see wait); ready is pc.onReady, made once so
+	// that a wait allocates nothing.
+	ready   func(uintptr) bool
+	first   func(fd int) bool
+	started bool
+}
+
+// errNoSocket: a server's socket could not be duplicated or watched.
+var errNoSocket = errors.New("socket not available to the netpoller")
+
+// conn returns the netpoller wrapper of server i's socket fd.
+func (w *waiter) conn(i, fd int) (*pollConn, error) {
+	for len(w.conns) <= i {
+		w.conns = append(w.conns, nil)
+	}
+	pc := w.conns[i]
+	if pc == nil {
+		pc = &pollConn{}
+		pc.ready = pc.onReady
+		w.conns[i] = pc
+	}
+	if pc.f != nil && pc.fd == fd {
+		return pc, nil
+	}
+	pc.close()
+	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, errNoSocket
+	}
+	f := os.NewFile(dup, "memcached")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, errNoSocket
+	}
+	pc.fd, pc.f, pc.rc = fd, f, rc
+	return pc, nil
+}
+
+// watched returns server i's wrapper if its socket is in the netpoller.
+func (w *waiter) watched(i int) *pollConn {
+	if i < len(w.conns) && w.conns[i] != nil && w.conns[i].f != nil {
+		return w.conns[i]
+	}
+	return nil
+}
+
+func (pc *pollConn) close() {
+	if pc.f != nil {
+		pc.f.Close()
+	}
+	pc.fd, pc.f, pc.rc = 0, nil, nil
+}
+
+// drop closes every duplicate (the handle's connections may have changed,
+// or the handle waits in C from now on: a registered duplicate wakes the
+// netpoller for every reply that arrives on its socket).
+func (w *waiter) drop() {
+	for _, pc := range w.conns {
+		if pc != nil {
+			pc.close()
+		}
+	}
+	w.blockRuns = 0
+}
+
+// wait parks until the socket is readable or deadline (zero: none)
+// passes. first runs once the netpoller's state for the socket has been
+// reset, and says whether there is anything to wait for: a reply that
+// arrives after that wakes the wait, so none is missed. (Sending the
+// request from first costs nothing more; otherwise first peeks at the
+// socket, for a reply that came before the wait.)
+func (pc *pollConn) wait(deadline time.Time, first func(fd int) bool) error {
+	if err := pc.f.SetReadDeadline(deadline); err != nil {
+		return err
+	}
+	pc.first, pc.started = first, false
+	err := pc.rc.Read(pc.ready)
+	pc.first = nil
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errTimedOut
+	}
+	return err
+}
+
+// onReady is the netpoller's callback: first on the first call, then
+// "done" (the socket became readable).
+func (pc *pollConn) onReady(fd uintptr) bool {
+	if pc.started {
+		return true
+	}
+	pc.started = true
+	return !pc.first(int(fd))
+}
+
+// any returns a socket already watched, to send a request from inside its
+// wait (see wait), or -1.
+func (w *waiter) any() int {
+	for i := range w.conns {
+		if w.watched(i) != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+var errTimedOut = errors.New("timed out")
+
+// unreadable reports whether fd has nothing to read yet (no byte, no end
+// of stream), without blocking or consuming anything.
+func unreadable(fd int) bool {
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err == syscall.EAGAIN || err == syscall.EINTR
+}
+
+// shutdown ends server i's connection from our side, so that libmemcached
+// sees the end of the stream at its next read and closes the connection
+// itself: a reply arriving later can never be read as another request's.
+func (w *waiter) shutdown(i int) {
+	if pc := w.watched(i); pc != nil {
+		pc.rc.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+	}
+}
+
+// inFlight counts the calls holding a handle, for PollAuto.
+var inFlight atomic.Int64
+
+// gomaxprocs is runtime.GOMAXPROCS(0), read again every 1024 calls: the
+// runtime takes a lock to answer.
+var procs struct {
+	n     atomic.Int64
+	calls atomic.Uint32
+}
+
+func gomaxprocs() int {
+	if procs.calls.Add(1)%1024 == 1 || procs.n.Load() == 0 {
+		procs.n.Store(int64(runtime.GOMAXPROCS(0)))
+	}
+	return int(procs.n.Load())
+}
+
+// splitFor decides whether a call (or batch of n calls) on a client with
+// mode m waits in the netpoller.
+func splitFor(m PollMode, w *waiter, n int) bool {
+	if !splitAvailable {
+		return false
+	}
+	switch m {
+	case PollAlways:
+		return true
+	case PollNever:
+		return false
+	}
+	if n > 1 || inFlight.Load() > int64(gomaxprocs()) {
+		w.blockRuns = 0
+		return true
+	}
+	// A run of calls alone: back to waiting in C, and stop watching the
+	// sockets (each registered duplicate wakes the netpoller per reply).
+	if w.blockRuns++; w.blockRuns == 64 {
+		w.drop()
+	}
+	return false
+}
