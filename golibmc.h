@@ -789,9 +789,14 @@ GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, i
       golibmc_policy_drop(h, i, MEMCACHED_PROTOCOL_ERROR);
       return;
     }
-    // Not enough yet: wait for more (libmemcached's read then reports a
-    // timeout or a closed connection the same way).
-    if (n == seen || golibmc_wait_more(fd, queued, golibmc_poll_ms(h)) <= 0) return;
+    // Not enough yet: wait for more. A connection that closed is left to
+    // libmemcached's read, which reports it; one that stays silent for the
+    // whole wait has timed out, and is dropped so that the read does not
+    // wait a second time.
+    if (n == seen) return;
+    int more = golibmc_wait_more(fd, queued, golibmc_poll_ms(h));
+    if (more == 0) golibmc_policy_drop(h, i, MEMCACHED_TIMEOUT);
+    if (more <= 0) return;
     seen = n;
   }
 }
