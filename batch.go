@@ -361,7 +361,7 @@ func (c *Client) waitReplies(h *handle, deadline time.Time) []uint32 {
 		if i == waited && s.fd == h.w.conns[i].fd || s.pending == 0 || s.rc != ReturnSuccess || s.unread > 0 || s.fd < 0 {
 			continue
 		}
-		pc, err := h.w.conn(i, s.fd)
+		pc, err := h.w.conn(h.c, i, s.fd)
 		if err != nil {
 			continue // the C read waits for it instead
 		}

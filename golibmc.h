@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -218,22 +219,33 @@ GOLIBMC_FN int golibmc_layout_check(void) {
   return layout;
 }
 
-// golibmc_inst_fd_verified returns the socket of a connected TCP instance
-// only if the kernel agrees that its local port is the one libmemcached
-// reports (memcached_server_srcport); -2 when that cannot be checked
-// (unix socket or not connected).
-GOLIBMC_FN int golibmc_inst_fd_verified(const memcached_instance_st *s) {
+// golibmc_verify_socket checks, for a connected server i of mc, that the
+// socket read through the private layout is the connection libmemcached
+// reports through its public accessors: for TCP the kernel's local port
+// is memcached_server_srcport and its peer port memcached_server_port; for
+// a unix socket the peer path is the server's name. It returns 1 when it
+// is, 0 when not (or when it cannot be told): the netpoller must not wait
+// on a socket that is not surely this connection's.
+GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
+  if (i >= memcached_server_count(mc)) return 0;
+  const memcached_instance_st *s = memcached_server_instance_by_position(mc, i);
   int fd = golibmc_inst_fd(s);
-  if (fd < 0) return -2;
+  if (fd < 0) return 0;
+  struct sockaddr_storage local, peer;
+  socklen_t ln = sizeof(local), pn = sizeof(peer);
+  if (getsockname(fd, (struct sockaddr *) &local, &ln) != 0 || getpeername(fd, (struct sockaddr *) &peer, &pn) != 0)
+    return 0;
+  if (peer.ss_family == AF_UNIX) {
+    const struct sockaddr_un *u = (const struct sockaddr_un *) &peer;
+    return strncmp(u->sun_path, memcached_server_name(s), sizeof(u->sun_path)) == 0;
+  }
+  in_port_t lp = 0, pp = 0;
+  if (local.ss_family == AF_INET) lp = ntohs(((struct sockaddr_in *) &local)->sin_port);
+  if (local.ss_family == AF_INET6) lp = ntohs(((struct sockaddr_in6 *) &local)->sin6_port);
+  if (peer.ss_family == AF_INET) pp = ntohs(((struct sockaddr_in *) &peer)->sin_port);
+  if (peer.ss_family == AF_INET6) pp = ntohs(((struct sockaddr_in6 *) &peer)->sin6_port);
   in_port_t src = memcached_server_srcport(s);
-  if (src == 0) return -2;
-  struct sockaddr_storage ss;
-  socklen_t n = sizeof(ss);
-  if (getsockname(fd, (struct sockaddr *) &ss, &n) != 0) return -1;
-  in_port_t got = 0;
-  if (ss.ss_family == AF_INET) got = ntohs(((struct sockaddr_in *) &ss)->sin_port);
-  if (ss.ss_family == AF_INET6) got = ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
-  return got == src ? fd : -1;
+  return src != 0 && lp == src && pp == memcached_server_port(s);
 }
 
 // golibmc_inst_leftover reports whether server instance s has bytes that

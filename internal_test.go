@@ -2,7 +2,9 @@ package libmemcached
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/golibmc/libmemcached/internal/cenum"
+	"github.com/golibmc/libmemcached/internal/mctest"
 )
 
 // TestEveryReturnCodeMapped fails when libmemcached has a return code the
@@ -152,6 +155,37 @@ func TestPrivateLayout(t *testing.T) {
 		want = 10
 	}
 	assert.Equal(t, want, privateLayout, "libmemcached %s", libraryVersion())
+}
+
+// TestSocketVerified: on live connections (TCP and a unix socket) the
+// socket read through the private layout is the one libmemcached's public
+// accessors describe, so the netpoller waits on the right connection, and
+// the split stays available.
+func TestSocketVerified(t *testing.T) {
+	if privateLayout == 0 {
+		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
+	}
+	tcp := mctest.Start(t)
+	unix := mctest.StartSocket(t)
+	c, err := New([]string{tcp.Addr, unix.Addr}, WithPollMode(PollAlways))
+	require.NoError(t, err)
+	defer c.Close()
+	for i := 0; i < 20; i++ {
+		_, err := c.GetMulti(context.Background(), []string{fmt.Sprint("a", i), fmt.Sprint("b", i), fmt.Sprint("c", i)})
+		require.NoError(t, err)
+	}
+	g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	require.NoError(t, err)
+	h, cfg, err := c.prepare(g.h, "test", "", false)
+	require.NoError(t, err)
+	defer c.release(h, cfg, false)
+	for i := range cfg.servers {
+		assert.True(t, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
+	}
+	assert.True(t, splitAvailable.Load(), "a socket failed verification")
+	// Not connected: nothing to verify, and nothing is claimed.
+	h.c.quit()
+	assert.False(t, h.c.verifySocket(0))
 }
 
 // TestLinkInfo: the binary loaded the libmemcached it was compiled against,

@@ -477,6 +477,12 @@ func (h *cHandle) stores(ms int32, cmd command, p *packed) {
 	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
 }
 
+// verifySocket reports whether server i's socket, read through the
+// private layout, is surely its connection (golibmc_verify_socket).
+func (h *cHandle) verifySocket(i int) bool {
+	return C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)) == 1
+}
+
 // canBuffer reports whether stores are written back to back on this handle.
 func (h *cHandle) canBuffer() bool { return C.golibmc_can_buffer(h.p) != 0 }
 

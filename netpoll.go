@@ -59,8 +59,11 @@ func WithPollMode(m PollMode) Option {
 }
 
 // splitAvailable: the split needs each connection's socket, read through
-// the private layout golibmc_layout_check validated.
-var splitAvailable = privateLayout != 0
+// the private layout golibmc_layout_check validated. It turns off for the
+// process if a connection's socket ever fails verifySocket.
+var splitAvailable atomic.Bool
+
+func init() { splitAvailable.Store(privateLayout != 0) }
 
 // waiter parks goroutines in the netpoller on the sockets of one handle:
 // per server, a duplicate (F_DUPFD_CLOEXEC) of libmemcached's socket,
@@ -90,8 +93,11 @@ type pollConn struct {
 // errNoSocket: a server's socket could not be duplicated or watched.
 var errNoSocket = errors.New("socket not available to the netpoller")
 
-// conn returns the netpoller wrapper of server i's socket fd.
-func (w *waiter) conn(i, fd int) (*pollConn, error) {
+// conn returns the netpoller wrapper of server i's socket fd on handle h.
+// A new socket is first checked against libmemcached's public view of the
+// connection (verifySocket); one that does not match turns the split off
+// for the process, and every call waits in C from then on.
+func (w *waiter) conn(h *cHandle, i, fd int) (*pollConn, error) {
 	for len(w.conns) <= i {
 		w.conns = append(w.conns, nil)
 	}
@@ -105,6 +111,10 @@ func (w *waiter) conn(i, fd int) (*pollConn, error) {
 		return pc, nil
 	}
 	pc.close()
+	if !h.verifySocket(i) {
+		splitAvailable.Store(false)
+		return nil, errNoSocket
+	}
 	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
 	if errno != 0 {
 		return nil, errNoSocket
@@ -225,7 +235,7 @@ func gomaxprocs() int {
 // splitFor decides whether a call (or batch of n calls) on a client with
 // mode m waits in the netpoller.
 func splitFor(m PollMode, w *waiter, n int) bool {
-	if !splitAvailable {
+	if !splitAvailable.Load() {
 		return false
 	}
 	switch m {
