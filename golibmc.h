@@ -333,6 +333,11 @@ typedef struct golibmc_handle {
   size_t tmp_cap;
   char *peek; // stores: reply bytes peeked from a socket
   size_t peek_cap;
+  struct golibmc_proven { // per server: the connection that answered a read (golibmc_policy_prove)
+    int fd;
+    in_port_t port;
+  } *proven;
+  size_t proven_cap;
   int64_t deadline_ns; // CLOCK_MONOTONIC; 0 for none
   int32_t cfg_poll, cfg_connect;
 } golibmc_handle;
@@ -472,6 +477,7 @@ GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
   free(h->keyl);
   free(h->order);
   free(h->peek);
+  free(h->proven);
   free(h);
 }
 
@@ -772,6 +778,7 @@ GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, i
   const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
   char buf[16];
   size_t seen = (size_t) -1;
+  int closed = 0;
   for (;;) {
     const char *at;
     size_t have = golibmc_inst_unread(s, &at), n = have < sizeof(buf) ? have : sizeof(buf);
@@ -787,8 +794,14 @@ GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, i
     }
     int ok = -1; // not known yet
     if (binary) {
-      if (n >= 2) ok = (uint8_t) buf[0] == 0x81 && (buf[1] == 0x0c || buf[1] == 0x0d || buf[1] == 0x0a ||
-                                                    buf[1] == 0x00 || buf[1] == 0x09);
+      if (n >= 2 && !((uint8_t) buf[0] == 0x81 && (buf[1] == 0x0c || buf[1] == 0x0d || buf[1] == 0x0a ||
+                                                    buf[1] == 0x00 || buf[1] == 0x09)))
+        ok = 0;
+      else if (n >= 8 && buf[6] == 0x00 && buf[7] == 0x20) { // AUTH_ERROR: a server that requires SASL
+        golibmc_policy_drop(h, i, MEMCACHED_AUTH_FAILURE);
+        return;
+      } else if (n >= 8)
+        ok = 1;
     } else if (n >= 6 && memcmp(buf, "VALUE ", 6) == 0) {
       ok = 1;
     } else if (n >= 5 && memcmp(buf, "END\r\n", 5) == 0) {
@@ -801,14 +814,16 @@ GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, i
       golibmc_policy_drop(h, i, MEMCACHED_PROTOCOL_ERROR);
       return;
     }
-    // Not enough yet: wait for more. A connection that closed is left to
-    // libmemcached's read, which reports it; one that stays silent for the
-    // whole wait has timed out, and is dropped so that the read does not
-    // wait a second time.
-    if (n == seen) return;
+    // Not enough yet: wait for more. A connection the server closed is
+    // looked at once more (what it sent before closing is still queued),
+    // then left to libmemcached's read, which reports it; one that stays
+    // silent for the whole wait has timed out, and is dropped so that the
+    // read does not wait a second time.
+    if (n == seen || closed) return;
     int more = golibmc_wait_more(fd, queued, golibmc_poll_ms(h));
     if (more == 0) golibmc_policy_drop(h, i, MEMCACHED_TIMEOUT);
-    if (more <= 0) return;
+    if (more == 0) return;
+    closed = more < 0;
     seen = n;
   }
 }
@@ -926,6 +941,36 @@ GOLIBMC_FN memcached_return_t golibmc_command(memcached_st *mc, int op, const ch
   return MEMCACHED_INVALID_ARGUMENTS;
 }
 
+// golibmc_policy_prove readies server s for a binary increment or
+// decrement. libmemcached reads their reply inside the call and asserts
+// (auto.cc) when it is an error it does not record: AUTH_ERROR, which a
+// server that requires SASL sends a client without credentials, and
+// ENOMEM. So a connection that has not yet answered a read of this handle
+// is first asked for the key itself, through the guarded read path (a
+// server that requires authentication fails there, cleanly); the
+// connection is remembered by socket and local port. It returns the
+// server's code. (ENOMEM cannot be foreseen: see "Guarded assertions" in
+// docs/failure-handling.md.)
+GOLIBMC_FN memcached_return_t golibmc_policy_prove(golibmc_handle *h, uint32_t s, const char *key, size_t klen) {
+  const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+  int fd = golibmc_inst_fd(in);
+  if (fd >= 0 && s < h->proven_cap && h->proven[s].fd == fd && h->proven[s].port == memcached_server_srcport(in))
+    return MEMCACHED_SUCCESS;
+  golibmc_res probe;
+  size_t out_len = h->out_len, nrecords = h->nrecords;
+  golibmc_mget_send(h, 1, key, &klen, &probe);
+  golibmc_mget_fetch(h, 1, key, &klen, &probe);
+  h->out_len = out_len; // the value read is not this call's result
+  h->nrecords = nrecords;
+  if (h->srv[s].rc != MEMCACHED_SUCCESS) return (memcached_return_t) h->srv[s].rc;
+  fd = golibmc_inst_fd(in);
+  if (fd >= 0 && golibmc_grow((void **) &h->proven, &h->proven_cap, (size_t) s + 1, sizeof(*h->proven))) {
+    h->proven[s].fd = fd;
+    h->proven[s].port = memcached_server_srcport(in);
+  }
+  return MEMCACHED_SUCCESS;
+}
+
 // golibmc_commands runs op for n keys (and values), one libmemcached call
 // each, recording each key's code, server and message in res.
 GOLIBMC_FN void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
@@ -935,6 +980,7 @@ GOLIBMC_FN void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n
   if (!golibmc_begin(h, ms)) return;
   memcached_autoeject(h->mc);
   uint64_t replicas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
+  int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
   for (size_t i = 0; i < n; i++) {
     golibmc_res *r = &res[i];
     r->server = golibmc_server_of(h, keys, klens[i]);
@@ -950,6 +996,8 @@ GOLIBMC_FN void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n
     if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv &&
         golibmc_inst_leftover(memcached_server_instance_by_position(h->mc, r->server)))
       memcached_quit(h->mc);
+    if (rc == MEMCACHED_SUCCESS && binary && (op == GOLIBMC_INCR || op == GOLIBMC_DECR) && r->server < h->nsrv)
+      rc = golibmc_policy_prove(h, r->server, keys, klens[i]);
     if (rc == MEMCACHED_SUCCESS)
       rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
                            exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, &r->num);
@@ -1069,6 +1117,7 @@ GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_
   case 0x03: *rc = MEMCACHED_E2BIG; break;
   case 0x04: *rc = MEMCACHED_INVALID_ARGUMENTS; break;
   case 0x05: *rc = MEMCACHED_NOTSTORED; break;
+  case 0x20: *rc = MEMCACHED_AUTH_FAILURE; break;
   case 0x82: *rc = MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE; break;
   default:
     *rc = MEMCACHED_UNKNOWN_READ_FAILURE;

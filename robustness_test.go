@@ -288,3 +288,34 @@ func TestUnguardedCallsNotMade(t *testing.T) {
 		}
 	}
 }
+
+// TestIncrementServerOutOfMemory: a server run with -M (no eviction) and
+// full answers an increment that needs a larger item with "out of memory";
+// over the text protocol that is an error wrapping ErrServerError (code
+// ReturnServerMemoryAllocationFailure) and the
+// client stays usable. (Over the binary protocol libmemcached 1.1 asserts
+// on that reply inside memcached_increment, and no caller can prevent it:
+// see "Guarded assertions" in docs/failure-handling.md.)
+func TestIncrementServerOutOfMemory(t *testing.T) {
+	s := mctest.Start(t, "-M", "-m", "2")
+	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Set(bg(), &mc.Item{Key: "ctr", Value: []byte("9")}))
+	full := 0
+	for i := 0; full < 3 && i < 1_000_000; i++ {
+		if err := c.Set(bg(), &mc.Item{Key: fmt.Sprint("fill", i), Value: []byte("9")}); err != nil {
+			require.ErrorIs(t, err, mc.ErrServerError)
+			full++
+		}
+	}
+	require.Equal(t, 3, full, "the server filled up")
+	_, err = c.Increment(bg(), "ctr", 1) // "9" -> "10" needs a new item
+	require.ErrorIs(t, err, mc.ErrServerError)
+	var e *mc.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, mc.ReturnServerMemoryAllocationFailure, e.Code)
+	it, err := c.Get(bg(), "ctr")
+	require.NoError(t, err)
+	assert.Equal(t, "9", string(it.Value))
+}
