@@ -3,6 +3,7 @@ package libmemcached
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -206,27 +207,13 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 	}
 	switch bi.kind {
 	case kindHash:
-		switch x := v.(type) {
-		case string:
-			if h, ok := hashNames[x]; ok {
-				return uint64(h), nil
-			}
-		case Hash:
-			if x >= 0 && x < HashMax && x != HashCustom {
-				return uint64(x), nil
-			}
+		if n, ok := byName(v, hashNames, func(h Hash) bool { return h >= 0 && h < HashMax && h != HashCustom }); ok {
+			return n, nil
 		}
 		return bad("one of " + choices(hashNames))
 	case kindDistribution:
-		switch x := v.(type) {
-		case string:
-			if d, ok := distributionNames[x]; ok {
-				return uint64(d), nil
-			}
-		case Distribution:
-			if x >= 0 && x < DistributionConsistentMax {
-				return uint64(x), nil
-			}
+		if n, ok := byName(v, distributionNames, func(d Distribution) bool { return d >= 0 && d < DistributionConsistentMax }); ok {
+			return n, nil
 		}
 		return bad("one of " + choices(distributionNames))
 	}
@@ -262,37 +249,27 @@ func (bi *behaviorInfo) want() string {
 	return fmt.Sprintf("an integer from %d to %d (%s)", bi.min, bi.max, bi.doc)
 }
 
-func toInt64(v any) int64 {
+// byName reads the value of an enum given by name (a string) or as its
+// typed constant, which valid accepts.
+func byName[T ~int | ~int32 | ~uint32](v any, names map[string]T, valid func(T) bool) (uint64, bool) {
 	switch x := v.(type) {
-	case int:
-		return int64(x)
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case int64:
-		return x
+	case string:
+		if n, ok := names[x]; ok {
+			return uint64(n), true
+		}
+	case T:
+		if valid(x) {
+			return uint64(x), true
+		}
 	}
-	return 0
+	return 0, false
 }
 
-func toUint64(v any) uint64 {
-	switch x := v.(type) {
-	case uint:
-		return uint64(x)
-	case uint8:
-		return uint64(x)
-	case uint16:
-		return uint64(x)
-	case uint32:
-		return uint64(x)
-	case uint64:
-		return x
-	}
-	return 0
-}
+// toInt64 and toUint64 read a value of a Go integer type (signed and
+// unsigned respectively; the caller has switched on its type).
+func toInt64(v any) int64 { return reflect.ValueOf(v).Int() }
+
+func toUint64(v any) uint64 { return reflect.ValueOf(v).Uint() }
 
 // resolveBehaviors validates a name -> value map into settings in table order.
 func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {

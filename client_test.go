@@ -657,7 +657,7 @@ func TestSetMultiPipelinedOutcomes(t *testing.T) {
 		assert.Len(t, got, 2)
 
 		// One server down: its keys fail with ErrServerDown, the others are stored.
-		servers[1].Kill()
+		servers[1].Stop()
 		err = c.SetMulti(bg(), items[:200])
 		require.ErrorAs(t, err, &me)
 		require.ErrorIs(t, err, mc.ErrServerDown)

@@ -37,7 +37,7 @@ func degradedPool(t *testing.T, opts []mc.Option, hung bool) (*mc.Client, []*mct
 		servers[1].Pause()
 		t.Cleanup(servers[1].Resume)
 	} else {
-		servers[1].Kill()
+		servers[1].Stop()
 	}
 	return c, servers, keys
 }
@@ -99,7 +99,7 @@ func TestDegradedFanOut(t *testing.T) {
 			defer c.Close()
 			_, err = c.Stats(bg())
 			require.NoError(t, err)
-			servers[1].Kill()
+			servers[1].Stop()
 			servers[2].Pause()
 			defer servers[2].Resume()
 			check := func(op string, err error) {
@@ -181,7 +181,7 @@ func TestServerForKeyAfterEject(t *testing.T) {
 			keys = append(keys, k)
 		}
 	}
-	servers[1].Kill()
+	servers[1].Stop()
 	// Until some handle ejects the server, its keys fail.
 	ejected := false
 	for i := 0; i < 10 && !ejected; i++ {

@@ -21,20 +21,19 @@ func Example() {
 	defer c.Close()
 	ctx := context.Background()
 
-	if err := c.Set(ctx, &libmemcached.Item{Key: "foo", Value: []byte("Hello world!")}); err != nil {
+	greeting := &libmemcached.Item{Key: "greeting", Value: []byte("Hello world!"), Expiration: 60}
+	if err := c.Set(ctx, greeting); err != nil {
 		log.Fatal(err)
 	}
-	it, err := c.Get(ctx, "foo")
-	if err != nil {
-		log.Fatal(err)
+	if it, err := c.Get(ctx, "greeting"); err == nil {
+		fmt.Println(string(it.Value))
 	}
-	fmt.Println(string(it.Value))
-
-	_, err = c.Get(ctx, "no-such-key")
-	fmt.Println(errors.Is(err, libmemcached.ErrCacheMiss))
+	if _, err := c.Get(ctx, "no-such-key"); errors.Is(err, libmemcached.ErrCacheMiss) {
+		fmt.Println("no-such-key: a miss")
+	}
 	// Output:
 	// Hello world!
-	// true
+	// no-such-key: a miss
 }
 
 func ExampleNewFromConfig() {

@@ -80,7 +80,7 @@ func TestServerKilledWithoutEject(t *testing.T) {
 	for _, k := range []string{victim, other} {
 		require.NoError(t, c.Set(bg(), &mc.Item{Key: k, Value: []byte(k)}))
 	}
-	servers[1].Kill()
+	servers[1].Stop()
 	var slowest time.Duration
 	for i := 0; i < 20; i++ {
 		t0 := time.Now()
@@ -107,7 +107,7 @@ func TestAutoEjectAndReturn(t *testing.T) {
 	defer c.Close()
 	k := keyOn(t, c, servers[1].Addr, "eject")
 	require.NoError(t, c.Set(bg(), &mc.Item{Key: k, Value: []byte("v0")}))
-	servers[1].Kill()
+	servers[1].Stop()
 	killed := time.Now()
 	var codes []string
 	var ejected time.Duration
@@ -263,7 +263,7 @@ func TestReplicaSurvivesPrimaryLoss(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, copies, "the primary and one replica hold the value")
-	servers[1].Kill()
+	servers[1].Stop()
 	// The first request finds the primary's connection dead (ErrServerDown);
 	// from then on reads go to the replica.
 	_, err = c.Get(bg(), k)

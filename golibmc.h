@@ -84,43 +84,37 @@ typedef struct golibmc_inst_head {
   int fd;
 } golibmc_inst_head;
 
-// libmemcached-awesome 1.1.x (src/libmemcached/instance.hpp).
-typedef struct golibmc_inst_11 {
-  golibmc_inst_head h;
-  uint32_t io_bytes_sent, request_id, server_failure_counter;
-  uint64_t server_failure_counter_query_id;
-  uint32_t server_timeout_counter;
-  uint64_t server_timeout_counter_query_id;
-  uint32_t weight, version;
-  enum memcached_server_state_t state;
-  struct {
-    uint32_t read, write, timeouts;
-    size_t bytes_read;
-  } io_wait_count;
-  uint8_t major_version, micro_version, minor_version;
-  memcached_connection_t type;
-  char *read_ptr;
+// The two lines differ in one field's width: server_timeout_counter_query_id
+// (TIMEOUT_ID below); the fields before and after it are the same. (A
+// nested struct for the common tail would be aligned differently: the
+// fields are spelled out by these macros instead.)
+#define GOLIBMC_INST_FIELDS(TIMEOUT_ID)                          \
+  golibmc_inst_head h;                                          \
+  uint32_t io_bytes_sent, request_id, server_failure_counter;   \
+  uint64_t server_failure_counter_query_id;                     \
+  uint32_t server_timeout_counter;                              \
+  TIMEOUT_ID server_timeout_counter_query_id;                   \
+  uint32_t weight, version;                                     \
+  enum memcached_server_state_t state;                          \
+  struct {                                                      \
+    uint32_t read, write, timeouts;                             \
+    size_t bytes_read;                                          \
+  } io_wait_count;                                              \
+  uint8_t major_version, micro_version, minor_version;          \
+  memcached_connection_t type;                                  \
+  char *read_ptr;                                               \
   size_t read_buffer_length;
+
+// libmemcached-awesome 1.1.x (src/libmemcached/instance.hpp): a 64-bit
+// timeout query id.
+typedef struct golibmc_inst_11 {
+  GOLIBMC_INST_FIELDS(uint64_t)
 } golibmc_inst_11;
 
 // libmemcached 1.0.18 (libmemcached/instance.hpp): a 32-bit timeout query
-// id, and read_data_length after read_buffer_length.
+// id (and read_data_length after read_buffer_length, not read here).
 typedef struct golibmc_inst_10 {
-  golibmc_inst_head h;
-  uint32_t io_bytes_sent, request_id, server_failure_counter;
-  uint64_t server_failure_counter_query_id;
-  uint32_t server_timeout_counter;
-  uint32_t server_timeout_counter_query_id;
-  uint32_t weight, version;
-  enum memcached_server_state_t state;
-  struct {
-    uint32_t read, write, timeouts;
-    size_t bytes_read;
-  } io_wait_count;
-  uint8_t major_version, micro_version, minor_version;
-  memcached_connection_t type;
-  char *read_ptr;
-  size_t read_buffer_length;
+  GOLIBMC_INST_FIELDS(uint32_t)
 } golibmc_inst_10;
 
 enum { GOLIBMC_LAYOUT_NONE = 0, GOLIBMC_LAYOUT_11 = 11, GOLIBMC_LAYOUT_10 = 10 };

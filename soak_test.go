@@ -146,7 +146,7 @@ func TestSoak(t *testing.T) {
 	kills := 0
 	for time.Now().Add(every).Before(deadline.Add(time.Millisecond)) {
 		time.Sleep(every / 2)
-		servers[1].Kill()
+		servers[1].Stop()
 		kills++
 		time.Sleep(every / 2)
 		servers[1].Restart(t)

@@ -222,38 +222,37 @@ func envOr(k, def string) string {
 
 const header = "#include <libmemcached/memcached.h>\n"
 
-// preprocess runs the headers through the C preprocessor, which drops the
-// comments and conditionals a plain text parse would trip over.
-func preprocess(cc string, flags []string, tmp string) (string, error) {
-	src := filepath.Join(tmp, "enums.c")
+// cpp runs the C preprocessor over the headers with mode (-P: the code,
+// which drops the comments and conditionals a plain text parse would trip
+// over; -dM: the macros) and returns its output.
+func cpp(cc string, flags []string, tmp, mode string) (string, error) {
+	src := filepath.Join(tmp, "headers.c")
 	if err := os.WriteFile(src, []byte(header), 0o644); err != nil {
 		return "", err
 	}
-	args := append(append([]string{"-E", "-P"}, flags...), src)
+	args := append(append([]string{"-E", mode}, flags...), src)
 	cmd := exec.Command(cc, args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	o, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("%s -E: %v", cc, err)
+		return "", fmt.Errorf("%s -E %s: %v", cc, mode, err)
 	}
 	return string(o), nil
 }
 
+// preprocess returns the headers' code, preprocessed.
+func preprocess(cc string, flags []string, tmp string) (string, error) {
+	return cpp(cc, flags, tmp, "-P")
+}
+
 // macroString returns the value of a string macro, read with -dM.
 func macroString(cc string, flags []string, tmp, name string) (string, error) {
-	src := filepath.Join(tmp, "macros.c")
-	if err := os.WriteFile(src, []byte(header), 0o644); err != nil {
+	o, err := cpp(cc, flags, tmp, "-dM")
+	if err != nil {
 		return "", err
 	}
-	args := append(append([]string{"-E", "-dM"}, flags...), src)
-	cmd := exec.Command(cc, args...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	o, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s -dM: %v", cc, err)
-	}
 	re := regexp.MustCompile(`(?m)^#define ` + name + ` "([^"]*)"`)
-	m := re.FindStringSubmatch(string(o))
+	m := re.FindStringSubmatch(o)
 	if m == nil {
 		return "", fmt.Errorf("macro %s not found in the libmemcached headers", name)
 	}

@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/golibmc/libmemcached"
 )
@@ -57,12 +58,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys := make([]string, 0, len(items))
-	for k := range items {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(items)) {
 		fmt.Printf("get_multi      -> %s = %q\n", k, items[k].Value)
 	}
 

@@ -268,9 +268,6 @@ func (s *Server) signal(sig syscall.Signal, wait bool) {
 // about a second.
 func (s *Server) Stop() { s.signal(syscall.SIGKILL, true) }
 
-// Kill is Stop, named for the fault tests that crash a server.
-func (s *Server) Kill() { s.Stop() }
-
 // Pause stops the process (SIGSTOP): it keeps its sockets but answers
 // nothing. It returns once the kernel reports the process stopped (a signal
 // is delivered asynchronously, and a request could still be served).
