@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -186,6 +187,18 @@ func TestSocketVerified(t *testing.T) {
 	// Not connected: nothing to verify, and nothing is claimed.
 	h.c.quit()
 	assert.False(t, h.c.verifySocket(0))
+}
+
+// TestBuildsWithoutCgo: every package builds with CGO_ENABLED=0 (nocgo.go
+// must stand in for every method of the thin layer), so a program that
+// imports this one compiles anywhere and New says why it cannot work.
+// make variants also runs such a program.
+func TestBuildsWithoutCgo(t *testing.T) {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(goBin, "build", "./...")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "CGO_ENABLED=0 go build ./...:\n%s", out)
 }
 
 // TestLinkInfo: the binary loaded the libmemcached it was compiled against,

@@ -62,6 +62,15 @@ func (*cHandle) getAndTouch(int32, string, int32)                               
 func (*cHandle) commands(int32, command, *packed, uint64)                           {}
 func (*cHandle) stores(int32, command, *packed)                                     {}
 func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
+func (*cHandle) getSend(int32, *packed)                                             {}
+func (*cHandle) getRecv(int32, *packed, []uint32)                                   {}
+func (*cHandle) storeSend(int32, command, *packed)                                  {}
+func (*cHandle) storeRecv(int32, command, int, []uint32)                            {}
+func (*cHandle) canBuffer() bool                                                    { return false }
+func (*cHandle) verifySocket(int) bool                                              { return false }
+
+// storeChunk is how many stores go out before their replies are read.
+const storeChunk = 256
 
 type packed struct{ n int }
 
@@ -69,3 +78,4 @@ func (p *packed) reset()                                { p.n = 0 }
 func (p *packed) len() int                              { return p.n }
 func (p *packed) addKey(string)                         { p.n++ }
 func (p *packed) addItem(string, []byte, int32, uint32) { p.n++ }
+func (p *packed) slice(dst *packed, from, to int)       { dst.n = to - from }
