@@ -22,7 +22,7 @@ func TestExportedAPI(t *testing.T) {
 	if d := cmp.Diff(theirs, ours); d != "" {
 		t.Errorf("exported API differs from gomemcache's (-gomemcache +memcache):\n%s", d)
 	}
-	t.Logf("%d exported declarations compared", len(ours))
+	t.Logf("%d exported identifiers, fields and methods compared", len(ours))
 }
 
 // exportedAPI lists a package's exported declarations, one string each,
