@@ -384,6 +384,9 @@ func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 	if err := checkSettings(op, len(c.cfg.Load().servers), s); err != nil {
 		return err
 	}
+	if err := c.checkPlacementChange(op, s); err != nil {
+		return err
+	}
 	return c.changeMaster(op, func(m cMaster) (bool, error) {
 		next, ok := m.clone()
 		if !ok {
@@ -445,9 +448,13 @@ func (c *Client) Behaviors() (map[string]any, error) {
 }
 
 // Hash returns libmemcached's hash of key with the client's "hash" behavior
-// (memcached_generate_hash_value).
+// (memcached_generate_hash_value), or with gomemcache's CRC-32 under
+// WithGomemcachePlacement.
 func (c *Client) Hash(key string) uint32 {
-	return hashValue(key, c.cfg.Load().hash)
+	if h := c.cfg.Load().hash; h != HashCustom {
+		return hashValue(key, h)
+	}
+	return gomemcacheHash(key) // the only custom hash this package installs
 }
 
 // HashKey returns libmemcached's hash of key with algorithm h

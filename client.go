@@ -68,6 +68,7 @@ type options struct {
 	codec      Codec
 	compress   compression
 	maxInflate int
+	gomemcache bool // WithGomemcachePlacement
 }
 
 type saslAuth struct{ user, password string }
@@ -217,6 +218,11 @@ func configure(m cMaster, o *options) error {
 	for _, b := range append(append([]behaviorSetting(nil), defaultBehaviors...), o.behaviors...) {
 		if rc := m.setBehavior(b.b, b.v); !rc.Success() {
 			return behaviorError("New", b.b, b.v, rc, m.lastError())
+		}
+	}
+	if o.gomemcache {
+		if err := setGomemcachePlacement(m); err != nil {
+			return err
 		}
 	}
 	if o.namespace != "" {

@@ -533,3 +533,27 @@ func (h *cHandle) serverCommand(ms int32, op serverOp, args string, exp int32, e
 		buf = buf[8+kl+vl:]
 	}
 }
+
+// gomemcache's placement (placement_gomemcache.go).
+
+// setGomemcachePlacement installs gomemcache's key placement on the master
+// (golibmc_set_gomemcache_placement: the whole CRC-32 of the key as a
+// custom key hash, as hashkit_set_custom_function sets one, and the modula
+// distribution). See hashkit_functions(3) and memcached_behavior(3).
+func (m cMaster) setGomemcachePlacement() ReturnCode {
+	return ReturnCode(C.golibmc_set_gomemcache_placement(m.p))
+}
+
+// hasGomemcacheHash reports whether the master's key hash is gomemcache's
+// (golibmc_has_gomemcache_hash).
+func (m cMaster) hasGomemcacheHash() bool { return C.golibmc_has_gomemcache_hash(m.p) != 0 }
+
+// hasGomemcacheHash reports whether the handle's clone kept gomemcache's
+// key hash through memcached_clone.
+func (h *cHandle) hasGomemcacheHash() bool { return C.golibmc_has_gomemcache_hash(h.p.mc) != 0 }
+
+// gomemcacheHash is golibmc_gomemcache_hash, the function libmemcached
+// calls to hash a key under gomemcache's placement: crc32.ChecksumIEEE.
+func gomemcacheHash(key string) uint32 {
+	return uint32(C.golibmc_gomemcache_hash(cStr(key), C.size_t(len(key)), nil))
+}
