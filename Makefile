@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-d
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet variants poll-modes demo generate hash-vectors bench soak leakcheck fuzz docker-test
+.PHONY: deps test vet variants poll-modes gomemcache demo generate hash-vectors bench soak leakcheck fuzz docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -61,6 +61,12 @@ poll-modes: deps
 	  GOLIBMC_POLL_MODE=$$m $(GO) test -race -count=1 . || exit 1; \
 	  GOLIBMC_POLL_MODE=$$m ASAN_OPTIONS=detect_leaks=1 $(GO) test -asan -count=1 -run '$(LEAK_TESTS)' . || exit 1; \
 	done
+
+## gomemcache: the memcache package against gomemcache itself: gomemcache's own tests
+## (scripts/gomemcache-suite.sh), then memcache/compat (API, landing, interleaving, switchover).
+gomemcache: deps
+	./scripts/gomemcache-suite.sh
+	cd memcache/compat && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...

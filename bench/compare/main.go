@@ -31,6 +31,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	golibmc "github.com/golibmc/libmemcached"
+	dropin "github.com/golibmc/libmemcached/memcache"
 )
 
 // workload is one benchmark: n operations, each worth units/op units
@@ -245,46 +246,51 @@ func (l libmc) incr(key string) error {
 	return err
 }
 
-// --- gomemcache ---
+// --- gomemcache, and this repository's memcache package (the same API) ---
 
-type gomc struct{ c *memcache.Client }
-
-func (g gomc) name() string                   { return "gomemcache" }
-func (g gomc) run(w workload) (sample, error) { return runGo(g, w) }
-
-func (g gomc) get(key string) error {
-	_, err := g.c.Get(key)
-	return err
+// gmStyle drives a client with gomemcache's API: gomemcache itself, or the
+// memcache package, whose Item is another type with the same fields.
+type gmStyle struct {
+	label string
+	getFn func(key string) error
+	setFn func(key string, value []byte) error
+	multi func(keys []string) (int, error)
+	incrF func(key string) error
 }
 
-func (g gomc) set(key string, value []byte) error {
-	return g.c.Set(&memcache.Item{Key: key, Value: value})
+func gomemcacheClient(c *memcache.Client) gmStyle {
+	return gmStyle{"gomemcache",
+		func(k string) error { _, err := c.Get(k); return err },
+		func(k string, v []byte) error { return c.Set(&memcache.Item{Key: k, Value: v}) },
+		func(ks []string) (int, error) { got, err := c.GetMulti(ks); return len(got), err },
+		func(k string) error { _, err := c.Increment(k, 1); return err }}
 }
 
-func (g gomc) getMulti(keys []string) (int, error) {
-	got, err := g.c.GetMulti(keys)
-	return len(got), err
+func dropinClient(c *dropin.Client) gmStyle {
+	return gmStyle{"memcache package",
+		func(k string) error { _, err := c.Get(k); return err },
+		func(k string, v []byte) error { return c.Set(&dropin.Item{Key: k, Value: v}) },
+		func(ks []string) (int, error) { got, err := c.GetMulti(ks); return len(got), err },
+		func(k string) error { _, err := c.Increment(k, 1); return err }}
 }
 
-// setMulti is one Set call per key: gomemcache has no multi-set.
-func (g gomc) setMulti(keys []string, value []byte) func() error {
-	items := make([]*memcache.Item, len(keys))
-	for i, k := range keys {
-		items[i] = &memcache.Item{Key: k, Value: value}
-	}
+func (g gmStyle) name() string                        { return g.label }
+func (g gmStyle) run(w workload) (sample, error)      { return runGo(g, w) }
+func (g gmStyle) get(key string) error                { return g.getFn(key) }
+func (g gmStyle) set(key string, value []byte) error  { return g.setFn(key, value) }
+func (g gmStyle) getMulti(keys []string) (int, error) { return g.multi(keys) }
+func (g gmStyle) incr(key string) error               { return g.incrF(key) }
+
+// setMulti is one Set call per key: gomemcache's API has no multi-set.
+func (g gmStyle) setMulti(keys []string, value []byte) func() error {
 	return func() error {
-		for _, it := range items {
-			if err := g.c.Set(it); err != nil {
+		for _, k := range keys {
+			if err := g.setFn(k, value); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-}
-
-func (g gomc) incr(key string) error {
-	_, err := g.c.Increment(key, 1)
-	return err
 }
 
 // --- the C loop, in its own process ---
@@ -355,7 +361,9 @@ func main() {
 	gc := memcache.New(*addr)
 	gc.MaxIdleConns = 8 // as many connections as goroutines, like golibmc's pool
 	gc.Timeout = 5 * time.Second
-	clients := []client{cloop{*cloopBin, host, port}, libmc{lc}, gomc{gc}}
+	dc := dropin.New(*addr)
+	defer dc.Close()
+	clients := []client{cloop{*cloopBin, host, port}, libmc{lc}, gomemcacheClient(gc), dropinClient(dc)}
 
 	results := map[string]map[string][]sample{}
 	for r := 0; r < *reps && !concOnly; r++ {
@@ -416,18 +424,18 @@ func render(results map[string]map[string][]sample, reps int, addr, concReport s
 		time.Now().UTC().Format("2006-01-02"), reps, addr)
 	fmt.Fprintf(&b, "## Setup\n\n%s\n", environment())
 	fmt.Fprintf(&b, "## Results (medians)\n\n")
-	fmt.Fprintf(&b, "| workload | unit | golibmc /s | C loop /s | gomemcache /s | golibmc ÷ C | golibmc ÷ gomemcache | CPU µs/unit golibmc | C loop | gomemcache | CPU golibmc ÷ C |\n")
-	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| workload | unit | golibmc /s | C loop /s | gomemcache /s | memcache package /s | golibmc ÷ C | golibmc ÷ gomemcache | memcache package ÷ gomemcache | CPU µs/unit golibmc | C loop | gomemcache | memcache package | CPU golibmc ÷ C |\n")
+	fmt.Fprintf(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	st := map[string]map[string]stat{}
 	for _, w := range workloads {
 		st[w.name] = map[string]stat{}
 		for name, ss := range results[w.name] {
 			st[w.name][name] = medians(ss)
 		}
-		l, c, g := st[w.name]["golibmc"], st[w.name]["C loop"], st[w.name]["gomemcache"]
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
-			w.about, w.unit, l.perSec, c.perSec, g.perSec, l.perSec/c.perSec, l.perSec/g.perSec,
-			l.cpu/1000, c.cpu/1000, g.cpu/1000, l.cpu/c.cpu)
+		l, c, g, d := st[w.name]["golibmc"], st[w.name]["C loop"], st[w.name]["gomemcache"], st[w.name]["memcache package"]
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+			w.about, w.unit, l.perSec, c.perSec, g.perSec, d.perSec, l.perSec/c.perSec, l.perSec/g.perSec, d.perSec/g.perSec,
+			l.cpu/1000, c.cpu/1000, g.cpu/1000, d.cpu/1000, l.cpu/c.cpu)
 	}
 	b.WriteString(concReport)
 	fmt.Fprintf(&b, "\n## Targets\n\n| target | measured | |\n|---|---|---|\n")
@@ -445,6 +453,10 @@ func render(results map[string]map[string][]sample, reps int, addr, concReport s
 	gm := st["getmulti100"]
 	check("GetMulti(100) keys/s ≥ 0.90× the C loop", fmt.Sprintf("%.2f×", gm["golibmc"].perSec/gm["C loop"].perSec), gm["golibmc"].perSec/gm["C loop"].perSec >= 0.90)
 	check("GetMulti(100) keys/s ≥ 1.6× gomemcache", fmt.Sprintf("%.2f×", gm["golibmc"].perSec/gm["gomemcache"].perSec), gm["golibmc"].perSec/gm["gomemcache"].perSec >= 1.6)
+	for _, who := range []string{"golibmc", "memcache package"} {
+		r := st["get100"][who].perSec / st["get100"]["gomemcache"].perSec
+		check(fmt.Sprintf("%s: one goroutine's Get ≥ 1.5× gomemcache", who), fmt.Sprintf("%.2f×", r), r >= 1.5)
+	}
 	sm := st["setmulti1000"]["golibmc"].perSec / st["set1000seq"]["golibmc"].perSec
 	check("SetMulti(1000 × 100 B) ≥ 5× 1000 sequential Set", fmt.Sprintf("%.1f×", sm), sm >= 5)
 	for _, t := range concTargets {
