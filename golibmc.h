@@ -236,6 +236,40 @@ GOLIBMC_FN int golibmc_inst_fd_verified(const memcached_instance_st *s) {
   return got == src ? fd : -1;
 }
 
+// golibmc_layout_probe checks the private reads on a live connection to
+// host:port (a memcached the caller started): it stores two items, asks
+// for both in one mget and takes the first reply only. It copies up to cap
+// bytes of what golibmc_inst_unread then shows (the second reply, read
+// from the socket and not parsed) into out, and returns
+// golibmc_inst_fd_verified's answer (the socket; -1 when the kernel names
+// another local port; -2 when unknown), or -3 when the server did not answer.
+GOLIBMC_FN int golibmc_layout_probe(const char *host, in_port_t port, char *out, size_t cap, size_t *n) {
+  const char *keys[2] = {"golibmc-probe-a", "golibmc-probe-b"};
+  size_t lens[2] = {15, 15};
+  int ret = -3;
+  *n = 0;
+  memcached_st *mc = memcached_create(NULL);
+  if (mc == NULL) return ret;
+  if (memcached_server_add(mc, host, port) == MEMCACHED_SUCCESS &&
+      memcached_set(mc, keys[0], lens[0], "a", 1, 0, 0) == MEMCACHED_SUCCESS &&
+      memcached_set(mc, keys[1], lens[1], "b", 1, 0, 0) == MEMCACHED_SUCCESS &&
+      memcached_mget(mc, keys, lens, 2) == MEMCACHED_SUCCESS) {
+    memcached_return_t rc;
+    memcached_result_st *r = memcached_fetch_result(mc, NULL, &rc);
+    if (r != NULL) {
+      const memcached_instance_st *s = memcached_server_instance_by_position(mc, 0);
+      const char *at;
+      size_t have = golibmc_inst_unread(s, &at);
+      *n = have < cap ? have : cap;
+      if (*n) memcpy(out, at, *n);
+      ret = golibmc_inst_fd_verified(s);
+      memcached_result_free(r);
+    }
+  }
+  memcached_free(mc);
+  return ret;
+}
+
 // golibmc_inst_leftover reports whether server instance s has bytes that
 // no request expects: read by libmemcached and not parsed, or waiting in
 // the socket (peeked, without blocking), while no reply is pending.
@@ -248,11 +282,35 @@ GOLIBMC_FN int golibmc_inst_leftover(const memcached_instance_st *s) {
   return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+// GOLIBMC_LM10 is 1 when compiled against libmemcached 1.0.x (1.0.18),
+// whose LIBMEMCACHED_VERSION_HEX is 0x01000018 (1.1.x: 0x001001004).
+#define GOLIBMC_LM10 (LIBMEMCACHED_VERSION_HEX < 0x01001000)
+
+#if GOLIBMC_LM10
+// golibmc_ketama_hash_10 reads mc's distribution hash on libmemcached
+// 1.0.18, whose getters all answer the key hash (and whose libmemcached
+// does not export libhashkit's): a scratch handle takes that function as
+// its key hash, which it reads right.
+GOLIBMC_FN uint64_t golibmc_ketama_hash_10(memcached_st *mc) {
+  memcached_st scratch;
+  if (memcached_create(&scratch) == NULL) return MEMCACHED_HASH_DEFAULT;
+  scratch.hashkit.base_hash = mc->hashkit.distribution_hash;
+  uint64_t h = memcached_behavior_get(&scratch, MEMCACHED_BEHAVIOR_HASH);
+  memcached_free(&scratch);
+  return h;
+}
+#endif
+
 // golibmc_behavior_get is memcached_behavior_get without its side effects
 // and its abort: it reads the socket buffer sizes from the public struct
 // memcached_st instead of opening a connection to ask the kernel (-1, the
 // system default, reads as 0), answers 0 for the deprecated behaviors, and
 // never passes a value outside the enum (memcached_behavior_get asserts).
+// On libmemcached 1.0.18 it also reads the two behaviors that version
+// reads wrongly (fixed in 1.1.0): KETAMA_HASH (1.0.18 answers the key hash;
+// golibmc_ketama_hash_10) and
+// REMOVE_FAILED_SERVERS (1.0.18 answers the failure limit; it is the
+// auto_eject switch, see golibmc_behavior_set).
 GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t b) {
   if ((int) b < 0 || b >= MEMCACHED_BEHAVIOR_MAX) return 0;
   switch (b) {
@@ -262,8 +320,24 @@ GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t 
   case MEMCACHED_BEHAVIOR_LOAD_FROM_FILE:
   case MEMCACHED_BEHAVIOR_CACHE_LOOKUPS:
   case MEMCACHED_BEHAVIOR_CORK: return 0;
+#if GOLIBMC_LM10
+  case MEMCACHED_BEHAVIOR_KETAMA_HASH: return golibmc_ketama_hash_10(mc);
+  case MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS: return memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS);
+#endif
   default: return memcached_behavior_get(mc, b);
   }
+}
+
+// golibmc_behavior_set is memcached_behavior_set with REMOVE_FAILED_SERVERS
+// meaning what it means in libmemcached 1.1 on every version: the
+// auto_eject switch. libmemcached 1.0.18 also falls through into
+// SERVER_FAILURE_LIMIT (setting the limit to the flag's value, and refusing
+// 0 after turning auto_eject off), a bug fixed in 1.1.0.
+GOLIBMC_FN memcached_return_t golibmc_behavior_set(memcached_st *mc, memcached_behavior_t b, uint64_t v) {
+#if GOLIBMC_LM10
+  if (b == MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS) b = MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS;
+#endif
+  return memcached_behavior_set(mc, b, v);
 }
 
 // golibmc_rebuild rebuilds mc's distribution from its current settings:
@@ -381,7 +455,7 @@ GOLIBMC_FN int golibmc_clone_repair(memcached_st *master, memcached_st *clone) {
       uint64_t want = golibmc_behavior_get(master, (memcached_behavior_t) b);
       if (golibmc_behavior_get(clone, (memcached_behavior_t) b) == want) continue;
       if (differs < 0) differs = b;
-      if (pass < 3) memcached_behavior_set(clone, (memcached_behavior_t) b, want);
+      if (pass < 3) golibmc_behavior_set(clone, (memcached_behavior_t) b, want);
     }
     if (differs < 0) return -1;
     if (pass == 3) return differs;
@@ -1384,6 +1458,11 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new_single(memcached_st *master, uint3
   in_port_t port = memcached_server_port(s);
   int sock = strcmp(memcached_server_type(s), "SOCKET") == 0;
   memcached_servers_reset(h->mc);
+  // libmemcached 1.0.18 frees the continuum here but keeps its size, and
+  // the next rebuild then writes the new one through a null pointer (fixed
+  // in 1.1.0, which resets both counts itself).
+  h->mc->ketama.continuum_count = 0;
+  h->mc->ketama.continuum_points_counter = 0;
   memcached_return_t rc = sock ? memcached_server_add_unix_socket(h->mc, name) : memcached_server_add(h->mc, name, port);
   if (rc != MEMCACHED_SUCCESS) {
     snprintf(err, errlen, "%s", memcached_last_error_message(h->mc));

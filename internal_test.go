@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/golibmc/libmemcached/internal/mctest"
+
 	"github.com/golibmc/libmemcached/internal/cenum"
 )
 
@@ -152,6 +154,18 @@ func TestPrivateLayout(t *testing.T) {
 		want = 10
 	}
 	assert.Equal(t, want, privateLayout, "libmemcached %s", libraryVersion())
+}
+
+// TestPrivateLayoutLive: on a live connection, the reads through the
+// private layout picked for the loaded libmemcached are right: the socket
+// is the one whose local port libmemcached reports, and the bytes read and
+// not parsed are the second reply of a pipelined get.
+func TestPrivateLayoutLive(t *testing.T) {
+	s := mctest.Start(t)
+	fd, unread := probeLayout("127.0.0.1", s.Port)
+	assert.GreaterOrEqual(t, fd, 0, "the socket read through the layout of libmemcached %s", libraryVersion())
+	assert.True(t, strings.HasPrefix(unread, "VALUE golibmc-probe-b 0 1\r\nb\r\nEND\r\n"),
+		"unparsed bytes read through the layout of libmemcached %s: %q", libraryVersion(), unread)
 }
 
 // TestLinkInfo: the binary loaded the libmemcached it was compiled against,
