@@ -1135,18 +1135,34 @@ GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_
   return 24 + (long) body;
 }
 
+// golibmc_policy_stall_ms is how long a look at the replies waits for
+// more bytes, while some are queued, before it takes the peer to be
+// stalled: the peer stops sending when the socket's receive buffer is full,
+// and a peek never empties it (small replies each in their own segment fill
+// it long before their bytes do).
+#define golibmc_policy_stall_ms 10
+
 // golibmc_policy_read_replies assigns the replies of server i to its items
 // (order[0..m), in the order they were sent): first the bytes libmemcached
 // has already read from the socket, then the socket's queue, peeked
 // (MSG_PEEK) and polled for until all have arrived or the call's time is
-// up. It returns 1 when all m replies were read, -1 when the server failed
-// (the replies read are assigned, the rest fail).
+// up. When the queue stops growing before all have arrived
+// (golibmc_policy_stall_ms), the rest of the socket is read here for real
+// ("drained"), and once every reply is in, the connection is dropped
+// (libmemcached, which never sees the drained replies, starts over). It
+// returns 1 when all m replies were read, -1 when the server failed (the
+// replies read are assigned, the rest fail).
 GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibmc_res *res, const uint32_t *order,
                                            size_t m, int op) {
   const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
   int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
   memcached_return_t fail = MEMCACHED_TIMEOUT;
-  size_t done = 0;
+  // done: replies parsed, ending at byte at of the look (each look keeps
+  // what the last one parsed: the bytes before are the same); drained:
+  // bytes read from the socket here, after the have bytes libmemcached
+  // holds, once draining.
+  size_t done = 0, at = 0, drained = 0;
+  int draining = 0;
   if (!golibmc_grow((void **) &h->tmp, &h->tmp_cap, m, sizeof(golibmc_res))) {
     fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     goto failed;
@@ -1165,19 +1181,20 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
-    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + room, 1)) {
+    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + drained + room, 1)) {
       fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
       break;
     }
-    if (have) memcpy(h->peek, buffered, have);
-    ssize_t got = recv(fd, h->peek + have, h->peek_cap - have, MSG_PEEK | MSG_DONTWAIT);
+    if (have && !drained) memcpy(h->peek, buffered, have);
+    ssize_t got = recv(fd, h->peek + have + drained, h->peek_cap - have - drained,
+                       draining ? MSG_DONTWAIT : MSG_PEEK | MSG_DONTWAIT);
     if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
-    size_t total = have + (got > 0 ? (size_t) got : 0), at = 0;
+    size_t total = have + drained + (got > 0 ? (size_t) got : 0);
+    if (draining && got > 0) drained += (size_t) got;
     int bad = 0;
-    done = 0;
     while (done < m) {
       memcached_return_t rc;
       const char *msg;
@@ -1204,6 +1221,10 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
         res[order[k]].rc = h->tmp[k].rc;
         res[order[k]].msg = h->tmp[k].msg;
       }
+      if (draining) { // out of step with libmemcached, which reads the end of the stream next
+        h->srv[i].unsync = 1;
+        shutdown(fd, SHUT_RDWR);
+      }
       return 1;
     }
     if (got == 0 || closed) { // the server closed the connection
@@ -1218,7 +1239,14 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       room *= 2;
       continue;
     }
-    int more = golibmc_wait_more(fd, total - have, golibmc_poll_ms(h));
+    int wait = golibmc_poll_ms(h);
+    int stall = !draining && total > have && (wait < 0 || wait > golibmc_policy_stall_ms);
+    int more = golibmc_wait_more(fd, draining ? 0 : total - have, stall ? golibmc_policy_stall_ms : wait);
+    if (more == 0 && stall) { // drain: what libmemcached holds stays, the socket is read from here
+      draining = 1;
+      if (have) memcpy(h->peek, buffered, have);
+      continue;
+    }
     if (more == 0) break;
     closed = more < 0; // look once more: what came before the end is still queued
   }
