@@ -114,7 +114,9 @@ bench: deps
 	cd bench && ../scripts/with-memcached.sh ./results/compare -reps $(BENCH_COUNT) -cloop ./cloop/cloop -out ../BENCHMARKS.md \
 		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt
 
-## docker-test: build the Dockerfile and run its tests here, making an engine and
-## the base image when none can be pulled (see scripts/docker-test.sh).
+DISTS ?= bullseye bookworm trixie
+## docker-test: build the Dockerfile on each Debian release of $(DISTS) (11: libmemcached
+## 1.0.18; 12 and 13: 1.1.4) and run its tests there, making an engine and the base
+## images when none can be pulled (see scripts/docker-test.sh); e.g. make docker-test DISTS=bullseye.
 docker-test:
-	./scripts/docker-test.sh
+	DISTS="$(DISTS)" ./scripts/docker-test.sh

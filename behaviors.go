@@ -63,7 +63,7 @@ var behaviorTable = []behaviorInfo{
 	{"num_replicas", BehaviorNumberOfReplicas, kindInt, 0, maxUint32, "number of extra copies stored on other servers (binary protocol; fewer than the servers)", ""},
 	{"auto_eject", BehaviorAutoEjectHosts, kindBool, 0, 1, "remove a server from the distribution after failure_limit failures", ""},
 	{"retry_timeout", BehaviorRetryTimeout, kindInt, 0, maxInt32, "seconds before a failed server is tried again", ""},
-	{"remove_failed", BehaviorRemoveFailedServers, kindBool, 0, 1, "same switch as auto_eject in libmemcached 1.1", ""},
+	{"remove_failed", BehaviorRemoveFailedServers, kindBool, 0, 1, "same switch as auto_eject (on libmemcached 1.0.18 too)", ""},
 	{"failure_limit", BehaviorServerFailureLimit, kindInt, 1, maxUint32, "consecutive failures before a server is marked failed", ""},
 	{"_io_msg_watermark", BehaviorIOMsgWatermark, kindInt, 0, maxUint32, "buffered messages before an mget reads replies", ""},
 	{"_io_bytes_watermark", BehaviorIOBytesWatermark, kindInt, 0, maxUint32, "buffered bytes before an mget reads replies", ""},
@@ -310,6 +310,9 @@ func checkSettings(op string, servers int, s []behaviorSetting) error {
 				return err
 			}
 		}
+		if why := hashProblem(x.b, x.v); why != "" {
+			return errorf(op, "", ErrNotSupported, why)
+		}
 		consistent := (x.b == BehaviorKetama || x.b == BehaviorKetamaWeighted) && x.v != 0 ||
 			x.b == BehaviorDistribution && isConsistent(Distribution(x.v))
 		if consistent && servers > maxConsistentServers {
@@ -317,6 +320,17 @@ func checkSettings(op string, servers int, s []behaviorSetting) error {
 		}
 	}
 	return nil
+}
+
+// hashProblem says why the loaded libmemcached cannot place keys with hash
+// value v as behavior b ("hash", "ketama_hash"), or "" when it can.
+// libmemcached 1.0.18 takes murmur3 but hashes with murmur instead (fixed
+// in 1.1.0), so keys would not land where murmur3 clients put them.
+func hashProblem(b Behavior, v uint64) string {
+	if (b == BehaviorHash || b == BehaviorKetamaHash) && v == uint64(HashMurmur3) && strings.HasPrefix(libraryVersion(), "1.0.") {
+		return fmt.Sprintf("%s = murmur3 is not supported by libmemcached %s, which hashes with murmur instead (fixed in 1.1.0)", b, libraryVersion())
+	}
+	return ""
 }
 
 // isConsistent reports whether d places keys on a continuum.
@@ -334,7 +348,7 @@ func behaviorError(op string, b Behavior, v uint64, rc ReturnCode, msg string) e
 	if (b == BehaviorHash || b == BehaviorKetamaHash) && rc == ReturnInvalidArguments && v < uint64(HashMax) {
 		// A valid memcached_hash_t that libhashkit refuses was left out of this build.
 		e.sentinel = ErrNotSupported
-		e.Message = fmt.Sprintf("hash %q is not supported by this libmemcached build (%s)", Hash(v).Name(), msg)
+		e.Message = fmt.Sprintf("hash %q is not supported by this libmemcached %s build (%s)", Hash(v).Name(), libraryVersion(), msg)
 	}
 	if b == BehaviorDistribution && v == uint64(DistributionConsistentMax) {
 		e.Message = "distribution \"consistent max\" is the enum's end marker, which libmemcached refuses (" + msg + ")"

@@ -79,10 +79,47 @@ func TestEveryBehaviorByNameAndConstant(t *testing.T) {
 	got, err = c.Behaviors()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(99), got["connect_timeout"])
-	require.NoError(t, c.SetBehavior(mc.BehaviorHash, uint64(mc.HashMurmur3)))
+	err = c.SetBehavior(mc.BehaviorHash, uint64(mc.HashMurmur3))
+	if libmemcached10() {
+		// libmemcached 1.0.18 takes murmur3 but hashes with murmur.
+		require.ErrorIs(t, err, mc.ErrNotSupported)
+		assert.Contains(t, err.Error(), "libmemcached "+mc.LibraryVersion())
+		got, err = c.Behaviors()
+		require.NoError(t, err)
+		assert.Equal(t, "fnv1a_64", got["hash"], "the refused hash changed nothing")
+		return
+	}
+	require.NoError(t, err)
 	got, err = c.Behaviors()
 	require.NoError(t, err)
 	assert.Equal(t, "murmur3", got["hash"], "murmur3, which pylibmc lacks, is settable")
+}
+
+// TestRemoveFailedIsAutoEject: remove_failed is the auto_eject switch on
+// every libmemcached version and leaves failure_limit alone (libmemcached
+// 1.0.18's own memcached_behavior_set also set the limit to the flag's
+// value, refused 0, and read the limit back).
+func TestRemoveFailedIsAutoEject(t *testing.T) {
+	c, err := mc.New([]string{"127.0.0.1:1", "127.0.0.1:2"})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetBehaviors(map[string]any{"failure_limit": 7}))
+	for _, on := range []bool{true, false, true} {
+		require.NoError(t, c.SetBehaviors(map[string]any{"remove_failed": on}))
+		b, err := c.Behaviors()
+		require.NoError(t, err)
+		want := uint64(0)
+		if on {
+			want = 1
+		}
+		assert.Equal(t, want, b["remove_failed"], "remove_failed = %v", on)
+		assert.Equal(t, want, b["auto_eject"], "remove_failed = %v", on)
+		assert.Equal(t, uint64(7), b["failure_limit"], "remove_failed = %v", on)
+	}
+	require.NoError(t, c.SetBehavior(mc.BehaviorRemoveFailedServers, 0), "the raw constant too")
+	v, err := c.Behavior(mc.BehaviorAutoEjectHosts)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), v)
 }
 
 func TestBehaviorAliases(t *testing.T) {

@@ -12,8 +12,11 @@ import (
 	"strconv"
 )
 
-// Value flags of pylibmc (observed from python3-pylibmc 1.6.3 and checked by
-// the interop tests). FlagCompressed combines with the others.
+// Value flags of pylibmc 1.6 (observed from python3-pylibmc 1.6.3 and checked
+// by the interop tests). FlagCompressed combines with the others. pylibmc
+// 1.5 (Debian 11) differs: it pickles str (FlagPickle) and writes bools with
+// flag 16, which 1.6 and this package read as text ("1", "0"), so text does
+// not cross between Go and pylibmc 1.5; bytes and integers do.
 const (
 	FlagBytes      uint32 = 0  // bytes, as is
 	FlagPickle     uint32 = 1  // a Python pickle: not decodable in Go

@@ -429,6 +429,18 @@ func TestLongStoreReplies(t *testing.T) {
 		require.ErrorIs(t, e, mc.ErrServerError, k)
 	}
 
+	// Replies that do not fit the socket's receive buffer all at once
+	// (256 x 2,000 bytes): the client reads them as they come.
+	f.mu.Lock()
+	f.storeReply = "SERVER_ERROR " + strings.Repeat("z", 1985) + "\r\n"
+	f.mu.Unlock()
+	err = c.SetMulti(ctx, items)
+	require.ErrorAs(t, err, &me)
+	require.Len(t, me.Errors, len(items))
+	for k, e := range me.Errors {
+		require.ErrorIs(t, e, mc.ErrServerError, k)
+	}
+
 	f.mu.Lock()
 	f.storeReply = strings.Repeat("SERVER_ERROR "+strings.Repeat("y", 2100), 2) // no line end in 2,048 bytes
 	f.mu.Unlock()

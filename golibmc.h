@@ -242,6 +242,40 @@ GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
   return src != 0 && lp == src && pp == memcached_server_port(s);
 }
 
+// golibmc_layout_probe checks the private reads on a live connection to
+// host:port (a memcached the caller started): it stores two items, asks
+// for both in one mget and takes the first reply only. It copies up to cap
+// bytes of what golibmc_inst_unread then shows (the second reply, read
+// from the socket and not parsed) into out, and returns
+// the socket when golibmc_verify_socket confirms it, -1 when it does not,
+// or -3 when the server did not answer.
+GOLIBMC_FN int golibmc_layout_probe(const char *host, in_port_t port, char *out, size_t cap, size_t *n) {
+  const char *keys[2] = {"golibmc-probe-a", "golibmc-probe-b"};
+  size_t lens[2] = {15, 15};
+  int ret = -3;
+  *n = 0;
+  memcached_st *mc = memcached_create(NULL);
+  if (mc == NULL) return ret;
+  if (memcached_server_add(mc, host, port) == MEMCACHED_SUCCESS &&
+      memcached_set(mc, keys[0], lens[0], "a", 1, 0, 0) == MEMCACHED_SUCCESS &&
+      memcached_set(mc, keys[1], lens[1], "b", 1, 0, 0) == MEMCACHED_SUCCESS &&
+      memcached_mget(mc, keys, lens, 2) == MEMCACHED_SUCCESS) {
+    memcached_return_t rc;
+    memcached_result_st *r = memcached_fetch_result(mc, NULL, &rc);
+    if (r != NULL) {
+      const memcached_instance_st *s = memcached_server_instance_by_position(mc, 0);
+      const char *at;
+      size_t have = golibmc_inst_unread(s, &at);
+      *n = have < cap ? have : cap;
+      if (*n) memcpy(out, at, *n);
+      ret = golibmc_verify_socket(mc, 0) ? golibmc_inst_fd(s) : -1;
+      memcached_result_free(r);
+    }
+  }
+  memcached_free(mc);
+  return ret;
+}
+
 // golibmc_inst_leftover reports whether server instance s has bytes that
 // no request expects: read by libmemcached and not parsed, or waiting in
 // the socket (peeked, without blocking), while no reply is pending.
@@ -254,11 +288,35 @@ GOLIBMC_FN int golibmc_inst_leftover(const memcached_instance_st *s) {
   return fd >= 0 && recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
+// GOLIBMC_LM10 is 1 when compiled against libmemcached 1.0.x (1.0.18),
+// whose LIBMEMCACHED_VERSION_HEX is 0x01000018 (1.1.x: 0x001001004).
+#define GOLIBMC_LM10 (LIBMEMCACHED_VERSION_HEX < 0x01001000)
+
+#if GOLIBMC_LM10
+// golibmc_ketama_hash_10 reads mc's distribution hash on libmemcached
+// 1.0.18, whose getters all answer the key hash (and whose libmemcached
+// does not export libhashkit's): a scratch handle takes that function as
+// its key hash, which it reads right.
+GOLIBMC_FN uint64_t golibmc_ketama_hash_10(memcached_st *mc) {
+  memcached_st scratch;
+  if (memcached_create(&scratch) == NULL) return MEMCACHED_HASH_DEFAULT;
+  scratch.hashkit.base_hash = mc->hashkit.distribution_hash;
+  uint64_t h = memcached_behavior_get(&scratch, MEMCACHED_BEHAVIOR_HASH);
+  memcached_free(&scratch);
+  return h;
+}
+#endif
+
 // golibmc_behavior_get is memcached_behavior_get without its side effects
 // and its abort: it reads the socket buffer sizes from the public struct
 // memcached_st instead of opening a connection to ask the kernel (-1, the
 // system default, reads as 0), answers 0 for the deprecated behaviors, and
 // never passes a value outside the enum (memcached_behavior_get asserts).
+// On libmemcached 1.0.18 it also reads the two behaviors that version
+// reads wrongly (fixed in 1.1.0): KETAMA_HASH (1.0.18 answers the key hash;
+// golibmc_ketama_hash_10) and
+// REMOVE_FAILED_SERVERS (1.0.18 answers the failure limit; it is the
+// auto_eject switch, see golibmc_behavior_set).
 GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t b) {
   if ((int) b < 0 || b >= MEMCACHED_BEHAVIOR_MAX) return 0;
   switch (b) {
@@ -268,8 +326,24 @@ GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t 
   case MEMCACHED_BEHAVIOR_LOAD_FROM_FILE:
   case MEMCACHED_BEHAVIOR_CACHE_LOOKUPS:
   case MEMCACHED_BEHAVIOR_CORK: return 0;
+#if GOLIBMC_LM10
+  case MEMCACHED_BEHAVIOR_KETAMA_HASH: return golibmc_ketama_hash_10(mc);
+  case MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS: return memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS);
+#endif
   default: return memcached_behavior_get(mc, b);
   }
+}
+
+// golibmc_behavior_set is memcached_behavior_set with REMOVE_FAILED_SERVERS
+// meaning what it means in libmemcached 1.1 on every version: the
+// auto_eject switch. libmemcached 1.0.18 also falls through into
+// SERVER_FAILURE_LIMIT (setting the limit to the flag's value, and refusing
+// 0 after turning auto_eject off), a bug fixed in 1.1.0.
+GOLIBMC_FN memcached_return_t golibmc_behavior_set(memcached_st *mc, memcached_behavior_t b, uint64_t v) {
+#if GOLIBMC_LM10
+  if (b == MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS) b = MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS;
+#endif
+  return memcached_behavior_set(mc, b, v);
 }
 
 // golibmc_rebuild rebuilds mc's distribution from its current settings:
@@ -392,7 +466,7 @@ GOLIBMC_FN int golibmc_clone_repair(memcached_st *master, memcached_st *clone) {
       uint64_t want = golibmc_behavior_get(master, (memcached_behavior_t) b);
       if (golibmc_behavior_get(clone, (memcached_behavior_t) b) == want) continue;
       if (differs < 0) differs = b;
-      if (pass < 3) memcached_behavior_set(clone, (memcached_behavior_t) b, want);
+      if (pass < 3) golibmc_behavior_set(clone, (memcached_behavior_t) b, want);
     }
     if (differs < 0) return -1;
     if (pass == 3) return differs;
@@ -1121,18 +1195,34 @@ GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_
   return 24 + (long) body;
 }
 
+// golibmc_policy_stall_ms is how long a look at the replies waits for
+// more bytes, while some are queued, before it takes the peer to be
+// stalled: the peer stops sending when the socket's receive buffer is full,
+// and a peek never empties it (small replies each in their own segment fill
+// it long before their bytes do).
+#define golibmc_policy_stall_ms 10
+
 // golibmc_policy_read_replies assigns the replies of server i to its items
 // (order[0..m), in the order they were sent): first the bytes libmemcached
 // has already read from the socket, then the socket's queue, peeked
 // (MSG_PEEK) and polled for until all have arrived or the call's time is
-// up. It returns 1 when all m replies were read, -1 when the server failed
-// (the replies read are assigned, the rest fail).
+// up. When the queue stops growing before all have arrived
+// (golibmc_policy_stall_ms), the rest of the socket is read here for real
+// ("drained"), and once every reply is in, the connection is dropped
+// (libmemcached, which never sees the drained replies, starts over). It
+// returns 1 when all m replies were read, -1 when the server failed (the
+// replies read are assigned, the rest fail).
 GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibmc_res *res, const uint32_t *order,
                                            size_t m, int op) {
   const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
   int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
   memcached_return_t fail = MEMCACHED_TIMEOUT;
-  size_t done = 0;
+  // done: replies parsed, ending at byte at of the look (each look keeps
+  // what the last one parsed: the bytes before are the same); drained:
+  // bytes read from the socket here, after the have bytes libmemcached
+  // holds, once draining.
+  size_t done = 0, at = 0, drained = 0;
+  int draining = 0;
   if (!golibmc_grow((void **) &h->tmp, &h->tmp_cap, m, sizeof(golibmc_res))) {
     fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     goto failed;
@@ -1151,19 +1241,20 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
-    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + room, 1)) {
+    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + drained + room, 1)) {
       fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
       break;
     }
-    if (have) memcpy(h->peek, buffered, have);
-    ssize_t got = recv(fd, h->peek + have, h->peek_cap - have, MSG_PEEK | MSG_DONTWAIT);
+    if (have && !drained) memcpy(h->peek, buffered, have);
+    ssize_t got = recv(fd, h->peek + have + drained, h->peek_cap - have - drained,
+                       draining ? MSG_DONTWAIT : MSG_PEEK | MSG_DONTWAIT);
     if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       fail = MEMCACHED_CONNECTION_FAILURE;
       break;
     }
-    size_t total = have + (got > 0 ? (size_t) got : 0), at = 0;
+    size_t total = have + drained + (got > 0 ? (size_t) got : 0);
+    if (draining && got > 0) drained += (size_t) got;
     int bad = 0;
-    done = 0;
     while (done < m) {
       memcached_return_t rc;
       const char *msg;
@@ -1190,6 +1281,10 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
         res[order[k]].rc = h->tmp[k].rc;
         res[order[k]].msg = h->tmp[k].msg;
       }
+      if (draining) { // out of step with libmemcached, which reads the end of the stream next
+        h->srv[i].unsync = 1;
+        shutdown(fd, SHUT_RDWR);
+      }
       return 1;
     }
     if (got == 0 || closed) { // the server closed the connection
@@ -1204,7 +1299,14 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
       room *= 2;
       continue;
     }
-    int more = golibmc_wait_more(fd, total - have, golibmc_poll_ms(h));
+    int wait = golibmc_poll_ms(h);
+    int stall = !draining && total > have && (wait < 0 || wait > golibmc_policy_stall_ms);
+    int more = golibmc_wait_more(fd, draining ? 0 : total - have, stall ? golibmc_policy_stall_ms : wait);
+    if (more == 0 && stall) { // drain: what libmemcached holds stays, the socket is read from here
+      draining = 1;
+      if (have) memcpy(h->peek, buffered, have);
+      continue;
+    }
     if (more == 0) break;
     closed = more < 0; // look once more: what came before the end is still queued
   }
@@ -1444,6 +1546,11 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new_single(memcached_st *master, uint3
   in_port_t port = memcached_server_port(s);
   int sock = strcmp(memcached_server_type(s), "SOCKET") == 0;
   memcached_servers_reset(h->mc);
+  // libmemcached 1.0.18 frees the continuum here but keeps its size, and
+  // the next rebuild then writes the new one through a null pointer (fixed
+  // in 1.1.0, which resets both counts itself).
+  h->mc->ketama.continuum_count = 0;
+  h->mc->ketama.continuum_points_counter = 0;
   memcached_return_t rc = sock ? memcached_server_add_unix_socket(h->mc, name) : memcached_server_add(h->mc, name, port);
   if (rc != MEMCACHED_SUCCESS) {
     snprintf(err, errlen, "%s", memcached_last_error_message(h->mc));

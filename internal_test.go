@@ -201,6 +201,18 @@ func TestBuildsWithoutCgo(t *testing.T) {
 	require.NoError(t, err, "CGO_ENABLED=0 go build ./...:\n%s", out)
 }
 
+// TestPrivateLayoutLive: on a live connection, the reads through the
+// private layout picked for the loaded libmemcached are right: the socket
+// is the one whose local port libmemcached reports, and the bytes read and
+// not parsed are the second reply of a pipelined get.
+func TestPrivateLayoutLive(t *testing.T) {
+	s := mctest.Start(t)
+	fd, unread := probeLayout("127.0.0.1", s.Port)
+	assert.GreaterOrEqual(t, fd, 0, "the socket read through the layout of libmemcached %s", libraryVersion())
+	assert.True(t, strings.HasPrefix(unread, "VALUE golibmc-probe-b 0 1\r\nb\r\nEND\r\n"),
+		"unparsed bytes read through the layout of libmemcached %s: %q", libraryVersion(), unread)
+}
+
 // TestLinkInfo: the binary loaded the libmemcached it was compiled against,
 // linked as one of the documented ways (make variants also runs this with
 // -tags libmemcached_nopkgconfig).

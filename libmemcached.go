@@ -53,6 +53,20 @@ func cBytes(b []byte) *C.char {
 // 1.0.18), or 0 when none did and the features that need it are off.
 var privateLayout = int(C.golibmc_layout_check())
 
+// probeLayout reads, through the private layout, a live connection to a
+// memcached at host:port that answered the first of two pipelined gets
+// (golibmc_layout_probe): the socket as the kernel confirms it (-1: the
+// kernel disagrees, -3: no answer), and the bytes read from it
+// and not parsed yet. The tests check both on every libmemcached version.
+func probeLayout(host string, port int) (fd int, unread string) {
+	ch := C.CString(host)
+	defer C.free(unsafe.Pointer(ch))
+	var buf [256]C.char
+	var n C.size_t
+	fd = int(C.golibmc_layout_probe(ch, C.in_port_t(port), &buf[0], C.size_t(len(buf)), &n))
+	return fd, C.GoStringN(&buf[0], C.int(n))
+}
+
 // HeaderVersion is the version of the libmemcached headers the package was
 // compiled against (LIBMEMCACHED_VERSION_STRING); LibraryVersion is the
 // one the process loaded.
@@ -108,9 +122,10 @@ func (m cMaster) serverCount() int { return int(C.memcached_server_count(m.p)) }
 // rebuild rebuilds the distribution from the current settings (golibmc_rebuild).
 func (m cMaster) rebuild() ReturnCode { return ReturnCode(C.golibmc_rebuild(m.p)) }
 
-// setBehavior is memcached_behavior_set.
+// setBehavior is golibmc_behavior_set: memcached_behavior_set, with
+// remove_failed the auto_eject switch on every libmemcached version.
 func (m cMaster) setBehavior(b Behavior, v uint64) ReturnCode {
-	return ReturnCode(C.memcached_behavior_set(m.p, C.memcached_behavior_t(b), C.uint64_t(v)))
+	return ReturnCode(C.golibmc_behavior_set(m.p, C.memcached_behavior_t(b), C.uint64_t(v)))
 }
 
 // behavior is golibmc_behavior_get: memcached_behavior_get without its

@@ -159,6 +159,9 @@ func TestDistributionPlacement(t *testing.T) {
 	}
 }
 
+// libmemcached10 reports whether the loaded libmemcached is 1.0.x (1.0.18).
+func libmemcached10() bool { return strings.HasPrefix(mc.LibraryVersion(), "1.0.") }
+
 // pylibmc runs testdata/pylibmc_peer.py with Debian's python3-pylibmc.
 func pylibmc(t *testing.T, req any, resp any) {
 	t.Helper()
@@ -168,15 +171,24 @@ func pylibmc(t *testing.T, req any, resp any) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import pylibmc").Run(); err != nil {
 		t.Skip("python3-pylibmc is not installed (make test installs it): " + err.Error())
 	}
+	require.NoError(t, pylibmcTry(req, resp))
+}
+
+// pylibmcTry runs the pylibmc peer and returns its failure, if any.
+func pylibmcTry(req any, resp any) error {
 	in, err := json.Marshal(req)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command("/usr/bin/python3", "testdata/pylibmc_peer.py")
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err, "pylibmc peer: %s", stderr.String())
-	require.NoError(t, json.Unmarshal(out, resp))
+	if err != nil {
+		return fmt.Errorf("pylibmc peer: %w: %s", err, stderr.String())
+	}
+	return json.Unmarshal(out, resp)
 }
 
 // TestPlacementMatchesPylibmc writes keys through pylibmc, finds where
@@ -274,6 +286,9 @@ func TestPlacementMatchesPylibmc(t *testing.T) {
 // as pylibmc does. Excluded: pickle_protocol (pylibmc's own), and the
 // socket buffer sizes, which pylibmc reads by opening a socket (the Go
 // client reports the setting, 0 for the system default, without connecting).
+// On libmemcached 1.0.18 also ketama_hash and remove_failed, which that
+// version reads wrongly (the key hash, and the failure limit; fixed in
+// 1.1.0): pylibmc reports what it reads, this client the real settings.
 func compareBehaviors(t *testing.T, name string, c *mc.Client, py map[string]any) {
 	t.Helper()
 	ours, err := c.Behaviors()
@@ -284,6 +299,10 @@ func compareBehaviors(t *testing.T, name string, c *mc.Client, py map[string]any
 		switch k {
 		case "pickle_protocol", "_socket_send_size", "_socket_recv_size", "tcp_nodelay", "cas":
 			continue // the last two: this client's defaults differ from pylibmc's
+		case "ketama_hash", "remove_failed":
+			if libmemcached10() {
+				continue
+			}
 		}
 		if f, ok := v.(float64); ok {
 			v = strconv.FormatFloat(f, 'f', -1, 64)

@@ -553,7 +553,7 @@ func TestStateMachine(t *testing.T) {
 	for _, cf := range configs {
 		name := fmt.Sprintf("binary=%v/servers=%d/pool=%d/goroutines=%d/ns=%q/batching=%v", cf.binary, cf.servers, cf.pool, cf.goroutines, cf.ns, !cf.solo)
 		t.Run(name, func(t *testing.T) {
-			servers := mctest.StartN(t, cf.servers, "-I", strconv.Itoa(smItemSize), "-o", "slab_chunk_max=16384")
+			servers := mctest.StartN(t, cf.servers, "-I", strconv.Itoa(smItemSize), "-o", mctest.SlabChunkMax(t, 16))
 			opts := []mc.Option{mc.WithPoolSize(cf.pool), mc.WithBatching(!cf.solo),
 				mc.WithBehaviors(map[string]any{"binary_protocol": cf.binary, "distribution": "consistent ketama"})}
 			if cf.ns != "" {

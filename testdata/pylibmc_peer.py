@@ -12,6 +12,8 @@ same libmemcached. Reads one JSON request on stdin, writes one JSON answer.
       int as a decimal string); absent keys are left out.
   {"op": "incr", "servers": [...], "behaviors": {...}, "keys": [...], "delta": n}
       answers {key: new value}.
+  {"op": "version"}
+      answers {"version": pylibmc.__version__}.
 """
 import binascii
 import json
@@ -78,9 +80,13 @@ def incr(req):
     return {k: mc.incr(k, req["delta"]) for k in req["keys"]}
 
 
+def version(req):
+    return {"version": pylibmc.__version__}
+
+
 def main():
     req = json.load(sys.stdin)
-    ops = {"place": place, "write": write, "read": read, "incr": incr}
+    ops = {"place": place, "write": write, "read": read, "incr": incr, "version": version}
     json.dump(ops[req["op"]](req), sys.stdout)
 
 

@@ -117,6 +117,26 @@ func Start(t TB, extra ...string) *Server {
 	return nil
 }
 
+// SlabChunkMax returns the -o argument that sets memcached's largest slab
+// chunk to kib KiB: memcached 1.6.24 and later take slab_chunk_max in
+// KiB, as documented, and refuse a byte count; earlier ones (Debian 11's
+// 1.6.9, Debian 12's 1.6.18) take bytes.
+func SlabChunkMax(t TB, kib int) string {
+	t.Helper()
+	out, err := exec.Command(binary(t), "-V").Output()
+	if err != nil {
+		t.Fatalf("memcached -V: %v", err)
+	}
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(string(out), "memcached %d.%d.%d", &major, &minor, &patch); err != nil {
+		t.Fatalf("memcached -V said %q: %v", out, err)
+	}
+	if major > 1 || major == 1 && (minor > 6 || minor == 6 && patch >= 24) {
+		return "slab_chunk_max=" + strconv.Itoa(kib)
+	}
+	return "slab_chunk_max=" + strconv.Itoa(kib<<10)
+}
+
 // StartN starts n servers.
 func StartN(t TB, n int, extra ...string) []*Server {
 	t.Helper()
