@@ -404,12 +404,23 @@ func TestFakeServerNeverWrongKey(t *testing.T) {
 
 // TestLongStoreReplies: stores whose replies are long (a 300-byte
 // SERVER_ERROR line each, so 256 of them do not fit the first look at the
-// socket) and a server that streams more than any reply can be. Every key
-// gets the server's error, nothing hangs, and the connection is usable
-// after.
+// socket), replies that overflow the receive buffer, and a server that
+// streams more than any reply can be. Every key gets the server's error,
+// nothing hangs, and the connection is usable after; with the system's
+// receive buffer and with a small fixed one (_socket_recv_size), where the
+// kernel stops the peer early and reports the socket readable below
+// SO_RCVLOWAT.
 func TestLongStoreReplies(t *testing.T) {
+	for _, rcvbuf := range []int{0, 8192} {
+		t.Run(fmt.Sprint("rcvbuf=", rcvbuf), func(t *testing.T) {
+			testLongStoreReplies(t, mc.WithBehaviors(map[string]any{"_socket_recv_size": rcvbuf}))
+		})
+	}
+}
+
+func testLongStoreReplies(t *testing.T, opt mc.Option) {
 	f := startFake(t, 1, 0)
-	c, err := mc.New([]string{f.addr()}, mc.WithPoolSize(1))
+	c, err := mc.New([]string{f.addr()}, mc.WithPoolSize(1), opt)
 	require.NoError(t, err)
 	defer c.Close()
 	items := make([]*mc.Item, 256)

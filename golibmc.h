@@ -6,16 +6,30 @@
 // the keys and values as pointer+length arrays borrowed for the call), and
 // its complete outcome comes out in the handle's result arrays (per key: the
 // return code, the server index and the server's message; per server: its
-// failure, if any), captured during that same call. Nothing written by one
-// call is read by the next: every function starts by clearing the results.
+// failure, if any), captured during that same operation. A Go call starts
+// by clearing the results, so nothing one call recorded is read by the next.
+// One exception in kind, not in spirit: a split call (send, wait in Go's
+// netpoller, receive) is one operation in two crossings, and the second
+// continues the per-server codes, messages and results of the first
+// (golibmc_resume); the handle is lent to that Go call throughout. What
+// outlives a call is connection state only: the sockets libmemcached keeps,
+// and which connections are proven in step (h->proven names each by its
+// socket and local port, so a new connection is not taken for a proven one).
 //
-// What C owns here (policy kept in C because it has to run between two
-// libmemcached calls inside one crossing, each named golibmc_policy_*):
-//   - the call's deadline, re-applied before every libmemcached call;
-//   - how a batch of stores is chunked, and how their replies are read;
-//   - in a multi-key loop, not retrying a server that already timed out.
-// Everything else (validation, which outcome means what, when a connection
-// is dropped, pooling) is decided in Go.
+// What C owns here (policy that has to run between two libmemcached calls,
+// or on bytes libmemcached is about to parse, inside one crossing; the
+// functions are named golibmc_policy_*):
+//   - the call's deadline, re-applied before every libmemcached call (arm);
+//   - the checks of a reply before libmemcached parses it, which turn what
+//     would trip one of its assertions or desynchronize the connection into
+//     an error code (check_read_reply, read_replies, prove);
+//   - dropping a connection that is not provably in step (drop), and
+//     reading store replies out of the socket when they stall (read_replies);
+//   - how a batch of stores is written and its replies read, and, in a
+//     multi-key loop, not retrying a server that already timed out.
+// Go decides the rest: argument validation, which code becomes which
+// error, whether a connection that came back with an error is reused,
+// pooling, batching and netpoller waits.
 //
 // Memory rules:
 //   - key and value pointers passed in are borrowed for the call only; the
@@ -37,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/stat.h>
@@ -211,6 +226,15 @@ GOLIBMC_FN int golibmc_layout_check(void) {
   if (!flips) layout = GOLIBMC_LAYOUT_NONE;
   golibmc_layout = layout;
   return layout;
+}
+
+// golibmc_layout_force sets the layout in use and returns the one before
+// (tests: GOLIBMC_LAYOUT_NONE runs the library as on a libmemcached that
+// neither mirror matches).
+GOLIBMC_FN int golibmc_layout_force(int layout) {
+  int was = golibmc_layout;
+  golibmc_layout = layout;
+  return was;
 }
 
 // golibmc_verify_socket checks, for a connected server i of mc, that the
@@ -813,7 +837,10 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
 // still queued it would return at once: SO_RCVLOWAT makes it wait for one
 // more (TCP; where the kernel ignores it, a short sleep stands in). It
 // returns 1 when more may have arrived, 0 on timeout, -1 when the peer
-// closed or the socket failed.
+// closed or the socket failed, and 2 when the kernel says the socket is
+// readable although it holds no more than the queued bytes: TCP does so
+// below SO_RCVLOWAT when its receive buffer is under pressure or its
+// window is closing, and then no more arrives until the queue is read.
 GOLIBMC_FN int golibmc_wait_more(int fd, size_t queued, int ms) {
   if (ms == 0) return 0;
   int lowat = queued > 0 && queued < (1u << 30) ? (int) queued + 1 : 1;
@@ -828,6 +855,8 @@ GOLIBMC_FN int golibmc_wait_more(int fd, size_t queued, int ms) {
   if (pr < 0) return errno == EINTR ? 1 : -1;
   if (pr == 0) return 0;
   if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) return -1;
+  int inq = 0;
+  if (set && ioctl(fd, FIONREAD, &inq) == 0 && inq >= 0 && (size_t) inq <= queued) return 2;
   if (queued > 0 && golibmc_now_ns() - start < 20000) {
     struct timespec ts = {0, 50000}; // no SO_RCVLOWAT here (a unix socket): do not spin
     nanosleep(&ts, NULL);
@@ -889,6 +918,7 @@ GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, i
     // read does not wait a second time.
     if (n == seen || closed) return;
     int more = golibmc_wait_more(fd, queued, golibmc_poll_ms(h));
+    if (more == 2) more = 1; // a reply's first 16 bytes never fill a receive buffer
     if (more == 0) golibmc_policy_drop(h, i, MEMCACHED_TIMEOUT);
     if (more == 0) return;
     closed = more < 0;
@@ -1116,16 +1146,16 @@ GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size
 //
 // The per-item results live in the caller's res array (Go memory without
 // pointers): the write half fills in each item's server and BUFFERED, the
-// read half the final codes, so nothing is carried in C between the two.
+// read half the final codes; between the two, only the per-server codes
+// and messages stay in the handle (see golibmc_resume).
 // ---------------------------------------------------------------------------
 
 // golibmc_can_buffer reports whether buffered stores can be used on h:
 // the private layout is known, replies are on and there are no replicas
-// (their quiet requests answer only on failure).
+// (their quiet requests answer only on failure). UDP is refused in Go.
 GOLIBMC_FN int golibmc_can_buffer(golibmc_handle *h) {
   return golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0 &&
-         memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0 &&
-         memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_USE_UDP) == 0;
+         memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0;
 }
 
 // golibmc_text_reply parses one text reply line at p (n bytes) to a store
@@ -1302,7 +1332,7 @@ GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibm
     int wait = golibmc_poll_ms(h);
     int stall = !draining && total > have && (wait < 0 || wait > golibmc_policy_stall_ms);
     int more = golibmc_wait_more(fd, draining ? 0 : total - have, stall ? golibmc_policy_stall_ms : wait);
-    if (more == 0 && stall) { // drain: what libmemcached holds stays, the socket is read from here
+    if ((more == 0 && stall) || more == 2) { // drain: what libmemcached holds stays, the socket is read from here
       draining = 1;
       if (have) memcpy(h->peek, buffered, have);
       continue;
