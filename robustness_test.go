@@ -292,8 +292,8 @@ func TestUnguardedCallsNotMade(t *testing.T) {
 // TestIncrementServerOutOfMemory: a server run with -M (no eviction) and
 // full answers an increment that needs a larger item with "out of memory";
 // over the text protocol that is an error wrapping ErrServerError (code
-// ReturnServerMemoryAllocationFailure) and the
-// client stays usable. (Over the binary protocol libmemcached 1.1 asserts
+// ReturnServerMemoryAllocationFailure; libmemcached 1.0.18 reports it as
+// ReturnServerError) and the client stays usable. (Over the binary protocol libmemcached 1.1 asserts
 // on that reply inside memcached_increment, and no caller can prevent it:
 // see "Guarded assertions" in docs/failure-handling.md.)
 func TestIncrementServerOutOfMemory(t *testing.T) {
@@ -314,7 +314,7 @@ func TestIncrementServerOutOfMemory(t *testing.T) {
 	require.ErrorIs(t, err, mc.ErrServerError)
 	var e *mc.Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, mc.ReturnServerMemoryAllocationFailure, e.Code)
+	assert.Contains(t, []mc.ReturnCode{mc.ReturnServerMemoryAllocationFailure, mc.ReturnServerError}, e.Code, "%v", e)
 	it, err := c.Get(bg(), "ctr")
 	require.NoError(t, err)
 	assert.Equal(t, "9", string(it.Value))
