@@ -53,6 +53,15 @@ func cBytes(b []byte) *C.char {
 // 1.0.18), or 0 when none did and the features that need it are off.
 var privateLayout = int(C.golibmc_layout_check())
 
+// forceLayout sets the private layout in use and returns the one before;
+// tests use 0 to run the library as on a libmemcached that neither mirror
+// matches (no netpoller waits, buffered stores or reply checks).
+func forceLayout(layout int) int {
+	was := int(C.golibmc_layout_force(C.int(layout)))
+	splitAvailable.Store(layout != 0)
+	return was
+}
+
 // probeLayout reads, through the private layout, a live connection to a
 // memcached at host:port that answered the first of two pipelined gets
 // (golibmc_layout_probe): the socket as the kernel confirms it (-1: the

@@ -20,6 +20,7 @@ const privateLayout = 0
 var HeaderVersion = ""
 
 func libraryVersion() string                        { return "" }
+func forceLayout(int) int                           { return 0 }
 func hashValue(string, Hash) uint32                 { return 0 }
 func cHeapInUse() int64                             { return -1 }
 func newCMaster() (cMaster, bool)                   { return cMaster{}, false }
