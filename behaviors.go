@@ -345,9 +345,7 @@ func isConsistent(d Distribution) bool {
 // behaviorError explains libmemcached's refusal of a behavior value.
 func behaviorError(op string, b Behavior, v uint64, rc ReturnCode, msg string) error {
 	e := newError(op, "", rc, fmt.Sprintf("%s = %d: %s", b, v, msg))
-	if (b == BehaviorHash || b == BehaviorKetamaHash) && rc == ReturnInvalidArguments && v < uint64(HashMax) {
-		// A valid memcached_hash_t that libhashkit refuses was left out of this build.
-		e.sentinel = ErrNotSupported
+	if (b == BehaviorHash || b == BehaviorKetamaHash) && hashRefused(e, v) {
 		e.Message = fmt.Sprintf("hash %q is not supported by this libmemcached %s build (%s)", Hash(v).Name(), libraryVersion(), msg)
 	}
 	if b == BehaviorDistribution && v == uint64(DistributionConsistentMax) {

@@ -172,6 +172,18 @@ func sentinelFor(k opKind, rc ReturnCode) error {
 	return rc.sentinel()
 }
 
+// hashRefused makes e, libmemcached's refusal of hash behavior value v
+// (BehaviorHash or BehaviorKetamaHash), an ErrNotSupported when v is a
+// valid memcached_hash_t: libhashkit answers INVALID_ARGUMENTS for the
+// hashes left out of its build. It reports whether it did.
+func hashRefused(e *Error, v uint64) bool {
+	if e.Code != ReturnInvalidArguments || v >= uint64(HashMax) {
+		return false
+	}
+	e.sentinel = ErrNotSupported
+	return true
+}
+
 // notCounter makes e, a binary increment's UNKNOWN_READ_FAILURE, an
 // ErrNotNumeric when the key's value v is not one memcached surely counts:
 // then the reply was DELTA_BADVAL, which libmemcached does not decode.

@@ -143,11 +143,8 @@ func (c *Client) StatsArg(ctx context.Context, arg string) (map[string]map[strin
 		}
 		return r
 	})
-	return out, partial(out, err)
+	return out, err
 }
-
-// partial returns err, but nil results only when the call failed as a whole.
-func partial[M ~map[string]V, V any](out M, err error) error { return err }
 
 // Version returns the version each server reports, keyed like Stats.
 // Servers that did not answer are absent, and the error (a *MultiError
