@@ -86,6 +86,72 @@ func TestDegradedGetMulti(t *testing.T) {
 	}
 }
 
+// TestDegradedStoresAndDeletes: with one server of three dead or hung,
+// SetMulti and DeleteMulti store (delete) every key of the healthy servers
+// and fail each of the failed server's keys, naming it and matching
+// ErrServerDown (dead) or ErrTimeout (hung), on every call; what they
+// report is what a raw read of each healthy server then finds.
+func TestDegradedStoresAndDeletes(t *testing.T) {
+	for _, p := range protocols {
+		for _, hung := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/hung=%v", p.name, hung), func(t *testing.T) {
+				c, servers, keys := degradedPool(t, p.opts, hung)
+				want := mc.ErrServerDown
+				if hung {
+					want = mc.ErrTimeout
+				}
+				check := func(op string, call int, err error) {
+					t.Helper()
+					var me *mc.MultiError
+					require.ErrorAs(t, err, &me, "%s call %d", op, call)
+					require.Len(t, me.Errors, 10, "%s call %d: one error per key of the failed server", op, call)
+					for _, k := range keys[servers[1].Addr] {
+						require.ErrorIs(t, me.Errors[k], want, "%s call %d", op, call)
+						var e *mc.Error
+						require.ErrorAs(t, me.Errors[k], &e)
+						assert.Equal(t, servers[1].Addr, e.Server, "%s call %d: the error names the failed server", op, call)
+					}
+				}
+				healthy := func(value string) {
+					t.Helper()
+					for _, i := range []int{0, 2} {
+						got := rawGet(t, servers[i].Addr, "", keys[servers[i].Addr])
+						if value == "" {
+							assert.Empty(t, got, servers[i].Addr)
+							continue
+						}
+						require.Len(t, got, 10, servers[i].Addr)
+						for k, v := range got {
+							assert.Equal(t, value+k, v.value, servers[i].Addr)
+						}
+					}
+				}
+				for call := 0; call < 3; call++ {
+					value := fmt.Sprint("call", call, "-")
+					var items []*mc.Item
+					for _, ks := range keys {
+						for _, k := range ks {
+							items = append(items, &mc.Item{Key: k, Value: []byte(value + k)})
+						}
+					}
+					ctx, cancel := context.WithTimeout(bg(), 2*time.Second)
+					check("SetMulti", call, c.SetMulti(ctx, items))
+					cancel()
+					healthy(value)
+				}
+				var all []string
+				for _, ks := range keys {
+					all = append(all, ks...)
+				}
+				ctx, cancel := context.WithTimeout(bg(), 2*time.Second)
+				defer cancel()
+				check("DeleteMulti", 0, c.DeleteMulti(ctx, all))
+				healthy("")
+			})
+		}
+	}
+}
+
 // TestDegradedFanOut: Stats, StatsArg, Version, Ping and FlushAll with one
 // server dead and another hung give the healthy server's results and one
 // error per failed server, each naming it and matching the right sentinel.

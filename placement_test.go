@@ -351,6 +351,7 @@ type landingConfig struct {
 	weights   []int          // per server; nil: all 1
 	behaviors map[string]any // by pylibmc name
 	ns        string
+	noPylibmc bool // a setting pylibmc has no name for (murmur3)
 }
 
 // phpOptions are the behaviors as raw libmemcached options, in pylibmc's
@@ -420,7 +421,15 @@ func TestLandingThroughPool(t *testing.T) {
 		landingConfig{name: "namespace", ns: "ns:", behaviors: map[string]any{"ketama": true}},
 		landingConfig{name: "namespace hashed with the key", ns: "ns:", behaviors: map[string]any{"ketama": true, "_hash_with_prefix_key": true}},
 		landingConfig{name: "ketama_weighted, namespace hashed", ns: "app.", behaviors: map[string]any{"ketama_weighted": true, "_hash_with_prefix_key": true}},
+		landingConfig{name: "consistent ketama spy", behaviors: map[string]any{"distribution": "consistent ketama spy"}},
+		landingConfig{name: "md5/consistent ketama spy", behaviors: map[string]any{"hash": "md5", "distribution": "consistent ketama spy"}},
 	)
+	if !strings.HasPrefix(mc.LibraryVersion(), "1.0.") { // 1.0.18 refuses murmur3 (behaviors_test.go)
+		for _, d := range []string{"modula", "consistent", "consistent ketama"} {
+			configs = append(configs, landingConfig{name: "murmur3/" + d, noPylibmc: true,
+				behaviors: map[string]any{"hash": "murmur3", "distribution": d}})
+		}
+	}
 	// The servers in a shuffled order, so that _sort_hosts matters.
 	order := []int{2, 0, 3, 1}
 	specs := func(lc landingConfig) []string {
@@ -474,7 +483,7 @@ func TestLandingThroughPool(t *testing.T) {
 	}
 	bySpecs := map[string][]int{}
 	for i, lc := range configs {
-		if lc.ns != "" && lc.behaviors["_hash_with_prefix_key"] != true {
+		if lc.noPylibmc || lc.ns != "" && lc.behaviors["_hash_with_prefix_key"] != true {
 			continue // pylibmc cannot place by the key while storing the prefixed key
 		}
 		id := strings.Join(specs(lc), ",")
