@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,6 +105,26 @@ func WithSASL(user, password string) Option {
 	}
 }
 
+// checkLibraryLine refuses to run when the libmemcached the process loaded
+// is of another release line (major.minor) than the headers the package
+// was compiled with: 1.0.18 and 1.1.x share a soname, so a binary built on
+// one system can load the other's library, whose behaviors, hashes and
+// return codes are numbered differently.
+func checkLibraryLine(op, header, loaded string) error {
+	line := func(v string) string {
+		f := strings.SplitN(v, ".", 3)
+		if len(f) < 2 {
+			return v
+		}
+		return f[0] + "." + f[1]
+	}
+	if line(header) == line(loaded) {
+		return nil
+	}
+	return errorf(op, "", ErrNotSupported, fmt.Sprintf(
+		"compiled against libmemcached %s headers but loaded libmemcached %s: rebuild against the library the program runs with", header, loaded))
+}
+
 // New returns a client for servers, given as pylibmc accepts them: "host",
 // "host:port", "host:port:weight", "[::1]:port" or "/path/to/socket".
 // UDP servers ("udp:host:port") are refused with ErrNotSupported:
@@ -111,6 +132,9 @@ func WithSASL(user, password string) Option {
 func New(servers []string, opts ...Option) (*Client, error) {
 	if !cgoAvailable {
 		return nil, noCgo("New")
+	}
+	if err := checkLibraryLine("New", HeaderVersion, libraryVersion()); err != nil {
+		return nil, err
 	}
 	if len(servers) == 0 {
 		return nil, errorf("New", "", ErrNoServers, "no server given")
@@ -148,6 +172,9 @@ func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	const op = "NewFromConfig"
 	if !cgoAvailable {
 		return nil, noCgo(op)
+	}
+	if err := checkLibraryLine(op, HeaderVersion, libraryVersion()); err != nil {
+		return nil, err
 	}
 	if config == "" {
 		return nil, errorf(op, "", ErrInvalidArguments, "empty configuration string")

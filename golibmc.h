@@ -331,6 +331,15 @@ GOLIBMC_FN uint64_t golibmc_ketama_hash_10(memcached_st *mc) {
 }
 #endif
 
+// The functions below read and write fields of memcached_st itself
+// (send_size, recv_size, hashkit): unlike the server instance, that struct
+// is declared in libmemcached's installed headers, so the compiler lays it
+// out; what could still differ is the library loaded at run time, and New
+// refuses one of another release line than the headers (checkLibraryLine
+// in client.go; TestLibraryLine). The tests read every behavior back
+// through this function after setting each (TestEveryBehaviorByNameAndConstant)
+// and check gomemcache's placement key for key through the pool.
+
 // golibmc_behavior_get is memcached_behavior_get without its side effects
 // and its abort: it reads the socket buffer sizes from the public struct
 // memcached_st instead of opening a connection to ask the kernel (-1, the

@@ -78,3 +78,15 @@ func TestWithoutPrivateLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestLibraryLine: a program compiled against one libmemcached line and
+// run with the other (1.0.18 and 1.1.x share a soname) is refused before
+// any behavior number is used; the same line in any patch release runs.
+func TestLibraryLine(t *testing.T) {
+	require.NoError(t, checkLibraryLine("New", HeaderVersion, libraryVersion()))
+	require.NoError(t, checkLibraryLine("New", "1.1.4", "1.1.0"))
+	err := checkLibraryLine("New", "1.1.4", "1.0.18")
+	require.ErrorIs(t, err, ErrNotSupported)
+	assert.Contains(t, err.Error(), "compiled against libmemcached 1.1.4 headers but loaded libmemcached 1.0.18")
+	require.ErrorIs(t, checkLibraryLine("NewFromConfig", "1.0.18", "1.1.4"), ErrNotSupported)
+}
