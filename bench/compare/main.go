@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	golibmc "github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/internal/stats"
 	dropin "github.com/golibmc/libmemcached/memcache"
 )
 
@@ -318,17 +318,8 @@ func (c cloop) run(w workload) (sample, error) {
 	return sample{units: units, wall: time.Duration(wall), cpu: time.Duration(cpu)}, nil
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+// median is the shared stats.Median.
+var median = stats.Median
 
 func main() {
 	addr := flag.String("addr", os.Getenv("MEMCACHED_SERVER"), "memcached host:port")

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +25,7 @@ import (
 	gm "github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/internal/stats"
 	"github.com/golibmc/libmemcached/memcache"
 )
 
@@ -233,14 +233,5 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+// median is the shared stats.Median.
+var median = stats.Median
