@@ -161,7 +161,11 @@ func (w *waiter) drop() {
 // reset, and says whether there is anything to wait for: a reply that
 // arrives after that wakes the wait, so none is missed. (Sending the
 // request from first costs nothing more; otherwise first peeks at the
-// socket, for a reply that came before the wait.)
+// socket, for a reply that came before the wait.) At the deadline the
+// socket gets one last look: the netpoller gives up without one, and
+// without calling first at all when the deadline had passed before the
+// wait began (the later servers of a call whose first server used up its
+// time), which would take a reply that is there for a missing one.
 func (pc *pollConn) wait(deadline time.Time, first func(fd int) bool) error {
 	if err := pc.f.SetReadDeadline(deadline); err != nil {
 		return err
@@ -169,10 +173,21 @@ func (pc *pollConn) wait(deadline time.Time, first func(fd int) bool) error {
 	pc.first, pc.started = first, false
 	err := pc.rc.Read(pc.ready)
 	pc.first = nil
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	look := unreadable
+	if !pc.started {
+		look = first
+	}
+	waiting := true
+	if err := pc.rc.Control(func(fd uintptr) { waiting = look(int(fd)) }); err != nil {
+		return err
+	}
+	if waiting {
 		return errTimedOut
 	}
-	return err
+	return nil
 }
 
 // onReady is the netpoller's callback: first on the first call, then
