@@ -24,19 +24,8 @@ type binFake struct {
 }
 
 func startBinFake(t *testing.T) *binFake {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &binFake{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go f.serve(conn)
-		}
-	}()
+	f := &binFake{}
+	f.ln = serveLoopback(t, f.serve)
 	return f
 }
 

@@ -49,20 +49,9 @@ type fakeItem struct {
 }
 
 func startFake(t *testing.T, seed int64, faultRate float64) *fakeServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	f := &fakeServer{ln: ln, items: map[string]fakeItem{}, rng: rand.New(rand.NewSource(seed)),
+	f := &fakeServer{items: map[string]fakeItem{}, rng: rand.New(rand.NewSource(seed)),
 		faultRate: faultRate, faults: map[string]int{}}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go f.serve(conn)
-		}
-	}()
+	f.ln = serveLoopback(t, f.serve)
 	return f
 }
 

@@ -70,3 +70,21 @@ func rawHas(t testing.TB, addr, key string) bool {
 	lines := rawCommand(t, addr, "get "+key)
 	return len(lines) > 1 && strings.HasPrefix(lines[0], "VALUE ")
 }
+
+// serveLoopback listens on a free loopback port until the test ends and
+// runs serve on each connection, in its own goroutine (the fake servers).
+func serveLoopback(t *testing.T, serve func(net.Conn)) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(conn)
+		}
+	}()
+	return ln
+}

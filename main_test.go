@@ -1,7 +1,6 @@
 package libmemcached_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/golibmc/libmemcached/internal/mctest"
@@ -11,10 +10,4 @@ import (
 // functions (tests start their own servers).
 var memcachedServer string
 
-func TestMain(m *testing.M) {
-	main := &mctest.Main{}
-	memcachedServer = mctest.Start(main).Addr
-	code := m.Run()
-	main.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { mctest.RunWithServer(m, &memcachedServer) }

@@ -45,6 +45,17 @@ func (m *Main) Close() {
 	}
 }
 
+// RunWithServer is a package's TestMain: it starts one memcached for the
+// Example functions, stores its address in *addr, runs the tests (m is a
+// *testing.M), stops the server and exits with the tests' code.
+func RunWithServer(m interface{ Run() int }, addr *string) {
+	main := &Main{}
+	*addr = Start(main).Addr
+	code := m.Run()
+	main.Close()
+	os.Exit(code)
+}
+
 // Server is one memcached process started by this package.
 type Server struct {
 	// Addr is what a client is given: "127.0.0.1:port" or the socket path.
