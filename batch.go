@@ -297,98 +297,120 @@ func grow[T any](s []T, n int) []T {
 	return s
 }
 
-// splitGet is a read whose wait happens in the netpoller: the C call
-// sends the mget; the goroutine parks until each asked server's reply has
-// started to arrive (or the deadline); a server that did not answer in
-// time has its connection shut down; a second C call reads the replies.
+// splitGet is a read whose waits happen in the netpoller (see split).
 func (c *Client) splitGet(h *handle, cfg *config, p *packed, ctx context.Context) {
-	ms := remainingMS(ctx)
-	h.req = sendReq{ms: ms, p: p}
-	late := c.waitReplies(h, waitDeadline(ctx, cfg))
-	h.req = sendReq{}
-	h.c.getRecv(remainingMS(ctx), p, late)
+	h.req = sendReq{ctx: ctx, p: p, late: h.req.late[:0]}
+	c.split(h, waitDeadline(ctx, cfg))
+	h.req = sendReq{late: h.req.late[:0]}
 }
 
-// sendReq is the request a split call sends from inside its wait.
+// sendReq is the request a split call sends and whose replies it reads.
 type sendReq struct {
+	ctx   context.Context
 	store bool
 	cmd   command
-	ms    int32
+	arg   uint64
 	p     *packed
-	at    *pollConn // the socket waited on
-	i     int       // its server
+	sent  bool     // the request went out
+	read  bool     // its replies were read at least once
+	at    int      // the server whose socket is waited on
+	late  []uint32 // servers that did not answer in time, for the next read
 }
 
-// sendFirst sends h.req and says whether the server waited on has a reply
-// to wait for (the first callback of pollConn.wait); it is bound once per
-// handle (h.sendFn) so that a wait allocates nothing.
-func (h *handle) sendFirst(int) bool {
-	if r := &h.req; r.store {
-		h.c.storeSend(r.ms, r.cmd, r.p)
-	} else {
-		h.c.getSend(r.ms, r.p)
+// step is the callback of every wait of a split call (pollConn.wait): its
+// first call on a call not yet sent sends the request and says whether
+// the server waited on has replies coming on that very socket; every other
+// call reads what has arrived (golibmc_get_recv, golibmc_store_recv,
+// without waiting) and says whether that server's reply is complete. It
+// is bound once per handle (h.stepFn), so a wait allocates nothing.
+func (h *handle) step(int) bool {
+	r := &h.req
+	if !r.sent {
+		r.sent = true
+		ms := remainingMS(r.ctx)
+		if r.store {
+			h.c.storeSend(ms, r.cmd, r.p, r.arg)
+		} else {
+			h.c.getSend(ms, r.p)
+		}
+		h.srv = h.c.servers(h.srv)
+		s, pc := h.srv[r.at], h.w.watched(r.at)
+		return !(pc != nil && s.pending > 0 && s.rc == ReturnSuccess && s.unread == 0 && s.fd == pc.fd)
 	}
+	return h.recv(false) == 0 || !h.srv[r.at].wait
+}
+
+// recv reads what has arrived of the replies (block: waiting in C for the
+// rest) and returns how many servers still wait for bytes.
+func (h *handle) recv(block bool) int {
+	r := &h.req
+	ms := remainingMS(r.ctx)
+	var n int
+	if r.store {
+		n = h.c.storeRecv(ms, r.cmd, r.p.len(), r.late, block)
+	} else {
+		n = h.c.getRecv(ms, r.p, r.late, block)
+	}
+	r.late = r.late[:0]
+	r.read = true
 	h.srv = h.c.servers(h.srv)
-	s := h.srv[h.req.i]
-	return h.req.at != nil && s.pending > 0 && s.rc == ReturnSuccess && s.unread == 0 && s.fd == h.req.at.fd
+	return n
 }
 
-// waitReplies sends h.req and parks until every server with replies
-// pending is readable; it returns the servers that were not by deadline,
-// whose connections it shut down. The request is sent from inside the
-// wait on a socket already watched, when there is one: the reply cannot
-// then arrive before the wait starts, and no peek is needed to see it.
-func (c *Client) waitReplies(h *handle, deadline time.Time) []uint32 {
-	var late []uint32
-	waited := -1
-	if i := h.w.any(); i >= 0 {
-		pc := h.w.conns[i]
-		h.req.at, h.req.i = pc, i
-		if h.sendFn == nil {
-			h.sendFn = h.sendFirst
-		}
-		err := pc.wait(deadline, h.sendFn)
-		h.req.at = nil
-		waited = i
-		if err == errTimedOut {
-			h.w.shutdown(i)
-			late = append(late, uint32(i))
-		}
-	} else {
-		h.sendFirst(0)
+// split sends h.req and reads its replies, parking in the netpoller while
+// a server's reply is incomplete, until every reply is in or deadline
+// passes (a server late by then has its socket shut down and its part
+// fails with a timeout). The request is sent from inside the first wait
+// when a socket is already watched: its reply cannot then arrive before
+// the wait starts. A socket that cannot be watched makes the rest of the
+// call wait in C.
+func (c *Client) split(h *handle, deadline time.Time) {
+	r := &h.req
+	if h.stepFn == nil {
+		h.stepFn = h.step
 	}
-	for i, s := range h.srv {
-		if i == waited && s.fd == h.w.conns[i].fd || s.pending == 0 || s.rc != ReturnSuccess || s.unread > 0 || s.fd < 0 {
-			continue
+	r.at = h.w.any()
+	if r.at < 0 {
+		r.at = 0
+		h.step(0) // sends
+	}
+	for i := r.at; i >= 0; i = firstWaiting(h.srv, !r.read) {
+		pc := h.w.watched(i)
+		if r.sent {
+			var err error
+			if pc, err = h.w.conn(h.c, i, h.srv[i].fd); err != nil {
+				h.recv(true) // the rest waits in C
+				return
+			}
 		}
-		pc, err := h.w.conn(h.c, i, s.fd)
-		if err != nil {
-			continue // the C read waits for it instead
-		}
-		if err := pc.wait(deadline, unreadable); err == errTimedOut {
+		r.at = i
+		if err := pc.wait(deadline, h.stepFn); err != nil { // timed out, or the socket failed
 			h.w.shutdown(i)
-			late = append(late, uint32(i))
+			r.late = append(r.late, uint32(i))
+			h.recv(false)
 		}
 	}
-	return late
+	if !r.read { // nothing was pending: the read still ends in C
+		h.recv(false)
+	}
+}
+
+// firstWaiting is the first server with a reply to wait for: after a read,
+// the first flagged wait; right after sending (sent), the first with
+// replies pending on a live connection. -1 if none.
+func firstWaiting(srv []serverResult, sent bool) int {
+	for i, s := range srv {
+		if s.wait || sent && s.pending > 0 && s.rc == ReturnSuccess && s.unread == 0 && s.fd >= 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // execStore writes every item (or key) of the batch and gives each call
 // its per-key errors.
 func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
-	rs := h.rs[:0]
-	switch {
-	case split && h.c.canBuffer():
-		rs = c.splitStore(h, cfg, p, cmd, batch[0].ctx, rs)
-	case p.len() == 1: // one store waited for in C: libmemcached's own call
-		h.c.commands(ms, cmd, p, 0)
-		rs = append(rs, h.c.result(0))
-	default:
-		h.c.stores(ms, cmd, p)
-		for i := 0; i < p.len(); i++ {
-			rs = append(rs, h.c.result(i))
-		}
-	}
+	rs := c.storeOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
 	off := 0
 	for _, cl := range batch {
 		// With a key given more than once, its last item decides.
@@ -407,11 +429,30 @@ func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 	}
 }
 
+// storeOn runs storage command (or delete) cmd for every item of p on h
+// and appends each item's result to rs: written back to back and every
+// reply read through the input layer where the handle can buffer (in the
+// netpoller when split), else one libmemcached call per item. arg is a
+// CAS's unique.
+func (c *Client) storeOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
+	switch {
+	case !h.c.canBuffer() || cmd != cmdSet && cmd != cmdDelete: // libmemcached buffers only these
+		h.c.commands(ms, cmd, p, arg)
+	case split:
+		return c.splitStore(h, cfg, p, cmd, arg, ctx, rs)
+	default:
+		h.c.stores(ms, cmd, p, arg)
+	}
+	for i := 0; i < p.len(); i++ {
+		rs = append(rs, h.c.result(i))
+	}
+	return rs
+}
+
 // splitStore writes the batch in chunks; for each, the goroutine parks in
-// the netpoller until every server's replies have started to arrive, and C
-// reads them (waiting itself for a tail still on its way). It appends each
-// item's result to rs.
-func (c *Client) splitStore(h *handle, cfg *config, p *packed, cmd command, ctx context.Context, rs []keyResult) []keyResult {
+// the netpoller until every server's replies are in (see split). It
+// appends each item's result to rs.
+func (c *Client) splitStore(h *handle, cfg *config, p *packed, cmd command, arg uint64, ctx context.Context, rs []keyResult) []keyResult {
 	chunk := p
 	if p.len() > storeChunk {
 		chunk = getPacked()
@@ -422,11 +463,9 @@ func (c *Client) splitStore(h *handle, cfg *config, p *packed, cmd command, ctx 
 		if chunk != p {
 			p.slice(chunk, from, to)
 		}
-		ms := remainingMS(ctx)
-		h.req = sendReq{store: true, cmd: cmd, ms: ms, p: chunk}
-		late := c.waitReplies(h, waitDeadline(ctx, cfg))
-		h.req = sendReq{}
-		h.c.storeRecv(remainingMS(ctx), cmd, chunk.len(), late)
+		h.req = sendReq{ctx: ctx, store: true, cmd: cmd, arg: arg, p: chunk, late: h.req.late[:0]}
+		c.split(h, waitDeadline(ctx, cfg))
+		h.req = sendReq{late: h.req.late[:0]}
 		for i := 0; i < chunk.len(); i++ {
 			rs = append(rs, h.c.result(i))
 		}

@@ -57,6 +57,7 @@
 #include <sys/stat.h>
 #include <netinet/in.h>
 #include <time.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -158,6 +159,32 @@ GOLIBMC_FN size_t golibmc_inst_unread(const memcached_instance_st *s, const char
   return 0;
 }
 
+// golibmc_inst_w is instance s for the writes below: the handle that owns
+// it is lent to one call at a time, so nothing else touches it meanwhile.
+#define golibmc_inst_w(s) ((golibmc_inst_head *) (void *) (s))
+
+// golibmc_inst_cursor is the address of instance s's count of replies it
+// still expects (what memcached_server_response_count reads).
+GOLIBMC_FN uint32_t *golibmc_inst_cursor(const memcached_instance_st *s) { return &golibmc_inst_w(s)->cursor_active; }
+
+// golibmc_inst_input returns the addresses of instance s's read pointer and
+// of the count of bytes at it that libmemcached has not parsed yet, or 0
+// when the layout is unknown. Every read libmemcached makes takes its bytes
+// there first, and it only reads its socket when the count is 0.
+GOLIBMC_FN int golibmc_inst_input(const memcached_instance_st *s, char ***ptr, size_t **len) {
+  switch (golibmc_layout) {
+  case GOLIBMC_LAYOUT_11:
+    *ptr = &((golibmc_inst_11 *) (void *) s)->read_ptr;
+    *len = &((golibmc_inst_11 *) (void *) s)->read_buffer_length;
+    return 1;
+  case GOLIBMC_LAYOUT_10:
+    *ptr = &((golibmc_inst_10 *) (void *) s)->read_ptr;
+    *len = &((golibmc_inst_10 *) (void *) s)->read_buffer_length;
+    return 1;
+  }
+  return 0;
+}
+
 // golibmc_set_buffering turns buffered requests on or off on mc without
 // memcached_behavior_set, which closes every connection each time; it
 // returns the previous setting.
@@ -184,6 +211,77 @@ GOLIBMC_FN int golibmc_set_buffering(memcached_st *mc, int on) {
                                          : m->type == MEMCACHED_CONNECTION_UDP        ? "UDP"     \
                                                                                       : "TCP") == 0; \
   })
+
+// golibmc_lend_check proves the input layer (see golibmc_lend) on the
+// loaded library with the layout in use: a throwaway handle's instance, not
+// connected, is lent an item and then the end of a read's reply (text:
+// VALUE and END; binary: a GETKQ hit and a NOOP), and each must parse as
+// written, taking exactly its bytes and leaving the reply count as a real
+// reply does. It returns 1 when all do.
+GOLIBMC_FN int golibmc_lend_check(int binary) {
+  static const char text_item[] = "VALUE golibmc-lend 7 3 9\r\nabc\r\n", text_end[] = "END\r\n";
+  static const unsigned char bin_item[] = {0x81, 0x0d, 0, 12, 4, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, 0, 0, 0, 0, 0,
+                                           0,    0,    0, 9,  0, 0, 0, 7, 'g', 'o', 'l', 'i', 'b', 'm', 'c', '-',
+                                           'l',  'e',  'n', 'd', 'a', 'b', 'c'};
+  static const unsigned char bin_end[24] = {0x81, 0x0a};
+  const char *item = binary ? (const char *) bin_item : text_item, *end = binary ? (const char *) bin_end : text_end;
+  size_t ilen = binary ? sizeof(bin_item) : sizeof(text_item) - 1, elen = binary ? sizeof(bin_end) : sizeof(text_end) - 1;
+  memcached_st *mc = memcached_create(NULL);
+  if (mc == NULL) return 0;
+  memcached_result_st res;
+  int ok = memcached_server_add(mc, "127.0.0.1", 47131) == MEMCACHED_SUCCESS &&
+           memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, (uint64_t) binary) == MEMCACHED_SUCCESS &&
+           memcached_result_create(mc, &res) != NULL;
+  if (!ok) {
+    memcached_free(mc);
+    return 0;
+  }
+  const memcached_instance_st *s = memcached_server_instance_by_position(mc, 0);
+  char **ptr;
+  size_t *len;
+  // libmemcached reads only from a connected instance: it is given one end
+  // of a socket pair for the check (nothing is read from it or written).
+  int sv[2] = {-1, -1};
+  ok = golibmc_inst_input(s, &ptr, &len) && *len == 0 && golibmc_inst_w(s)->fd == -1 &&
+       socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0;
+  char *own = ok ? *ptr : NULL, buf[64];
+  if (ok) {
+    golibmc_inst_w(s)->fd = sv[0];
+    *golibmc_inst_cursor(s) = 1;
+    ok = memcached_server_response_count(s) == 1;
+  }
+  memcached_return_t rc = MEMCACHED_SUCCESS;
+  if (ok) {
+    memcpy(buf, item, ilen);
+    *ptr = buf;
+    *len = ilen;
+    memcached_result_st *r = memcached_fetch_result(mc, &res, &rc);
+    ok = r != NULL && *ptr == buf + ilen && *len == 0 && memcached_server_response_count(s) == 1 &&
+         memcached_result_key_length(r) == 12 && memcmp(memcached_result_key_value(r), "golibmc-lend", 12) == 0 &&
+         memcached_result_flags(r) == 7 && memcached_result_cas(r) == 9 && memcached_result_length(r) == 3 &&
+         memcmp(memcached_result_value(r), "abc", 3) == 0;
+  }
+  if (ok) {
+    memcpy(buf, end, elen);
+    *ptr = buf;
+    *len = elen;
+    ok = memcached_fetch_result(mc, &res, &rc) == NULL && rc == MEMCACHED_END && *ptr == buf + elen && *len == 0 &&
+         memcached_server_response_count(s) == 0;
+  }
+  if (own) {
+    *ptr = own;
+    *len = 0;
+    *golibmc_inst_cursor(s) = 0;
+    golibmc_inst_w(s)->fd = -1;
+  }
+  if (sv[0] >= 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+  memcached_result_free(&res);
+  memcached_free(mc);
+  return ok;
+}
 
 // golibmc_layout_check picks the mirror that matches the loaded library,
 // using throwaway handles with one unconnected server each (one server:
@@ -225,6 +323,8 @@ GOLIBMC_FN int golibmc_layout_check(void) {
   if (ok10 && !ok11) layout = GOLIBMC_LAYOUT_10;
   if (!flips) layout = GOLIBMC_LAYOUT_NONE;
   golibmc_layout = layout;
+  if (layout != GOLIBMC_LAYOUT_NONE && !(golibmc_lend_check(0) && golibmc_lend_check(1)))
+    golibmc_layout = layout = GOLIBMC_LAYOUT_NONE;
   return layout;
 }
 
@@ -410,6 +510,7 @@ typedef struct golibmc_srv {
   uint32_t pending; // replies libmemcached still expects from it
   uint32_t unread;  // bytes libmemcached read from it and did not parse
   uint32_t unsync;  // 1 when a reply from it was not one expected
+  uint32_t wait;    // 1 when a split call waits for its socket to be readable
 } golibmc_srv;
 
 // golibmc_handle is one libmemcached connection set (a clone of the
@@ -430,10 +531,10 @@ typedef struct golibmc_handle {
   size_t keyl_cap;
   uint32_t *order; // stores: item indices grouped by server
   size_t order_cap;
-  golibmc_res *tmp; // stores: one server's replies until all are read
-  size_t tmp_cap;
-  char *peek; // stores: reply bytes peeked from a socket
-  size_t peek_cap;
+  struct golibmc_in *in; // per server: its input during a call (the input layer)
+  uint32_t in_n, in_cap;
+  int reading; // a read's or a store's replies are being read
+  int64_t read_deadline_ns; // when the replies must all be in (CLOCK_MONOTONIC; 0: none)
   struct golibmc_proven { // per server: the connection that answered a read (golibmc_policy_prove)
     int fd;
     in_port_t port;
@@ -442,6 +543,55 @@ typedef struct golibmc_handle {
   int64_t deadline_ns; // CLOCK_MONOTONIC; 0 for none
   int32_t cfg_poll, cfg_connect;
 } golibmc_handle;
+
+// golibmc_policy_line_max is the longest reply line accepted (memcached's
+// lines are under 300 bytes; an error message may be longer).
+#define golibmc_policy_line_max 2048
+// golibmc_policy_value_max is the largest value a reply may carry: 1 GiB,
+// memcached's largest item size (-I 1024m).
+#define golibmc_policy_value_max (1u << 30)
+// golibmc_policy_recv_room is the least room a receive is given.
+#define golibmc_policy_recv_room 16384
+// golibmc_policy_in_keep: input buffers larger than this are freed when the
+// call ends (a large reply does not pin its memory to the handle).
+#define golibmc_policy_in_keep 65536
+
+// golibmc_in is one server's input during a call.
+typedef struct golibmc_in {
+  char *buf;
+  size_t cap;
+  size_t start;     // bytes before start were parsed by libmemcached
+  size_t end;       // bytes received
+  uint32_t cursor;  // libmemcached's reply count, saved while hidden
+  uint32_t want;    // stores: replies expected; got: replies parsed so far
+  uint32_t got;
+  uint32_t off;     // stores: where this server's items start in h->order
+  size_t parsed;    // stores: bytes of the replies checked so far
+  uint8_t active;   // its replies are being read
+  uint8_t hidden;   // its reply count is saved in cursor and set to 0
+  uint8_t closed;   // the peer ended the stream
+} golibmc_in;
+
+// golibmc_in_reset forgets every server's input (a new call).
+GOLIBMC_FN void golibmc_in_reset(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++) {
+    golibmc_in *in = &h->in[i];
+    in->start = in->end = in->parsed = 0;
+    in->cursor = in->want = in->got = in->off = 0;
+    in->active = in->hidden = in->closed = 0;
+  }
+}
+
+// golibmc_in_trim frees the large input buffers (the end of a call).
+GOLIBMC_FN void golibmc_in_trim(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_cap; i++) {
+    if (h->in[i].cap > golibmc_policy_in_keep) {
+      free(h->in[i].buf);
+      h->in[i].buf = NULL;
+      h->in[i].cap = 0;
+    }
+  }
+}
 
 GOLIBMC_FN int golibmc_grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 1;
@@ -573,11 +723,11 @@ GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
   free(h->out);
   free(h->msgs);
   free(h->srv);
-  free(h->tmp);
   free((void *) h->keyp);
   free(h->keyl);
   free(h->order);
-  free(h->peek);
+  for (uint32_t i = 0; i < h->in_cap; i++) free(h->in[i].buf);
+  free(h->in);
   free(h->proven);
   free(h);
 }
@@ -646,6 +796,17 @@ GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->nsrv = ns;
   memset(h->srv, 0, (ns ? ns : 1) * sizeof(golibmc_srv));
   for (uint32_t i = 0; i < ns; i++) h->srv[i].fd = -1;
+  if (ns > h->in_cap) {
+    golibmc_in *in = (golibmc_in *) realloc(h->in, ns * sizeof(*in));
+    if (in == NULL) return 0;
+    memset(in + h->in_cap, 0, (ns - h->in_cap) * sizeof(*in));
+    h->in = in;
+    h->in_cap = ns;
+  }
+  golibmc_in_trim(h);
+  h->in_n = ns;
+  golibmc_in_reset(h);
+  h->reading = 0;
   return 1;
 }
 
@@ -769,27 +930,444 @@ GOLIBMC_FN void golibmc_key_servers(golibmc_handle *h, size_t n, const char *key
 }
 
 // ---------------------------------------------------------------------------
-// Reads: memcached_mget, then memcached_fetch_result until every server has
-// answered. Items go into out as records (u64 cas, u32 flags, u32 key
-// length, u64 value length, key, value); Go checks each key was asked. A
-// key's server is recorded when its server failed (or, with auto_eject,
-// always, before the request: ejecting a server moves its keys).
+// The input layer. The replies to a read (memcached_mget) and to buffered
+// stores are read from each socket here, into a buffer per server of the
+// handle (golibmc_in), with one recv per arrival and no peeking. Each reply
+// record is checked against the protocol's grammar once it is complete
+// (golibmc_text_record, golibmc_binary_record), and only a record that
+// passes is handed to libmemcached to parse: it is lent to the instance as
+// its read buffer (golibmc_lend), so libmemcached parses exactly those bytes
+// and never reads the socket itself during these calls. Every other server
+// with replies pending is hidden meanwhile (its reply count set to 0 and
+// restored after: golibmc_hide, golibmc_show), because libmemcached's fetch
+// loop goes on to the next server that expects replies once a server's
+// reply ends. Waiting for bytes happens in poll() here (golibmc_wait), for
+// at most the time left to the call, or, for a split call, in Go's
+// netpoller between two crossings (srv[i].wait tells Go which sockets).
+//
+// So a reply that does not parse (a number out of range, a length that does
+// not match, a value not followed by \r\n, a key longer than a key, a
+// binary body shorter than its key), a reply to another request, or bytes
+// after the last reply, never reach libmemcached: the server's call fails
+// with a protocol error and its connection is shut down.
 // ---------------------------------------------------------------------------
 
+// golibmc_hide saves server i's reply count and sets it to 0, so that
+// libmemcached's fetch loop does not turn to it.
+GOLIBMC_FN void golibmc_hide(golibmc_handle *h, uint32_t i) {
+  golibmc_in *in = &h->in[i];
+  if (in->hidden) return;
+  uint32_t *c = golibmc_inst_cursor(memcached_server_instance_by_position(h->mc, i));
+  in->cursor = *c;
+  *c = 0;
+  in->hidden = 1;
+}
+
+// golibmc_show restores server i's reply count.
+GOLIBMC_FN void golibmc_show(golibmc_handle *h, uint32_t i) {
+  golibmc_in *in = &h->in[i];
+  if (!in->hidden) return;
+  *golibmc_inst_cursor(memcached_server_instance_by_position(h->mc, i)) = in->cursor;
+  in->hidden = 0;
+}
+
+// golibmc_hide_all hides every server: while one server's replies are lent,
+// libmemcached's fetch loop must turn to no other (one being read, or one
+// whose replies will never be read in this call).
+GOLIBMC_FN void golibmc_hide_all(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++) golibmc_hide(h, i);
+}
+
+// golibmc_show_all restores every hidden server (before anything else runs
+// on the handle: the crossing ends, or libmemcached is called otherwise).
+GOLIBMC_FN void golibmc_show_all(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++) golibmc_show(h, i);
+}
+
+// golibmc_lend makes bytes [from, to) of server i's input the instance's
+// read buffer, calls memcached_fetch_result once, and takes the buffer
+// back. It returns what the fetch returned and the bytes libmemcached
+// parsed in *used; *used is (size_t) -1 when libmemcached dropped the
+// connection meanwhile (a reply it counts as fatal: it then points its read
+// buffer at its own again).
+GOLIBMC_FN memcached_result_st *golibmc_lend(golibmc_handle *h, uint32_t i, size_t from, size_t to,
+                                             memcached_return_t *rc, size_t *used) {
+  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  char **ptr;
+  size_t *len;
+  *used = (size_t) -1;
+  if (!golibmc_inst_input(s, &ptr, &len)) {
+    *rc = MEMCACHED_NOT_SUPPORTED;
+    return NULL;
+  }
+  char *own = *ptr, *at = h->in[i].buf + from;
+  *ptr = at;
+  *len = to - from;
+  memcached_result_st *r = memcached_fetch_result(h->mc, &h->result, rc);
+  if (*ptr >= at && *ptr <= at + (to - from) && *len == (size_t) (at + (to - from) - *ptr)) {
+    *used = (size_t) (*ptr - at);
+    *ptr = own;
+    *len = 0;
+  }
+  return r;
+}
+
+// golibmc_in_recv reads what server i's socket holds, without waiting, into
+// its input, making room for at least need more bytes. It returns 1 when
+// bytes came, 0 when none were there, and -1 when the stream ended (the
+// peer closed it: in->closed) or failed (*rc).
+GOLIBMC_FN int golibmc_in_recv(golibmc_handle *h, uint32_t i, size_t need, memcached_return_t *rc) {
+  golibmc_in *in = &h->in[i];
+  int fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+  if (fd < 0) {
+    *rc = MEMCACHED_CONNECTION_FAILURE;
+    return -1;
+  }
+  if (need < golibmc_policy_recv_room) need = golibmc_policy_recv_room;
+  if (in->start > 0 && in->cap - in->end < need) { // move the unparsed bytes to the front
+    memmove(in->buf, in->buf + in->start, in->end - in->start);
+    in->end -= in->start;
+    in->start = 0;
+  }
+  if (in->cap - in->end < need && !golibmc_grow((void **) &in->buf, &in->cap, in->end + need, 1)) {
+    *rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    return -1;
+  }
+  for (;;) {
+    ssize_t got = recv(fd, in->buf + in->end, in->cap - in->end, MSG_DONTWAIT);
+    if (got > 0) {
+      in->end += (size_t) got;
+      return 1;
+    }
+    if (got == 0) {
+      in->closed = 1;
+      return -1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    *rc = errno == ECONNRESET ? MEMCACHED_CONNECTION_FAILURE : MEMCACHED_READ_FAILURE;
+    return -1;
+  }
+}
+
+// golibmc_wait_ms is how long a wait for replies may take now: the call's
+// time for one wait (golibmc_poll_ms), and no later than the poll timeout
+// after the replies started to be read, so that a server sending its
+// reply a byte at a time cannot stretch the call (each byte would start
+// libmemcached's per-wait timeout again).
+GOLIBMC_FN int golibmc_wait_ms(golibmc_handle *h) {
+  int ms = golibmc_poll_ms(h);
+  if (h->read_deadline_ns) {
+    int64_t left = (h->read_deadline_ns - golibmc_now_ns() + 999999) / 1000000;
+    if (left < 0) left = 0;
+    if (ms < 0 || left < ms) ms = (int) left;
+  }
+  return ms;
+}
+
+// golibmc_wait waits until one of the servers flagged in srv[].wait has
+// bytes to read, at most the time this call has left for one wait. It
+// returns 1 when one may have, 0 when the time ran out.
+GOLIBMC_FN int golibmc_wait(golibmc_handle *h) {
+  struct pollfd stack[16], *fds = stack;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < h->nsrv; i++) n += h->srv[i].wait;
+  if (n == 0) return 1;
+  if (n > 16 && (fds = (struct pollfd *) calloc(n, sizeof(*fds))) == NULL) return 0;
+  n = 0;
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    if (!h->srv[i].wait) continue;
+    fds[n].fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+    fds[n].events = POLLIN;
+    fds[n].revents = 0;
+    n++;
+  }
+  int ms = golibmc_wait_ms(h), pr;
+  do {
+    pr = ms == 0 ? 0 : poll(fds, n, ms);
+  } while (pr < 0 && errno == EINTR && (ms = golibmc_wait_ms(h)) != 0);
+  if (fds != stack) free(fds);
+  return pr != 0;
+}
+
+// GOLIBMC_REC_* say what the next record of a reply is.
+enum {
+  GOLIBMC_REC_MORE,  // not complete yet: need more bytes (at least *len in all)
+  GOLIBMC_REC_ITEM,  // an item (VALUE, or a GETK/GETKQ hit)
+  GOLIBMC_REC_MISS,  // a miss (a GETK's KEY_ENOENT)
+  GOLIBMC_REC_END,   // the end of a read's reply (END, NOOP)
+  GOLIBMC_REC_FAIL,  // the server reported an error (*rc, *msg)
+  GOLIBMC_REC_BAD,   // not a reply to this request: out of step
+};
+
+// golibmc_digits reads a decimal number of at most max (no sign, no
+// leading space) at p, up to n bytes; it returns the digits read, 0 if none
+// or if the number is above max.
+GOLIBMC_FN size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v) {
+  uint64_t x = 0;
+  size_t i = 0;
+  for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+    uint64_t d = (uint64_t) (p[i] - '0');
+    if (x > (max - d) / 10) return 0;
+    x = x * 10 + d;
+  }
+  *v = x;
+  return i;
+}
+
+// golibmc_key_ok checks a key a reply carries (namespace included): 1 to
+// 250 bytes, none a space or a control byte, longer than the namespace and
+// starting with it (libmemcached strips that many bytes off).
+GOLIBMC_FN int golibmc_key_ok(const char *k, size_t n, const char *ns, size_t nslen) {
+  if (n <= nslen || n > MEMCACHED_MAX_KEY - 1) return 0;
+  if (nslen && memcmp(k, ns, nslen) != 0) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char) k[i] <= ' ' || (unsigned char) k[i] == 0x7f) return 0;
+  return 1;
+}
+
+// golibmc_text_error reads a text error line (SERVER_ERROR, CLIENT_ERROR,
+// ERROR) of len bytes at p into the code libmemcached's response.cc gives
+// it, and the message; it returns 0 for any other line.
+GOLIBMC_FN int golibmc_text_error(const char *p, size_t len, memcached_return_t *rc, const char **msg,
+                                  size_t *mlen) {
+#define GOLIBMC_HAS(s) (len >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0)
+  *msg = NULL;
+  *mlen = 0;
+  if (len == 5 && memcmp(p, "ERROR", 5) == 0) {
+    *rc = MEMCACHED_ERROR;
+  } else if (GOLIBMC_HAS("SERVER_ERROR object too large for cache")) {
+    *rc = MEMCACHED_E2BIG;
+  } else if (GOLIBMC_HAS("SERVER_ERROR out of memory") || GOLIBMC_HAS("SERVER_ERROR Out of memory")) {
+    *rc = MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE;
+  } else if (GOLIBMC_HAS("SERVER_ERROR") && (len == 12 || p[12] == ' ')) {
+    *rc = MEMCACHED_SERVER_ERROR;
+    *msg = p;
+    *mlen = len;
+  } else if (GOLIBMC_HAS("CLIENT_ERROR") && (len == 12 || p[12] == ' ')) {
+    *rc = MEMCACHED_CLIENT_ERROR;
+    *msg = p;
+    *mlen = len;
+  } else {
+    return 0;
+  }
+#undef GOLIBMC_HAS
+  return 1;
+}
+
+// golibmc_line finds the line at p (n bytes): its length without \r\n in
+// *len; it returns 1, 0 when it is not complete yet, -1 when it is too long
+// or does not end in \r\n.
+GOLIBMC_FN int golibmc_line(const char *p, size_t n, size_t *len) {
+  const char *eol = (const char *) memchr(p, '\n', n < golibmc_policy_line_max ? n : golibmc_policy_line_max);
+  if (eol == NULL) return n >= golibmc_policy_line_max ? -1 : 0;
+  if (eol == p || eol[-1] != '\r') return -1;
+  *len = (size_t) (eol - p) - 1;
+  return 1;
+}
+
+// golibmc_text_record checks the record of a text read's reply at p (n
+// bytes): "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" with the cas
+// iff cas (libmemcached sent gets), or "END\r\n", or an error line. *len is
+// the record's length (or, for MORE, the length known so far).
+GOLIBMC_FN int golibmc_text_record(const char *p, size_t n, const char *ns, size_t nslen, int cas, size_t *len,
+                                   memcached_return_t *rc, const char **msg, size_t *mlen) {
+  size_t ll;
+  int l = golibmc_line(p, n, &ll);
+  *len = n + 1;
+  if (l < 0) return GOLIBMC_REC_BAD;
+  if (l == 0) return GOLIBMC_REC_MORE;
+  *len = ll + 2;
+  if (ll == 3 && memcmp(p, "END", 3) == 0) return GOLIBMC_REC_END;
+  if (golibmc_text_error(p, ll, rc, msg, mlen)) return GOLIBMC_REC_FAIL;
+  if (ll < 6 || memcmp(p, "VALUE ", 6) != 0) return GOLIBMC_REC_BAD;
+  size_t at = 6, k = at;
+  while (k < ll && p[k] != ' ') k++;
+  if (k == ll || !golibmc_key_ok(p + at, k - at, ns, nslen)) return GOLIBMC_REC_BAD;
+  uint64_t flags, bytes, unique;
+  size_t d = golibmc_digits(p + k + 1, ll - k - 1, UINT32_MAX, &flags);
+  if (d == 0 || k + 1 + d >= ll || p[k + 1 + d] != ' ') return GOLIBMC_REC_BAD;
+  at = k + 2 + d;
+  d = golibmc_digits(p + at, ll - at, golibmc_policy_value_max, &bytes);
+  if (d == 0) return GOLIBMC_REC_BAD;
+  at += d;
+  if (cas) {
+    if (at >= ll || p[at] != ' ') return GOLIBMC_REC_BAD;
+    d = golibmc_digits(p + at + 1, ll - at - 1, UINT64_MAX, &unique);
+    if (d == 0) return GOLIBMC_REC_BAD;
+    at += 1 + d;
+  }
+  if (at != ll) return GOLIBMC_REC_BAD;
+  *len = ll + 2 + (size_t) bytes + 2;
+  if (n < *len) return GOLIBMC_REC_MORE;
+  if (p[*len - 2] != '\r' || p[*len - 1] != '\n') return GOLIBMC_REC_BAD;
+  return GOLIBMC_REC_ITEM;
+}
+
+// golibmc_be16 and golibmc_be32 read big-endian numbers.
+GOLIBMC_FN uint32_t golibmc_be16(const unsigned char *u) { return (uint32_t) u[0] << 8 | u[1]; }
+GOLIBMC_FN uint32_t golibmc_be32(const unsigned char *u) {
+  return (uint32_t) u[0] << 24 | (uint32_t) u[1] << 16 | (uint32_t) u[2] << 8 | u[3];
+}
+
+// golibmc_binary_status is the code of a binary error status, as
+// libmemcached's response.cc gives it (ENOMEM: the server's).
+GOLIBMC_FN memcached_return_t golibmc_binary_status(uint32_t status) {
+  switch (status) {
+  case 0x00: return MEMCACHED_SUCCESS;
+  case 0x01: return MEMCACHED_NOTFOUND;
+  case 0x02: return MEMCACHED_DATA_EXISTS;
+  case 0x03: return MEMCACHED_E2BIG;
+  case 0x04: return MEMCACHED_INVALID_ARGUMENTS;
+  case 0x05: return MEMCACHED_NOTSTORED;
+  case 0x20: return MEMCACHED_AUTH_FAILURE;
+  case 0x82: return MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE;
+  }
+  return MEMCACHED_UNKNOWN_READ_FAILURE;
+}
+
+// golibmc_binary_record checks the record of a binary read's reply at p:
+// GETKQ hits then a NOOP (an mget), or one GETK per key, hit or miss (an
+// mget with replicas). A status a get cannot have fails the server.
+GOLIBMC_FN int golibmc_binary_record(const char *p, size_t n, const char *ns, size_t nslen, int getk,
+                                     size_t *len, memcached_return_t *rc, const char **msg, size_t *mlen) {
+  const unsigned char *u = (const unsigned char *) p;
+  *len = 24;
+  if (n < 24) return GOLIBMC_REC_MORE;
+  uint32_t op = u[1], keylen = golibmc_be16(u + 2), extlen = u[4], status = golibmc_be16(u + 6);
+  uint32_t body = golibmc_be32(u + 8);
+  if (u[0] != 0x81 || u[5] != 0 || body > golibmc_policy_value_max + 4 + MEMCACHED_MAX_KEY) return GOLIBMC_REC_BAD;
+  *len = 24 + (size_t) body;
+  if (n < *len) return GOLIBMC_REC_MORE;
+  if (op == 0x0a && !getk) // NOOP: the end of the mget's reply
+    return status == 0 && keylen == 0 && extlen == 0 && body == 0 ? GOLIBMC_REC_END : GOLIBMC_REC_BAD;
+  if (op != (getk ? 0x0cu : 0x0du)) return GOLIBMC_REC_BAD;
+  if (status == 0) {
+    if (extlen != 4 || keylen + extlen > body || !golibmc_key_ok(p + 28, keylen, ns, nslen)) return GOLIBMC_REC_BAD;
+    return GOLIBMC_REC_ITEM;
+  }
+  if (status == 0x01 && getk && extlen == 0 && keylen <= body) return GOLIBMC_REC_MISS;
+  if (status == 0x01 || status == 0x02 || status == 0x03 || status == 0x05) return GOLIBMC_REC_BAD; // not a get's
+  *rc = golibmc_binary_status(status);
+  *msg = body > extlen + keylen ? p + 24 + extlen + keylen : NULL;
+  *mlen = body > extlen + keylen ? body - extlen - keylen : 0;
+  return GOLIBMC_REC_FAIL;
+}
+
+// golibmc_read_mode is how a read's replies are checked, set by
+// golibmc_read_start.
+typedef struct golibmc_read_mode {
+  int binary, cas, getk;
+  const char *ns;
+  size_t nslen;
+} golibmc_read_mode;
+
+// golibmc_put_item appends an item record to out: u64 cas, u32 flags, u32
+// key length, u64 value length, key, value. A value longer than any a
+// reply may carry (which the record checks rule out) fails.
 GOLIBMC_FN int golibmc_put_item(golibmc_handle *h, memcached_result_st *r) {
   uint64_t cas = memcached_result_cas(r);
   uint32_t flags = memcached_result_flags(r);
-  uint32_t klen = (uint32_t) memcached_result_key_length(r);
-  uint64_t vlen = (uint64_t) memcached_result_length(r);
+  size_t klen = memcached_result_key_length(r), vlen = memcached_result_length(r);
+  if (klen >= MEMCACHED_MAX_KEY || vlen > golibmc_policy_value_max) return 0;
   if (!golibmc_out_reserve(h, 24 + klen + vlen)) return 0;
+  uint32_t k32 = (uint32_t) klen;
+  uint64_t v64 = (uint64_t) vlen;
   golibmc_out_put(h, &cas, 8);
   golibmc_out_put(h, &flags, 4);
-  golibmc_out_put(h, &klen, 4);
-  golibmc_out_put(h, &vlen, 8);
+  golibmc_out_put(h, &k32, 4);
+  golibmc_out_put(h, &v64, 8);
   golibmc_out_put(h, memcached_result_key_value(r), klen);
   golibmc_out_put(h, memcached_result_value(r), vlen);
   h->nrecords++;
   return 1;
+}
+
+// golibmc_read_fail ends server i's part of a read with rc: its socket is
+// shut down (golibmc_policy_drop) and it is no longer read.
+GOLIBMC_FN void golibmc_read_fail(golibmc_handle *h, uint32_t i, memcached_return_t rc, const char *msg,
+                                  size_t mlen) {
+  if (msg && mlen && i < h->nsrv && h->srv[i].rc == MEMCACHED_SUCCESS) h->srv[i].msg = golibmc_msg(h, msg, mlen);
+  golibmc_policy_drop(h, i, rc);
+  h->in[i].active = 0;
+  h->srv[i].wait = 0;
+}
+
+// golibmc_read_server parses every complete record server i's input holds,
+// each checked then lent to libmemcached, and reads the socket again while
+// it gives more. It returns 1 while the server's reply needs more bytes.
+GOLIBMC_FN int golibmc_read_server(golibmc_handle *h, uint32_t i, const golibmc_read_mode *m) {
+  golibmc_in *in = &h->in[i];
+  for (;;) {
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    const char *msg = NULL;
+    size_t mlen = 0, len = 0, avail = in->end - in->start;
+    const char *p = in->buf + in->start;
+    int kind = avail == 0       ? GOLIBMC_REC_MORE
+             : m->binary       ? golibmc_binary_record(p, avail, m->ns, m->nslen, m->getk, &len, &rc, &msg, &mlen)
+                               : golibmc_text_record(p, avail, m->ns, m->nslen, m->cas, &len, &rc, &msg, &mlen);
+    if (kind == GOLIBMC_REC_BAD) {
+      golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      return 0;
+    }
+    if (kind == GOLIBMC_REC_FAIL) {
+      golibmc_read_fail(h, i, rc, msg, mlen);
+      return 0;
+    }
+    if (kind == GOLIBMC_REC_MORE) {
+      if (in->closed) {
+        golibmc_read_fail(h, i, MEMCACHED_CONNECTION_FAILURE, NULL, 0);
+        return 0;
+      }
+      int got = golibmc_in_recv(h, i, len > avail ? len - avail : 0, &rc);
+      if (got > 0 || (got < 0 && in->closed)) continue; // a close is seen once what came before it is parsed
+      if (got < 0) {
+        golibmc_read_fail(h, i, rc, NULL, 0);
+        return 0;
+      }
+      return 1;
+    }
+    // A complete record that parses: libmemcached reads it, alone (a
+    // GETK's reply count is one per key, so it sees one reply expected).
+    uint32_t count = in->cursor;
+    if (m->getk) in->cursor = 1;
+    golibmc_show(h, i);
+    size_t used;
+    memcached_result_st *r = golibmc_lend(h, i, in->start, in->start + len, &rc, &used);
+    golibmc_hide(h, i);
+    if (m->getk) in->cursor = count - 1;
+    int want_item = kind == GOLIBMC_REC_ITEM;
+    if (used != len || (r != NULL) != want_item) {
+      golibmc_read_fail(h, i, used == (size_t) -1 && rc != MEMCACHED_SUCCESS ? rc : MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      return 0;
+    }
+    in->start += len;
+    if (r != NULL && !golibmc_put_item(h, r)) {
+      golibmc_read_fail(h, i, MEMCACHED_MEMORY_ALLOCATION_FAILURE, NULL, 0);
+      return 0;
+    }
+    if (in->cursor == 0) { // the reply is complete: nothing else may follow
+      in->active = 0;
+      if (in->start != in->end) golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      else if (in->closed) h->srv[i].unsync = 1;
+      return 0;
+    }
+  }
+}
+
+// golibmc_namespace returns mc's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY), or NULL.
+GOLIBMC_FN const char *golibmc_namespace(memcached_st *mc) {
+  memcached_return_t rc;
+  return (const char *) memcached_callback_get(mc, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
+}
+
+// golibmc_read_mode_of reads how h's replies are checked.
+GOLIBMC_FN void golibmc_read_mode_of(golibmc_handle *h, golibmc_read_mode *m) {
+  m->binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  m->cas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS) != 0;
+  m->getk = m->binary && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) != 0;
+  m->ns = golibmc_namespace(h->mc);
+  m->nslen = m->ns ? strlen(m->ns) : 0;
 }
 
 GOLIBMC_FN int golibmc_ejecting(golibmc_handle *h) {
@@ -841,113 +1419,55 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
   return rc;
 }
 
-// golibmc_wait_more waits, at most ms, for more bytes on fd than the
-// queued ones already peeked. poll is level-triggered, so with those bytes
-// still queued it would return at once: SO_RCVLOWAT makes it wait for one
-// more (TCP; where the kernel ignores it, a short sleep stands in). It
-// returns 1 when more may have arrived, 0 on timeout, -1 when the peer
-// closed or the socket failed, and 2 when the kernel says the socket is
-// readable although it holds no more than the queued bytes: TCP does so
-// below SO_RCVLOWAT when its receive buffer is under pressure or its
-// window is closing, and then no more arrives until the queue is read.
-GOLIBMC_FN int golibmc_wait_more(int fd, size_t queued, int ms) {
-  if (ms == 0) return 0;
-  int lowat = queued > 0 && queued < (1u << 30) ? (int) queued + 1 : 1;
-  int set = lowat > 1 && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0;
-  struct pollfd pfd = {fd, POLLIN | POLLRDHUP, 0};
-  int64_t start = golibmc_now_ns();
-  int pr = poll(&pfd, 1, ms);
-  if (set) {
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-  }
-  if (pr < 0) return errno == EINTR ? 1 : -1;
-  if (pr == 0) return 0;
-  if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) return -1;
-  int inq = 0;
-  if (set && ioctl(fd, FIONREAD, &inq) == 0 && inq >= 0 && (size_t) inq <= queued) return 2;
-  if (queued > 0 && golibmc_now_ns() - start < 20000) {
-    struct timespec ts = {0, 50000}; // no SO_RCVLOWAT here (a unix socket): do not spin
-    nanosleep(&ts, NULL);
-  }
-  return 1;
-}
-
-// golibmc_policy_check_read_reply waits (at most the call's poll time)
-// for the start of server i's reply to a read and checks that it is one: a
-// VALUE or END line (text), a GETK/GETKQ/NOOP packet (binary). Anything
-// else is the answer to another request (a server that answered one
-// twice): the connection is dropped before libmemcached reads it, since a
-// read that took it would end early and leave its own reply to be taken as
-// the next request's.
-GOLIBMC_FN void golibmc_policy_check_read_reply(golibmc_handle *h, uint32_t i, int binary) {
-  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
-  char buf[16];
-  size_t seen = (size_t) -1;
-  int closed = 0;
-  for (;;) {
+// golibmc_read_start begins reading the replies of the mget just sent:
+// every server expecting replies is read (and hidden), but one whose
+// instance still holds bytes of its own that no request expects, which is
+// out of step.
+GOLIBMC_FN void golibmc_read_start(golibmc_handle *h) {
+  h->reading = 1;
+  h->read_deadline_ns = h->cfg_poll > 0 ? golibmc_now_ns() + (int64_t) h->cfg_poll * 1000000 : 0;
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    if (memcached_server_response_count(s) == 0 || h->srv[i].rc != MEMCACHED_SUCCESS) continue;
     const char *at;
-    size_t have = golibmc_inst_unread(s, &at), n = have < sizeof(buf) ? have : sizeof(buf);
-    if (n) memcpy(buf, at, n);
-    int fd = golibmc_inst_fd(s);
-    if (fd < 0) return;
-    size_t queued = 0;
-    if (n < sizeof(buf)) {
-      ssize_t got = recv(fd, buf + n, sizeof(buf) - n, MSG_PEEK | MSG_DONTWAIT);
-      if (got == 0 && n == 0) return; // closed: libmemcached's read reports it
-      if (got > 0) queued = (size_t) got;
-      n += queued;
-    }
-    int ok = -1; // not known yet
-    if (binary) {
-      if (n >= 2 && !((uint8_t) buf[0] == 0x81 && (buf[1] == 0x0c || buf[1] == 0x0d || buf[1] == 0x0a ||
-                                                    buf[1] == 0x00 || buf[1] == 0x09)))
-        ok = 0;
-      else if (n >= 8 && buf[6] == 0x00 && buf[7] == 0x20) { // AUTH_ERROR: a server that requires SASL
-        golibmc_policy_drop(h, i, MEMCACHED_AUTH_FAILURE);
-        return;
-      } else if (n >= 8)
-        ok = 1;
-    } else if (n >= 6 && memcmp(buf, "VALUE ", 6) == 0) {
-      ok = 1;
-    } else if (n >= 5 && memcmp(buf, "END\r\n", 5) == 0) {
-      ok = 1;
-    } else if (n >= 6 || memchr(buf, '\n', n)) {
-      ok = 0;
-    }
-    if (ok == 1) return;
-    if (ok == 0) {
-      golibmc_policy_drop(h, i, MEMCACHED_PROTOCOL_ERROR);
-      return;
-    }
-    // Not enough yet: wait for more. A connection the server closed is
-    // looked at once more (what it sent before closing is still queued),
-    // then left to libmemcached's read, which reports it; one that stays
-    // silent for the whole wait has timed out, and is dropped so that the
-    // read does not wait a second time.
-    if (n == seen || closed) return;
-    int more = golibmc_wait_more(fd, queued, golibmc_poll_ms(h));
-    if (more == 2) more = 1; // a reply's first 16 bytes never fill a receive buffer
-    if (more == 0) golibmc_policy_drop(h, i, MEMCACHED_TIMEOUT);
-    if (more == 0) return;
-    closed = more < 0;
-    seen = n;
+    h->in[i].active = 1;
+    golibmc_hide(h, i);
+    if (golibmc_inst_unread(s, &at) > 0) golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
   }
 }
 
-// golibmc_mget_fetch reads every reply of the pending mget into out. A
-// server that has not finished when libmemcached stops waiting, or whose
-// connection broke while it was read, is marked failed.
-GOLIBMC_FN void golibmc_mget_fetch(golibmc_handle *h, size_t n, const char *keys, const size_t *klens,
-                                   golibmc_res *res) {
+// golibmc_read_step reads every server still being read as far as its
+// bytes go (golibmc_read_server); with block, it then waits in poll() for
+// more (golibmc_wait) until every reply is read or the call's time for a
+// wait runs out (those servers fail with TIMEOUT). It returns how many
+// servers still wait for bytes (flagged in srv[].wait), 0 with block.
+GOLIBMC_FN uint32_t golibmc_read_step(golibmc_handle *h, const golibmc_read_mode *m, int block) {
+  golibmc_hide_all(h);
+  for (;;) {
+    uint32_t waiting = 0;
+    for (uint32_t i = 0; i < h->nsrv; i++) {
+      h->srv[i].wait = 0;
+      if (!h->in[i].active) continue;
+      if (golibmc_read_server(h, i, m)) {
+        h->srv[i].wait = 1;
+        waiting++;
+      }
+    }
+    if (waiting == 0 || !block) return waiting;
+    if (!golibmc_wait(h)) {
+      for (uint32_t i = 0; i < h->nsrv; i++)
+        if (h->srv[i].wait) golibmc_read_fail(h, i, MEMCACHED_TIMEOUT, NULL, 0);
+      return 0;
+    }
+  }
+}
+
+// golibmc_fetch_plain reads the replies of the mget just sent with
+// libmemcached's own memcached_fetch_result, unchecked: the reads of a
+// library whose private layout is not known (no input layer).
+GOLIBMC_FN void golibmc_fetch_plain(golibmc_handle *h) {
   uint8_t conn[256];
   uint32_t nc = h->nsrv < 256 ? h->nsrv : 256;
-  if (golibmc_layout != GOLIBMC_LAYOUT_NONE) {
-    int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
-    for (uint32_t i = 0; i < h->nsrv; i++)
-      if (memcached_server_response_count(memcached_server_instance_by_position(h->mc, i)) > 0)
-        golibmc_policy_check_read_reply(h, i, binary);
-  }
   for (uint32_t i = 0; i < nc; i++) conn[i] = golibmc_connected(h, i) == 1;
   memcached_return_t frc = golibmc_policy_arm(h);
   if (frc == MEMCACHED_SUCCESS) {
@@ -963,12 +1483,6 @@ GOLIBMC_FN void golibmc_mget_fetch(golibmc_handle *h, size_t n, const char *keys
       }
     }
   }
-  // A reply the read did not expect (another command's) ends the fetch as
-  // if every server had answered: fewer items than keys, and bytes left.
-  if (h->nrecords < n)
-    for (uint32_t i = 0; i < h->nsrv; i++)
-      if (golibmc_inst_leftover(memcached_server_instance_by_position(h->mc, i))) h->srv[i].unsync = 1;
-  int failed = 0;
   // memcached_fetch_result reports a CLIENT_ERROR reply as the end of the
   // results; the error it recorded for this call says otherwise.
   memcached_return_t last = memcached_last_error(h->mc);
@@ -978,31 +1492,56 @@ GOLIBMC_FN void golibmc_mget_fetch(golibmc_handle *h, size_t n, const char *keys
     const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
     if (memcached_server_response_count(s) > 0) {
       golibmc_fail_server(h, i, frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE ? frc : MEMCACHED_TIMEOUT);
-      failed = 1;
     } else if (i < nc && conn[i] && golibmc_connected(h, i) == 0 && h->srv[i].rc == MEMCACHED_SUCCESS) {
       memcached_return_t src = memcached_server_error_return(s);
       golibmc_fail_server(h, i, src != MEMCACHED_SUCCESS ? src : MEMCACHED_CONNECTION_FAILURE);
-      failed = 1;
     }
-    if (h->srv[i].rc != MEMCACHED_SUCCESS) failed = 1;
   }
-  if ((failed || frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE) && !golibmc_ejecting(h))
-    golibmc_key_servers(h, n, keys, klens, res);
 }
 
-// golibmc_get_multi is one whole read of n keys (Get, GetMulti).
+// golibmc_read_finish ends a read: every server hidden is shown again, and
+// when a server failed, every key's server is recorded (Go gives the keys
+// of a failed server its error, never a miss).
+GOLIBMC_FN void golibmc_read_finish(golibmc_handle *h, size_t n, const char *keys, const size_t *klens,
+                                    golibmc_res *res) {
+  h->reading = 0;
+  golibmc_show_all(h);
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    if (h->srv[i].rc != MEMCACHED_SUCCESS) {
+      if (!golibmc_ejecting(h)) golibmc_key_servers(h, n, keys, klens, res);
+      return;
+    }
+  }
+}
+
+// golibmc_read runs the read half in the calling crossing: with the input
+// layer when the layout is known, else libmemcached's own fetch.
+GOLIBMC_FN uint32_t golibmc_read(golibmc_handle *h, int block) {
+  if (golibmc_layout == GOLIBMC_LAYOUT_NONE) {
+    golibmc_fetch_plain(h);
+    return 0;
+  }
+  golibmc_read_mode m;
+  golibmc_read_mode_of(h, &m);
+  if (!h->reading) golibmc_read_start(h);
+  return golibmc_read_step(h, &m, block);
+}
+
+// golibmc_get_multi is one whole read of n keys (Get, GetMulti), waiting in
+// poll() for the replies.
 GOLIBMC_FN memcached_return_t golibmc_get_multi(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
                                                 const size_t *klens, golibmc_res *res) {
   if (!golibmc_begin(h, ms)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-  memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
   // Whatever mget answered, the servers it did ask have replies coming
   // (the binary mget answers the last failed connect's code).
-  golibmc_mget_fetch(h, n, keys, klens, res);
+  memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
+  golibmc_read(h, 1);
+  golibmc_read_finish(h, n, keys, klens, res);
   golibmc_end(h);
   return rc;
 }
 
-// golibmc_get_send is the first half of a read whose wait happens in Go.
+// golibmc_get_send is the first half of a read whose waits happen in Go.
 GOLIBMC_FN memcached_return_t golibmc_get_send(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
                                                const size_t *klens, golibmc_res *res) {
   if (!golibmc_begin(h, ms)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
@@ -1011,15 +1550,22 @@ GOLIBMC_FN memcached_return_t golibmc_get_send(golibmc_handle *h, int32_t ms, si
   return rc;
 }
 
-// golibmc_get_recv is the second half, once the replies have arrived; the
-// servers listed in late did not answer in time and were dropped
-// (golibmc_drop) by Go.
-GOLIBMC_FN void golibmc_get_recv(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
-                                 const size_t *klens, golibmc_res *res, const uint32_t *late, size_t nlate) {
+// golibmc_get_recv reads what has arrived of the replies, without
+// waiting (with block: waiting in poll() for the rest); the servers listed in late did not send more in time and fail
+// with TIMEOUT. It returns how many servers still wait for bytes
+// (srv[].wait): Go waits for them in its netpoller and calls again. At 0
+// the read is over.
+GOLIBMC_FN uint32_t golibmc_get_recv(golibmc_handle *h, int32_t ms, size_t n, const char *keys,
+                                     const size_t *klens, golibmc_res *res, const uint32_t *late, size_t nlate,
+                                     int block) {
   golibmc_resume(h, ms);
-  for (size_t i = 0; i < nlate; i++) golibmc_fail_server(h, late[i], MEMCACHED_TIMEOUT);
-  golibmc_mget_fetch(h, n, keys, klens, res);
+  for (size_t i = 0; i < nlate; i++)
+    if (late[i] < h->nsrv) golibmc_read_fail(h, late[i], MEMCACHED_TIMEOUT, NULL, 0);
+  uint32_t waiting = golibmc_read(h, block);
+  if (waiting == 0) golibmc_read_finish(h, n, keys, klens, res);
+  else golibmc_show_all(h);
   golibmc_end(h);
+  return waiting;
 }
 
 // ---------------------------------------------------------------------------
@@ -1066,7 +1612,8 @@ GOLIBMC_FN memcached_return_t golibmc_policy_prove(golibmc_handle *h, uint32_t s
   golibmc_res probe;
   size_t out_len = h->out_len, nrecords = h->nrecords;
   golibmc_mget_send(h, 1, key, &klen, &probe);
-  golibmc_mget_fetch(h, 1, key, &klen, &probe);
+  golibmc_read(h, 1);
+  golibmc_read_finish(h, 1, key, &klen, &probe);
   h->out_len = out_len; // the value read is not this call's result
   h->nrecords = nrecords;
   if (h->srv[s].rc != MEMCACHED_SUCCESS) return (memcached_return_t) h->srv[s].rc;
@@ -1137,7 +1684,8 @@ GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size
   if (rc == MEMCACHED_SUCCESS) rc = memcached_touch(h->mc, key, klen, exp);
   if (rc == MEMCACHED_SUCCESS) {
     golibmc_mget_send(h, 1, key, &klen, res);
-    golibmc_mget_fetch(h, 1, key, &klen, res);
+    golibmc_read(h, 1);
+    golibmc_read_finish(h, 1, key, &klen, res);
   } else {
     res[0].rc = rc;
     res[0].msg = golibmc_msg_str(h, memcached_last_error_message(h->mc));
@@ -1146,17 +1694,19 @@ GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size
 }
 
 // ---------------------------------------------------------------------------
-// Buffered stores (Set, Delete): every request of a batch is written back to
-// back, then each server's replies are read in order. libmemcached reports
-// no per-request outcome for buffered requests (its fetch calls every
-// storage reply NOTFOUND), so each reply's status is read here before
-// libmemcached consumes it; that also keeps a reply libmemcached would
-// assert on (a success line other than STORED) away from it.
+// Buffered stores (every storage command and Delete): the requests of a
+// batch are written back to back (buffer_requests on, then one flush), and
+// each server's replies are read through the input layer: each reply is
+// checked to be one its request can have (golibmc_store_reply) and gives
+// that item its code; once all of a server's replies are in, libmemcached
+// parses them from the lent buffer, so that its bookkeeping is in step
+// (it reports no per-request outcome for buffered requests). A reply
+// libmemcached would assert on (a success line other than STORED) never
+// reaches it.
 //
 // The per-item results live in the caller's res array (Go memory without
 // pointers): the write half fills in each item's server and BUFFERED, the
-// read half the final codes; between the two, only the per-server codes
-// and messages stay in the handle (see golibmc_resume).
+// read half the final codes.
 // ---------------------------------------------------------------------------
 
 // golibmc_can_buffer reports whether buffered stores can be used on h:
@@ -1167,223 +1717,67 @@ GOLIBMC_FN int golibmc_can_buffer(golibmc_handle *h) {
          memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0;
 }
 
-// golibmc_text_reply parses one text reply line at p (n bytes) to a store
-// or delete: the bytes it takes, 0 if the line is incomplete, -1 if it is
-// not such a reply. The codes are those libmemcached's response.cc gives.
-GOLIBMC_FN long golibmc_text_reply(const char *p, size_t n, int op, memcached_return_t *rc,
-                                   const char **msg, size_t *mlen) {
-  const char *eol = (const char *) memchr(p, '\n', n > 2048 ? 2048 : n);
-  if (eol == NULL) return n >= 2048 ? -1 : 0;
-  size_t len = (size_t) (eol - p);
-  if (len == 0 || p[len - 1] != '\r') return -1;
-  len--;
+// golibmc_text_reply parses one text reply line at p (n bytes) to a
+// storage command or a delete (op): the bytes it takes, 0 if the line is
+// incomplete, -1 if it is not a reply that command can have. The codes are
+// those libmemcached's response.cc gives.
+GOLIBMC_FN long golibmc_text_reply(const char *p, size_t n, int op, memcached_return_t *rc, const char **msg,
+                                   size_t *mlen) {
+  size_t len;
+  int l = golibmc_line(p, n, &len);
+  if (l <= 0) return l;
 #define GOLIBMC_IS(s) (len == sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0)
-#define GOLIBMC_HAS(s) (len >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0)
   *msg = NULL;
   *mlen = 0;
-  if (op == GOLIBMC_SET && GOLIBMC_IS("STORED")) *rc = MEMCACHED_SUCCESS;
-  else if (op == GOLIBMC_SET && GOLIBMC_IS("NOT_STORED")) *rc = MEMCACHED_NOTSTORED;
-  else if (op == GOLIBMC_SET && GOLIBMC_IS("EXISTS")) *rc = MEMCACHED_DATA_EXISTS;
+  int store = op != GOLIBMC_DELETE && op != GOLIBMC_CAS;
+  if ((store || op == GOLIBMC_CAS) && GOLIBMC_IS("STORED")) *rc = MEMCACHED_SUCCESS;
+  else if (store && GOLIBMC_IS("NOT_STORED")) *rc = MEMCACHED_NOTSTORED;
+  else if (op == GOLIBMC_CAS && GOLIBMC_IS("EXISTS")) *rc = MEMCACHED_DATA_EXISTS;
+  else if ((op == GOLIBMC_CAS || op == GOLIBMC_DELETE) && GOLIBMC_IS("NOT_FOUND")) *rc = MEMCACHED_NOTFOUND;
   else if (op == GOLIBMC_DELETE && GOLIBMC_IS("DELETED")) *rc = MEMCACHED_SUCCESS;
-  else if (GOLIBMC_IS("NOT_FOUND")) *rc = MEMCACHED_NOTFOUND;
-  else if (GOLIBMC_IS("ERROR")) *rc = MEMCACHED_ERROR;
-  else if (GOLIBMC_HAS("SERVER_ERROR object too large for cache")) *rc = MEMCACHED_E2BIG;
-  else if (GOLIBMC_HAS("SERVER_ERROR out of memory") || GOLIBMC_HAS("SERVER_ERROR Out of memory"))
-    *rc = MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE;
-  else if (GOLIBMC_HAS("SERVER_ERROR")) {
-    *rc = MEMCACHED_SERVER_ERROR;
-    *msg = p;
-    *mlen = len;
-  } else if (GOLIBMC_HAS("CLIENT_ERROR")) {
-    *rc = MEMCACHED_CLIENT_ERROR;
-    *msg = p;
-    *mlen = len;
-  } else
-    return -1;
+  else if (!golibmc_text_error(p, len, rc, msg, mlen)) return -1;
 #undef GOLIBMC_IS
-#undef GOLIBMC_HAS
-  return (long) (eol - p) + 1;
+  return (long) len + 2;
 }
 
-// golibmc_binary_reply parses one binary reply header (and body) the same way.
-GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_return_t *rc,
-                                     const char **msg, size_t *mlen) {
+// golibmc_binary_opcode is the binary protocol's opcode for op.
+GOLIBMC_FN uint32_t golibmc_binary_opcode(int op) {
+  switch (op) {
+  case GOLIBMC_SET:
+  case GOLIBMC_CAS: return 0x01;
+  case GOLIBMC_ADD: return 0x02;
+  case GOLIBMC_REPLACE: return 0x03;
+  case GOLIBMC_DELETE: return 0x04;
+  case GOLIBMC_APPEND: return 0x0e;
+  case GOLIBMC_PREPEND: return 0x0f;
+  }
+  return 0x100;
+}
+
+// golibmc_binary_reply parses one binary reply (header and body) the same
+// way: the opcode must be op's, a success has no body, an error's body is
+// its message.
+GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_return_t *rc, const char **msg,
+                                     size_t *mlen) {
   if (n < 24) return 0;
   const unsigned char *u = (const unsigned char *) p;
-  uint8_t want = op == GOLIBMC_SET ? 0x01 : 0x04; // SET, DELETE
-  uint32_t body = ((uint32_t) u[8] << 24) | ((uint32_t) u[9] << 16) | ((uint32_t) u[10] << 8) | u[11];
-  if (u[0] != 0x81 || u[1] != want || body > 4096) return -1;
+  uint32_t body = golibmc_be32(u + 8), status = golibmc_be16(u + 6);
+  if (u[0] != 0x81 || u[1] != golibmc_binary_opcode(op) || u[5] != 0 || body > golibmc_policy_line_max)
+    return -1;
+  if (golibmc_be16(u + 2) != 0 || u[4] != 0 || (status == 0 && body != 0)) return -1;
   if (n < 24 + (size_t) body) return 0;
-  uint16_t status = (uint16_t) ((u[6] << 8) | u[7]);
-  *msg = NULL;
-  *mlen = 0;
-  switch (status) {
-  case 0x00: *rc = MEMCACHED_SUCCESS; break;
-  case 0x01: *rc = MEMCACHED_NOTFOUND; break;
-  case 0x02: *rc = MEMCACHED_DATA_EXISTS; break;
-  case 0x03: *rc = MEMCACHED_E2BIG; break;
-  case 0x04: *rc = MEMCACHED_INVALID_ARGUMENTS; break;
-  case 0x05: *rc = MEMCACHED_NOTSTORED; break;
-  case 0x20: *rc = MEMCACHED_AUTH_FAILURE; break;
-  case 0x82: *rc = MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE; break;
-  default:
-    *rc = MEMCACHED_UNKNOWN_READ_FAILURE;
-    *msg = p + 24;
-    *mlen = body;
-  }
+  *rc = golibmc_binary_status(status);
+  *msg = status != 0 && *rc == MEMCACHED_UNKNOWN_READ_FAILURE && body ? p + 24 : NULL;
+  *mlen = *msg ? body : 0;
   return 24 + (long) body;
 }
 
-// golibmc_policy_stall_ms is how long a look at the replies waits for
-// more bytes, while some are queued, before it takes the peer to be
-// stalled: the peer stops sending when the socket's receive buffer is full,
-// and a peek never empties it (small replies each in their own segment fill
-// it long before their bytes do).
-#define golibmc_policy_stall_ms 10
-
-// golibmc_policy_read_replies assigns the replies of server i to its items
-// (order[0..m), in the order they were sent): first the bytes libmemcached
-// has already read from the socket, then the socket's queue, peeked
-// (MSG_PEEK) and polled for until all have arrived or the call's time is
-// up. When the queue stops growing before all have arrived
-// (golibmc_policy_stall_ms), the rest of the socket is read here for real
-// ("drained"), and once every reply is in, the connection is dropped
-// (libmemcached, which never sees the drained replies, starts over). It
-// returns 1 when all m replies were read, -1 when the server failed (the
-// replies read are assigned, the rest fail).
-GOLIBMC_FN int golibmc_policy_read_replies(golibmc_handle *h, uint32_t i, golibmc_res *res, const uint32_t *order,
-                                           size_t m, int op) {
-  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
-  int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
-  memcached_return_t fail = MEMCACHED_TIMEOUT;
-  // done: replies parsed, ending at byte at of the look (each look keeps
-  // what the last one parsed: the bytes before are the same); drained:
-  // bytes read from the socket here, after the have bytes libmemcached
-  // holds, once draining.
-  size_t done = 0, at = 0, drained = 0;
-  int draining = 0;
-  if (!golibmc_grow((void **) &h->tmp, &h->tmp_cap, m, sizeof(golibmc_res))) {
-    fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-    goto failed;
-  }
-  int closed = 0;
-  // room is how many bytes past libmemcached's own buffer are peeked: it
-  // doubles while the socket holds more than that and the replies are not
-  // all complete, up to the most m replies can take (2,048 bytes per text
-  // line, 24 + 4,096 per binary reply), so the loop always ends.
-  size_t room = 4096, most = m * (binary ? 24 + 4096 : 2048);
-  for (;;) {
-    const char *buffered;
-    size_t have = golibmc_inst_unread(s, &buffered);
-    int fd = golibmc_inst_fd(s);
-    if (fd < 0) {
-      fail = MEMCACHED_CONNECTION_FAILURE;
-      break;
-    }
-    if (!golibmc_grow((void **) &h->peek, &h->peek_cap, have + drained + room, 1)) {
-      fail = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-      break;
-    }
-    if (have && !drained) memcpy(h->peek, buffered, have);
-    ssize_t got = recv(fd, h->peek + have + drained, h->peek_cap - have - drained,
-                       draining ? MSG_DONTWAIT : MSG_PEEK | MSG_DONTWAIT);
-    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      fail = MEMCACHED_CONNECTION_FAILURE;
-      break;
-    }
-    size_t total = have + drained + (got > 0 ? (size_t) got : 0);
-    if (draining && got > 0) drained += (size_t) got;
-    int bad = 0;
-    while (done < m) {
-      memcached_return_t rc;
-      const char *msg;
-      size_t mlen;
-      long used = binary ? golibmc_binary_reply(h->peek + at, total - at, op, &rc, &msg, &mlen)
-                         : golibmc_text_reply(h->peek + at, total - at, op, &rc, &msg, &mlen);
-      if (used < 0) {
-        bad = 1;
-        break;
-      }
-      if (used == 0) break;
-      h->tmp[done].rc = rc;
-      h->tmp[done].msg = msg ? golibmc_msg(h, msg, mlen) : 0;
-      at += (size_t) used;
-      done++;
-    }
-    if (bad) {
-      fail = MEMCACHED_PROTOCOL_ERROR;
-      break;
-    }
-    if (done == m) {
-      if (at < total) h->srv[i].unsync = 1; // more than the replies asked for
-      for (size_t k = 0; k < m; k++) {
-        res[order[k]].rc = h->tmp[k].rc;
-        res[order[k]].msg = h->tmp[k].msg;
-      }
-      if (draining) { // out of step with libmemcached, which reads the end of the stream next
-        h->srv[i].unsync = 1;
-        shutdown(fd, SHUT_RDWR);
-      }
-      return 1;
-    }
-    if (got == 0 || closed) { // the server closed the connection
-      fail = MEMCACHED_CONNECTION_FAILURE;
-      break;
-    }
-    if (total == h->peek_cap) { // more has arrived than fits: look again with more room
-      if (room >= most) {
-        fail = MEMCACHED_PROTOCOL_ERROR; // m replies cannot be this long
-        break;
-      }
-      room *= 2;
-      continue;
-    }
-    int wait = golibmc_poll_ms(h);
-    int stall = !draining && total > have && (wait < 0 || wait > golibmc_policy_stall_ms);
-    int more = golibmc_wait_more(fd, draining ? 0 : total - have, stall ? golibmc_policy_stall_ms : wait);
-    if ((more == 0 && stall) || more == 2) { // drain: what libmemcached holds stays, the socket is read from here
-      draining = 1;
-      if (have) memcpy(h->peek, buffered, have);
-      continue;
-    }
-    if (more == 0) break;
-    closed = more < 0; // look once more: what came before the end is still queued
-  }
-failed:
-  for (size_t k = 0; k < m; k++) {
-    res[order[k]].rc = k < done ? h->tmp[k].rc : (int32_t) fail;
-    res[order[k]].msg = k < done ? h->tmp[k].msg : 0;
-  }
-  golibmc_policy_drop(h, i, fail);
-  return -1;
-}
-
-// golibmc_consume lets libmemcached read every pending reply (one storage
-// reply per memcached_fetch_result call), so its bookkeeping is in step
-// with the socket. A dropped server's pending replies end at once (its
-// socket was shut down), so this never waits for a failed server.
-GOLIBMC_FN void golibmc_consume(golibmc_handle *h) {
-  for (size_t guard = 0; guard < (1u << 20); guard++) {
-    int pending = 0;
-    for (uint32_t i = 0; i < h->nsrv && !pending; i++)
-      pending = memcached_server_response_count(memcached_server_instance_by_position(h->mc, i)) > 0;
-    if (!pending || golibmc_policy_arm(h) != MEMCACHED_SUCCESS) return;
-    memcached_return_t rc;
-    memcached_fetch_result(h->mc, &h->result, &rc);
-  }
-}
-
-// golibmc_policy_chunk is how many stores go out before their replies are
-// read: few enough that the replies fit the socket buffers, so neither
-// side can block writing while the other is not reading.
-#define golibmc_policy_chunk 256
-
 // golibmc_store_write writes n items with buffering on (requests wait in
 // libmemcached's buffers until the flush). Each item gets its server and
-// BUFFERED, or at once the code of its failure.
+// BUFFERED, or at once the code of its failure. arg is a CAS's unique.
 GOLIBMC_FN void golibmc_store_write(golibmc_handle *h, int op, size_t n, const char *keys, const size_t *klens,
                                     const char *vals, const size_t *vlens, const int64_t *exps,
-                                    const uint32_t *flags, golibmc_res *res) {
+                                    const uint32_t *flags, uint64_t arg, golibmc_res *res) {
   uint32_t saved_msg = (uint32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK);
   uint32_t saved_bytes = (uint32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK);
   // Past the watermarks libmemcached reads (and discards) replies while
@@ -1400,8 +1794,8 @@ GOLIBMC_FN void golibmc_store_write(golibmc_handle *h, int op, size_t n, const c
     if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv && h->srv[r->server].rc != MEMCACHED_SUCCESS)
       rc = (memcached_return_t) h->srv[r->server].rc;
     if (rc == MEMCACHED_SUCCESS)
-      rc = op == GOLIBMC_DELETE ? memcached_delete(h->mc, keys, klens[i], 0)
-                                : memcached_set(h->mc, keys, klens[i], vals, vlens[i], (time_t) exps[i], flags[i]);
+      rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
+                           exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, NULL);
     if (rc == MEMCACHED_BUFFERED && r->server < h->nsrv) {
       r->rc = MEMCACHED_BUFFERED;
     } else {
@@ -1430,52 +1824,154 @@ GOLIBMC_FN void golibmc_store_write(golibmc_handle *h, int op, size_t n, const c
   }
 }
 
-// golibmc_store_read reads the replies to the n items that golibmc_store_write
-// left BUFFERED, polling for those still on their way (a server the caller
-// marked failed, one that did not answer in time, is dropped instead).
-// Once all are read (or their servers dropped), libmemcached consumes them.
-GOLIBMC_FN void golibmc_store_read(golibmc_handle *h, int op, size_t n, golibmc_res *res) {
+// golibmc_store_fail fails server s's items from its reply k on with rc
+// and ends its part of the read (its socket shut down).
+GOLIBMC_FN void golibmc_store_fail(golibmc_handle *h, uint32_t s, golibmc_res *res, memcached_return_t rc) {
+  golibmc_in *in = &h->in[s];
+  for (uint32_t k = in->got; k < in->want; k++) res[h->order[in->off + k]].rc = rc;
+  in->got = in->want;
+  golibmc_read_fail(h, s, rc, NULL, 0);
+}
+
+// golibmc_store_server reads server s's replies as far as its bytes go,
+// each giving its item its code; once all are in, libmemcached parses them.
+// It returns 1 while replies are missing.
+GOLIBMC_FN int golibmc_store_server(golibmc_handle *h, uint32_t s, int op, int binary, golibmc_res *res) {
+  golibmc_in *in = &h->in[s];
+  while (in->got < in->want) {
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    const char *msg = NULL;
+    size_t mlen = 0, avail = in->end - in->parsed;
+    const char *p = in->buf + in->parsed;
+    long used = binary ? golibmc_binary_reply(p, avail, op, &rc, &msg, &mlen)
+                       : golibmc_text_reply(p, avail, op, &rc, &msg, &mlen);
+    if (used < 0) {
+      golibmc_store_fail(h, s, res, MEMCACHED_PROTOCOL_ERROR);
+      return 0;
+    }
+    if (used > 0) {
+      golibmc_res *r = &res[h->order[in->off + in->got++]];
+      r->rc = rc;
+      r->msg = msg ? golibmc_msg(h, msg, mlen) : 0;
+      in->parsed += (size_t) used;
+      continue;
+    }
+    if (in->closed) {
+      golibmc_store_fail(h, s, res, MEMCACHED_CONNECTION_FAILURE);
+      return 0;
+    }
+    int got = golibmc_in_recv(h, s, 0, &rc);
+    if (got > 0 || (got < 0 && in->closed)) continue;
+    if (got < 0) {
+      golibmc_store_fail(h, s, res, rc);
+      return 0;
+    }
+    return 1;
+  }
+  // Every reply is in and checked: libmemcached reads them (a text reply
+  // count above one makes it read all at once; binary, one a fetch).
+  in->active = 0;
+  golibmc_show(h, s);
+  const memcached_instance_st *inst = memcached_server_instance_by_position(h->mc, s);
+  while (memcached_server_response_count(inst) > 0 && in->start < in->parsed) {
+    memcached_return_t rc;
+    size_t used;
+    golibmc_lend(h, s, in->start, in->parsed, &rc, &used);
+    if (used == (size_t) -1) { // libmemcached closed the connection (a reply it counts fatal)
+      in->start = in->parsed;
+      h->srv[s].unsync = 1;
+      return 0;
+    }
+    if (used == 0) break;
+    in->start += used;
+  }
+  if (in->start != in->parsed || memcached_server_response_count(inst) != 0) h->srv[s].unsync = 1;
+  if (in->end != in->parsed) golibmc_read_fail(h, s, MEMCACHED_PROTOCOL_ERROR, NULL, 0); // more than asked for
+  else if (in->closed) h->srv[s].unsync = 1;
+  return 0;
+}
+
+// golibmc_store_start groups the items golibmc_store_write left BUFFERED by
+// server, in the order they were sent, and starts reading their servers.
+GOLIBMC_FN int golibmc_store_start(golibmc_handle *h, size_t n, golibmc_res *res) {
+  h->reading = 1;
+  h->read_deadline_ns = h->cfg_poll > 0 ? golibmc_now_ns() + (int64_t) h->cfg_poll * 1000000 : 0;
   if (!golibmc_grow((void **) &h->order, &h->order_cap, n ? n : 1, sizeof(uint32_t))) {
     for (size_t i = 0; i < n; i++)
       if (res[i].rc == MEMCACHED_BUFFERED) res[i].rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     for (uint32_t s = 0; s < h->nsrv; s++) golibmc_policy_drop(h, s, MEMCACHED_MEMORY_ALLOCATION_FAILURE);
-    return;
+    return 0;
   }
+  uint32_t off = 0;
   for (uint32_t s = 0; s < h->nsrv; s++) {
-    size_t m = 0;
+    golibmc_in *in = &h->in[s];
+    in->off = off;
     for (size_t i = 0; i < n; i++)
-      if (res[i].server == s && res[i].rc == MEMCACHED_BUFFERED) h->order[m++] = (uint32_t) i;
-    if (m > 0 && h->srv[s].rc != MEMCACHED_SUCCESS) { // marked late by the caller
-      for (size_t k = 0; k < m; k++) res[h->order[k]].rc = h->srv[s].rc;
-      golibmc_policy_drop(h, s, (memcached_return_t) h->srv[s].rc);
-      continue;
-    }
-    if (m > 0) golibmc_policy_read_replies(h, s, res, h->order, m, op);
+      if (res[i].server == s && res[i].rc == MEMCACHED_BUFFERED) h->order[off++] = (uint32_t) i;
+    in->want = off - in->off;
+    if (in->want == 0) continue;
+    in->active = 1;
+    golibmc_hide(h, s);
+    const char *at;
+    if (h->srv[s].rc != MEMCACHED_SUCCESS) golibmc_store_fail(h, s, res, (memcached_return_t) h->srv[s].rc);
+    else if (golibmc_inst_unread(memcached_server_instance_by_position(h->mc, s), &at) > 0)
+      golibmc_store_fail(h, s, res, MEMCACHED_PROTOCOL_ERROR);
   }
-  if (h->peek_cap > 65536) { // a large burst of replies: do not keep its buffer
-    free(h->peek);
-    h->peek = NULL;
-    h->peek_cap = 0;
-  }
-  golibmc_consume(h);
+  return 1;
 }
 
-// golibmc_stores runs a whole batch of Set or Delete requests (n items,
-// keys and values packed back to back) in chunks, each written back to
-// back and then answered; without buffering, one call per item.
+// golibmc_store_read reads the replies of the items golibmc_store_write
+// left BUFFERED, waiting in poll() with block; it returns how many servers
+// still wait for bytes (srv[].wait), 0 with block.
+GOLIBMC_FN uint32_t golibmc_store_read(golibmc_handle *h, int op, size_t n, golibmc_res *res, int block) {
+  if (!h->reading && !golibmc_store_start(h, n, res)) return 0;
+  int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  golibmc_hide_all(h);
+  for (;;) {
+    uint32_t waiting = 0;
+    for (uint32_t s = 0; s < h->nsrv; s++) {
+      h->srv[s].wait = 0;
+      if (!h->in[s].active) continue;
+      if (golibmc_store_server(h, s, op, binary, res)) {
+        h->srv[s].wait = 1;
+        waiting++;
+      }
+    }
+    if (waiting == 0 || !block) break;
+    if (!golibmc_wait(h)) {
+      for (uint32_t s = 0; s < h->nsrv; s++)
+        if (h->srv[s].wait) golibmc_store_fail(h, s, res, MEMCACHED_TIMEOUT);
+      break;
+    }
+  }
+  uint32_t waiting = 0;
+  for (uint32_t s = 0; s < h->nsrv; s++) waiting += h->srv[s].wait;
+  if (waiting == 0) h->reading = 0;
+  golibmc_show_all(h);
+  return waiting;
+}
+
+// golibmc_policy_chunk is how many stores go out before their replies are
+// read: few enough that the replies fit the socket buffers, so neither
+// side can block writing while the other is not reading.
+#define golibmc_policy_chunk 256
+
+// golibmc_stores runs a whole batch of storage requests or deletes (n
+// items, keys and values packed back to back) in chunks, each written back
+// to back and then answered, waiting in poll().
 GOLIBMC_FN void golibmc_stores(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                                const size_t *klens, const char *vals, const size_t *vlens,
-                               const int64_t *exps, const uint32_t *flags, golibmc_res *res) {
-  if (!golibmc_can_buffer(h)) {
-    golibmc_commands(h, ms, op, n, keys, klens, vals, vlens, exps, flags, 0, res);
+                               const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+  if (!golibmc_begin(h, ms)) {
+    for (size_t i = 0; i < n; i++) res[i].rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     return;
   }
-  if (!golibmc_begin(h, ms)) return;
   for (size_t from = 0; from < n; from += golibmc_policy_chunk) {
     size_t m = n - from < golibmc_policy_chunk ? n - from : golibmc_policy_chunk;
+    golibmc_in_reset(h);
     golibmc_store_write(h, op, m, keys, klens + from, vals, vlens ? vlens + from : NULL,
-                        exps ? exps + from : NULL, flags ? flags + from : NULL, res + from);
-    golibmc_store_read(h, op, m, res + from);
+                        exps ? exps + from : NULL, flags ? flags + from : NULL, arg, res + from);
+    golibmc_store_read(h, op, m, res + from, 1);
     for (size_t i = from; i < from + m; i++) {
       keys += klens[i];
       if (vals) vals += vlens[i];
@@ -1484,24 +1980,33 @@ GOLIBMC_FN void golibmc_stores(golibmc_handle *h, int32_t ms, int op, size_t n, 
   golibmc_end(h);
 }
 
-// golibmc_store_send is the write half of a batch whose wait happens in Go.
+// golibmc_store_send is the write half of a batch whose waits happen in Go.
 GOLIBMC_FN void golibmc_store_send(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                                    const size_t *klens, const char *vals, const size_t *vlens,
-                                   const int64_t *exps, const uint32_t *flags, golibmc_res *res) {
-  if (!golibmc_begin(h, ms)) return;
-  golibmc_store_write(h, op, n, keys, klens, vals, vlens, exps, flags, res);
+                                   const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+  if (!golibmc_begin(h, ms)) {
+    for (size_t i = 0; i < n; i++) res[i].rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    return;
+  }
+  golibmc_store_write(h, op, n, keys, klens, vals, vlens, exps, flags, arg, res);
   golibmc_end(h);
 }
 
-// golibmc_store_recv is the read half, once the replies have started to
-// arrive: it waits (in C) for the rest. The servers listed in late did not
-// answer in time: their items fail with TIMEOUT.
-GOLIBMC_FN void golibmc_store_recv(golibmc_handle *h, int32_t ms, int op, size_t n, golibmc_res *res,
-                                   const uint32_t *late, size_t nlate) {
+// golibmc_store_recv reads what has arrived of the replies, without
+// waiting (with block: waiting in poll() for the rest); the servers listed in late did not answer in time: their items
+// fail with TIMEOUT. It returns how many servers still wait for bytes.
+GOLIBMC_FN uint32_t golibmc_store_recv(golibmc_handle *h, int32_t ms, int op, size_t n, golibmc_res *res,
+                                       const uint32_t *late, size_t nlate, int block) {
   golibmc_resume(h, ms);
-  for (size_t i = 0; i < nlate; i++) golibmc_fail_server(h, late[i], MEMCACHED_TIMEOUT);
-  golibmc_store_read(h, op, n, res);
+  if (!h->reading && !golibmc_store_start(h, n, res)) {
+    golibmc_end(h);
+    return 0;
+  }
+  for (size_t i = 0; i < nlate; i++)
+    if (late[i] < h->nsrv && h->in[late[i]].active) golibmc_store_fail(h, late[i], res, MEMCACHED_TIMEOUT);
+  uint32_t waiting = golibmc_store_read(h, op, n, res, block);
   golibmc_end(h);
+  return waiting;
 }
 
 // ---------------------------------------------------------------------------
@@ -1616,11 +2121,6 @@ GOLIBMC_FN memcached_return_t golibmc_server_by_key(golibmc_handle *h, memcached
   return MEMCACHED_SUCCESS;
 }
 
-// golibmc_namespace returns mc's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY), or NULL.
-GOLIBMC_FN const char *golibmc_namespace(memcached_st *mc) {
-  memcached_return_t rc;
-  return (const char *) memcached_callback_get(mc, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
-}
 
 // golibmc_c_heap returns the bytes malloc has handed out (glibc's
 // mallinfo2), or -1 where it is not available; the leak checks read it.

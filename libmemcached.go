@@ -339,7 +339,7 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 	for i := range srv {
 		s := &srv[i]
 		out = append(out, serverResult{rc: ReturnCode(s.rc), msg: h.message(s.msg), fd: int(s.fd),
-			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0})
+			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0, wait: s.wait != 0})
 	}
 	return out
 }
@@ -465,16 +465,30 @@ func (h *cHandle) getSend(ms int32, p *packed) ReturnCode {
 	return ReturnCode(C.golibmc_get_send(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0]))
 }
 
-// getRecv reads the replies of getSend; late lists the servers that did
-// not answer in time (golibmc_get_recv).
-func (h *cHandle) getRecv(ms int32, p *packed, late []uint32) {
+// getRecv reads what has arrived of the replies of getSend, without
+// waiting; late lists the servers that did not send more in time. It
+// returns how many servers still wait for bytes (serverResult.wait); at 0
+// the read is over (golibmc_get_recv).
+func (h *cHandle) getRecv(ms int32, p *packed, late []uint32, block bool) int {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
-	var lp *C.uint32_t
-	if len(late) > 0 {
-		lp = (*C.uint32_t)(unsafe.Pointer(&late[0]))
+	return int(C.golibmc_get_recv(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0], lateList(late), C.size_t(len(late)), cBool(block)))
+}
+
+// cBool is a C truth value.
+func cBool(b bool) C.int {
+	if b {
+		return 1
 	}
-	C.golibmc_get_recv(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0], lp, C.size_t(len(late)))
+	return 0
+}
+
+// lateList lends a list of server indices to C.
+func lateList(late []uint32) *C.uint32_t {
+	if len(late) == 0 {
+		return nil
+	}
+	return (*C.uint32_t)(unsafe.Pointer(&late[0]))
 }
 
 // getAndTouch touches then reads one key (golibmc_gat).
@@ -492,13 +506,13 @@ func (h *cHandle) commands(ms int32, cmd command, p *packed, arg uint64) {
 	C.golibmc_commands(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// stores runs a batch of Set or Delete requests, written back to back and
-// each answered exactly (golibmc_stores).
-func (h *cHandle) stores(ms int32, cmd command, p *packed) {
+// stores runs a batch of storage requests or deletes (cmd), written back to
+// back and each answered exactly (golibmc_stores); arg is a CAS's unique.
+func (h *cHandle) stores(ms int32, cmd command, p *packed, arg uint64) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
+	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
 // verifySocket reports whether server i's socket, read through the
@@ -510,24 +524,20 @@ func (h *cHandle) verifySocket(i int) bool {
 // canBuffer reports whether stores are written back to back on this handle.
 func (h *cHandle) canBuffer() bool { return C.golibmc_can_buffer(h.p) != 0 }
 
-// storeSend writes a batch of at most storeChunk Set or Delete requests
-// (golibmc_store_send); storeRecv reads their replies.
-func (h *cHandle) storeSend(ms int32, cmd command, p *packed) {
+// storeSend writes a batch of at most storeChunk storage requests or
+// deletes (golibmc_store_send); storeRecv reads their replies.
+func (h *cHandle) storeSend(ms int32, cmd command, p *packed, arg uint64) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_store_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
+	C.golibmc_store_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// storeRecv reads the replies of storeSend, waiting in C for those that
-// have not all arrived; late lists the servers that did not answer in
-// time (golibmc_store_recv).
-func (h *cHandle) storeRecv(ms int32, cmd command, n int, late []uint32) {
-	var lp *C.uint32_t
-	if len(late) > 0 {
-		lp = (*C.uint32_t)(unsafe.Pointer(&late[0]))
-	}
-	C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lp, C.size_t(len(late)))
+// storeRecv reads what has arrived of the replies of storeSend, without
+// waiting; late lists the servers that did not answer in time. It returns
+// how many servers still wait for bytes (golibmc_store_recv).
+func (h *cHandle) storeRecv(ms int32, cmd command, n int, late []uint32, block bool) int {
+	return int(C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lateList(late), C.size_t(len(late)), cBool(block)))
 }
 
 // storeChunk is how many stores storeSend may carry (golibmc_policy_chunk).

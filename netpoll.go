@@ -85,9 +85,8 @@ type pollConn struct {
 
 	// The wait in progress (see wait); ready is pc.onReady, made once so
 	// that a wait allocates nothing.
-	ready   func(uintptr) bool
-	first   func(fd int) bool
-	started bool
+	ready func(uintptr) bool
+	step  func(fd int) bool
 }
 
 // errNoSocket: a server's socket could not be duplicated or watched.
@@ -156,49 +155,37 @@ func (w *waiter) drop() {
 	w.blockRuns = 0
 }
 
-// wait parks until the socket is readable or deadline (zero: none)
-// passes. first runs once the netpoller's state for the socket has been
-// reset, and says whether there is anything to wait for: a reply that
-// arrives after that wakes the wait, so none is missed. (Sending the
-// request from first costs nothing more; otherwise first peeks at the
-// socket, for a reply that came before the wait.) At the deadline the
-// socket gets one last look: the netpoller gives up without one, and
-// without calling first at all when the deadline had passed before the
-// wait began (the later servers of a call whose first server used up its
-// time), which would take a reply that is there for a missing one.
-func (pc *pollConn) wait(deadline time.Time, first func(fd int) bool) error {
+// wait runs step once the netpoller's state for the socket has been reset,
+// then each time the socket becomes readable, until step reports done or
+// deadline (zero: none) passes: a byte that arrives after the reset wakes
+// the wait, so none is missed, and step reads what came before it. At the
+// deadline step runs once more (the netpoller gives up without calling it,
+// and without calling it at all when the deadline had passed before the
+// wait began). It returns errTimedOut when step never reported done.
+func (pc *pollConn) wait(deadline time.Time, step func(fd int) bool) error {
 	if err := pc.f.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	pc.first, pc.started = first, false
+	pc.step = step
 	err := pc.rc.Read(pc.ready)
-	pc.first = nil
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		pc.step = nil
 		return err
 	}
-	look := unreadable
-	if !pc.started {
-		look = first
-	}
-	waiting := true
-	if err := pc.rc.Control(func(fd uintptr) { waiting = look(int(fd)) }); err != nil {
+	done := false
+	err = pc.rc.Control(func(fd uintptr) { done = step(int(fd)) })
+	pc.step = nil
+	if err != nil {
 		return err
 	}
-	if waiting {
+	if !done {
 		return errTimedOut
 	}
 	return nil
 }
 
-// onReady is the netpoller's callback: first on the first call, then
-// "done" (the socket became readable).
-func (pc *pollConn) onReady(fd uintptr) bool {
-	if pc.started {
-		return true
-	}
-	pc.started = true
-	return !pc.first(int(fd))
-}
+// onReady is the netpoller's callback (pc.ready): the wait's step.
+func (pc *pollConn) onReady(fd uintptr) bool { return pc.step(int(fd)) }
 
 // any returns a socket already watched, to send a request from inside its
 // wait (see wait), or -1.
@@ -212,14 +199,6 @@ func (w *waiter) any() int {
 }
 
 var errTimedOut = errors.New("timed out")
-
-// unreadable reports whether fd has nothing to read yet (no byte, no end
-// of stream), without blocking or consuming anything.
-func unreadable(fd int) bool {
-	var b [1]byte
-	_, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	return err == syscall.EAGAIN || err == syscall.EINTR
-}
 
 // shutdown ends server i's connection from our side, so that libmemcached
 // sees the end of the stream at its next read and closes the connection

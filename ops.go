@@ -202,8 +202,15 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, it
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
-		h.c.commands(ms, cmd, p, item.CasID)
-		return c.keyOutcome(ctx, h, cfg, op, k, item.Key, 0)
+		rs := c.storeOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.opts.pollMode, &h.w, 1), h.rs[:0])
+		r := rs[0]
+		clear(rs)
+		h.rs = rs[:0]
+		c.outcome(h, cfg, r.rc, r.server)
+		if r.rc.Success() {
+			return nil
+		}
+		return c.keyError(ctx, cfg, op, k, item.Key, r)
 	})
 }
 

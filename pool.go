@@ -17,8 +17,8 @@ type handle struct {
 	w       waiter         // its sockets in the netpoller (split calls)
 	ix      keyIndex       // scratch: a read's keys (execGet)
 	rs      []keyResult    // scratch: a batch's store results (execStore)
-	req     sendReq        // a split call's request (waitReplies)
-	sendFn  func(int) bool // h.sendFirst
+	req     sendReq        // a split call's request (split)
+	stepFn  func(int) bool // h.step
 }
 
 // batchKind says which calls can share one round trip.

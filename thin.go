@@ -21,6 +21,7 @@ type serverResult struct {
 	pending int  // replies libmemcached still expects from it
 	unread  int  // bytes read from it and not parsed
 	unsync  bool // a reply from it was not one expected
+	wait    bool // a split call waits for its socket to be readable
 }
 
 // command selects the libmemcached call of golibmc_command, in the order
