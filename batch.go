@@ -329,7 +329,7 @@ func (h *handle) step(int) bool {
 		r.sent = true
 		ms := remainingMS(r.ctx)
 		if r.store {
-			h.c.storeSend(ms, r.cmd, r.p, r.arg)
+			h.c.requestSend(ms, r.cmd, r.p, r.arg)
 		} else {
 			h.c.getSend(ms, r.p)
 		}
@@ -347,7 +347,7 @@ func (h *handle) recv(block bool) int {
 	ms := remainingMS(r.ctx)
 	var n int
 	if r.store {
-		n = h.c.storeRecv(ms, r.cmd, r.p.len(), r.late, block)
+		n = h.c.requestRecv(ms, r.cmd, r.p.len(), r.late, block)
 	} else {
 		n = h.c.getRecv(ms, r.p, r.late, block)
 	}
@@ -410,7 +410,7 @@ func firstWaiting(srv []serverResult, sent bool) int {
 // execStore writes every item (or key) of the batch and gives each call
 // its per-key errors.
 func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
-	rs := c.storeOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
+	rs := c.requestOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
 	off := 0
 	for _, cl := range batch {
 		// With a key given more than once, its last item decides.
@@ -429,37 +429,33 @@ func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 	}
 }
 
-// storeOn runs storage command (or delete) cmd for every item of p on h
-// and appends each item's result to rs: written back to back and every
-// reply read through the input layer where the handle can buffer (in the
-// netpoller when split), else one libmemcached call per item. arg is a
-// CAS's unique.
-func (c *Client) storeOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
-	switch {
-	case !h.c.canBuffer() || cmd != cmdSet && cmd != cmdDelete: // libmemcached buffers only these
-		h.c.commands(ms, cmd, p, arg)
-	case split:
-		return c.splitStore(h, cfg, p, cmd, arg, ctx, rs)
-	default:
-		h.c.stores(ms, cmd, p, arg)
+// requestOn runs cmd (a storage command, delete, increment, decrement or
+// touch) for every item of p on h and appends each item's result to rs:
+// libmemcached sends the requests and golibmc reads every reply, in the
+// netpoller when split (see golibmc.h, "Requests"). arg is a CAS's unique
+// or a counter's delta.
+func (c *Client) requestOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
+	if split && h.c.canRead(cmd) {
+		return c.splitRequests(h, cfg, p, cmd, arg, ctx, rs)
 	}
+	h.c.requests(ms, cmd, p, arg)
 	for i := 0; i < p.len(); i++ {
 		rs = append(rs, h.c.result(i))
 	}
 	return rs
 }
 
-// splitStore writes the batch in chunks; for each, the goroutine parks in
-// the netpoller until every server's replies are in (see split). It
+// splitRequests sends the requests in chunks; for each, the goroutine parks
+// in the netpoller until every server's replies are in (see split). It
 // appends each item's result to rs.
-func (c *Client) splitStore(h *handle, cfg *config, p *packed, cmd command, arg uint64, ctx context.Context, rs []keyResult) []keyResult {
+func (c *Client) splitRequests(h *handle, cfg *config, p *packed, cmd command, arg uint64, ctx context.Context, rs []keyResult) []keyResult {
 	chunk := p
-	if p.len() > storeChunk {
+	if p.len() > requestChunk {
 		chunk = getPacked()
 		defer packedPool.Put(chunk)
 	}
-	for from := 0; from < p.len(); from += storeChunk {
-		to := min(from+storeChunk, p.len())
+	for from := 0; from < p.len(); from += requestChunk {
+		to := min(from+requestChunk, p.len())
 		if chunk != p {
 			p.slice(chunk, from, to)
 		}

@@ -497,22 +497,16 @@ func (h *cHandle) getAndTouch(ms int32, key string, exp int32) {
 	C.golibmc_gat(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key)), C.time_t(exp), &res[0])
 }
 
-// commands runs cmd for every key (and item) of p, one libmemcached call
-// each (golibmc_commands); arg is the CAS id or the delta.
-func (h *cHandle) commands(ms int32, cmd command, p *packed, arg uint64) {
+// requests runs cmd (a storage command, delete, increment, decrement or
+// touch) for every key (and item) of p, waiting in C: libmemcached sends
+// each request, and golibmc reads and checks every reply (golibmc_requests;
+// one libmemcached call each where it cannot: see canRead). arg is the CAS
+// id or the delta.
+func (h *cHandle) requests(ms int32, cmd command, p *packed, arg uint64) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_commands(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
-}
-
-// stores runs a batch of storage requests or deletes (cmd), written back to
-// back and each answered exactly (golibmc_stores); arg is a CAS's unique.
-func (h *cHandle) stores(ms int32, cmd command, p *packed, arg uint64) {
-	res := h.results(p.len())
-	k, kl := p.cKeys()
-	v, vl, e, f := p.cVals()
-	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
+	C.golibmc_requests(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
 // verifySocket reports whether server i's socket, read through the
@@ -521,27 +515,29 @@ func (h *cHandle) verifySocket(i int) bool {
 	return C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)) == 1
 }
 
-// canBuffer reports whether stores are written back to back on this handle.
-func (h *cHandle) canBuffer() bool { return C.golibmc_can_buffer(h.p) != 0 }
+// canRead reports whether golibmc reads the replies of cmd on this handle
+// (golibmc_can_read), which a split call needs.
+func (h *cHandle) canRead(cmd command) bool { return C.golibmc_can_read(h.p, C.int(cmd)) != 0 }
 
-// storeSend writes a batch of at most storeChunk storage requests or
-// deletes (golibmc_store_send); storeRecv reads their replies.
-func (h *cHandle) storeSend(ms int32, cmd command, p *packed, arg uint64) {
+// requestSend writes at most requestChunk requests of cmd
+// (golibmc_request_send); requestRecv reads their replies.
+func (h *cHandle) requestSend(ms int32, cmd command, p *packed, arg uint64) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_store_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
+	C.golibmc_request_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// storeRecv reads what has arrived of the replies of storeSend, without
-// waiting; late lists the servers that did not answer in time. It returns
-// how many servers still wait for bytes (golibmc_store_recv).
-func (h *cHandle) storeRecv(ms int32, cmd command, n int, late []uint32, block bool) int {
-	return int(C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lateList(late), C.size_t(len(late)), cBool(block)))
+// requestRecv reads what has arrived of the replies of requestSend, without
+// waiting (block: waiting in C for the rest); late lists the servers that
+// did not answer in time. It returns how many servers still wait for bytes
+// (golibmc_request_recv).
+func (h *cHandle) requestRecv(ms int32, cmd command, n int, late []uint32, block bool) int {
+	return int(C.golibmc_request_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lateList(late), C.size_t(len(late)), cBool(block)))
 }
 
-// storeChunk is how many stores storeSend may carry (golibmc_policy_chunk).
-const storeChunk = C.golibmc_policy_chunk
+// requestChunk is how many requests requestSend may carry (golibmc_policy_chunk).
+const requestChunk = C.golibmc_policy_chunk
 
 // serverCommand runs op on a one-server handle (memcached_stat_execute,
 // memcached_version, memcached_flush); stats come back through each.

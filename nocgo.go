@@ -60,18 +60,17 @@ func (*cHandle) servers(out []serverResult) []serverResult                      
 func (*cHandle) records(func([]byte, []byte, uint32, uint64))                       {}
 func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
-func (*cHandle) commands(int32, command, *packed, uint64)                           {}
-func (*cHandle) stores(int32, command, *packed, uint64)                             {}
+func (*cHandle) requests(int32, command, *packed, uint64)                           {}
 func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
 func (*cHandle) getSend(int32, *packed)                                             {}
 func (*cHandle) getRecv(int32, *packed, []uint32, bool) int                         { return 0 }
-func (*cHandle) storeSend(int32, command, *packed, uint64)                          {}
-func (*cHandle) storeRecv(int32, command, int, []uint32, bool) int                  { return 0 }
-func (*cHandle) canBuffer() bool                                                    { return false }
+func (*cHandle) requestSend(int32, command, *packed, uint64)                        {}
+func (*cHandle) requestRecv(int32, command, int, []uint32, bool) int                { return 0 }
+func (*cHandle) canRead(command) bool                                               { return false }
 func (*cHandle) verifySocket(int) bool                                              { return false }
 
-// storeChunk is how many stores go out before their replies are read.
-const storeChunk = 256
+// requestChunk is how many requests go out before their replies are read.
+const requestChunk = 256
 
 type packed struct{ n int }
 

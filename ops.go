@@ -202,7 +202,7 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, it
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
-		rs := c.storeOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.opts.pollMode, &h.w, 1), h.rs[:0])
+		rs := c.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.opts.pollMode, &h.w, 1), h.rs[:0])
 		r := rs[0]
 		clear(rs)
 		h.rs = rs[:0]
@@ -315,7 +315,7 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addKey(key)
-		h.c.commands(ms, cmd, p, delta)
+		h.c.requests(ms, cmd, p, delta)
 		r := h.c.result(0)
 		if r.rc.Success() {
 			v = r.num
@@ -362,7 +362,7 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addItem(key, nil, seconds, 0)
-		h.c.commands(ms, cmdTouch, p, 0)
+		h.c.requests(ms, cmdTouch, p, 0)
 		return c.keyOutcome(ctx, h, cfg, op, kindOther, key, 0)
 	})
 }
@@ -435,7 +435,7 @@ func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 		for _, it := range items {
 			p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 		}
-		h.c.commands(ms, cmdAdd, p, 0)
+		h.c.requests(ms, cmdAdd, p, 0)
 		return c.collect(ctx, h, cfg, op, kindAdd, len(items), func(i int) string { return items[i].Key }, ms)
 	})
 }
@@ -504,7 +504,7 @@ func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64
 		for _, k := range keys {
 			p.addKey(k)
 		}
-		h.c.commands(ms, cmdIncr, p, delta)
+		h.c.requests(ms, cmdIncr, p, delta)
 		return c.collect(ctx, h, cfg, op, kindIncr, len(keys), func(i int) string { return keys[i] }, ms)
 	})
 }
