@@ -306,15 +306,16 @@ func (c *Client) splitGet(h *handle, cfg *config, p *packed, ctx context.Context
 
 // sendReq is the request a split call sends and whose replies it reads.
 type sendReq struct {
-	ctx   context.Context
-	store bool
-	cmd   command
-	arg   uint64
-	p     *packed
-	sent  bool     // the request went out
-	read  bool     // its replies were read at least once
-	at    int      // the server whose socket is waited on
-	late  []uint32 // servers that did not answer in time, for the next read
+	ctx     context.Context
+	store   bool
+	cmd     command
+	arg     uint64
+	p       *packed
+	sent    bool     // the request went out
+	read    bool     // its replies were read at least once
+	waiting int      // servers still waiting for bytes after the last read
+	at      int      // the server whose socket is waited on
+	late    []uint32 // servers that did not answer in time, for the next read
 }
 
 // step is the callback of every wait of a split call (pollConn.wait): its
@@ -335,7 +336,7 @@ func (h *handle) step(int) bool {
 		}
 		h.srv = h.c.servers(h.srv)
 		s, pc := h.srv[r.at], h.w.watched(r.at)
-		return !(pc != nil && s.pending > 0 && s.rc == ReturnSuccess && s.unread == 0 && s.fd == pc.fd)
+		return !(pc != nil && s.wait && s.fd == pc.fd)
 	}
 	return h.recv(false) == 0 || !h.srv[r.at].wait
 }
@@ -352,7 +353,7 @@ func (h *handle) recv(block bool) int {
 		n = h.c.getRecv(ms, r.p, r.late, block)
 	}
 	r.late = r.late[:0]
-	r.read = true
+	r.read, r.waiting = true, n
 	h.srv = h.c.servers(h.srv)
 	return n
 }
@@ -374,7 +375,7 @@ func (c *Client) split(h *handle, deadline time.Time) {
 		r.at = 0
 		h.step(0) // sends
 	}
-	for i := r.at; i >= 0; i = firstWaiting(h.srv, !r.read) {
+	for i := r.at; i >= 0; i = firstWaiting(h.srv) {
 		pc := h.w.watched(i)
 		if r.sent {
 			var err error
@@ -390,17 +391,16 @@ func (c *Client) split(h *handle, deadline time.Time) {
 			h.recv(false)
 		}
 	}
-	if !r.read { // nothing was pending: the read still ends in C
-		h.recv(false)
+	if !r.read || r.waiting > 0 { // nothing was waited for, or a socket could not be: the read ends in C
+		h.recv(true)
 	}
 }
 
-// firstWaiting is the first server with a reply to wait for: after a read,
-// the first flagged wait; right after sending (sent), the first with
-// replies pending on a live connection. -1 if none.
-func firstWaiting(srv []serverResult, sent bool) int {
+// firstWaiting is the first server with a reply to wait for (C flags them
+// after sending and after each read), or -1.
+func firstWaiting(srv []serverResult) int {
 	for i, s := range srv {
-		if s.wait || sent && s.pending > 0 && s.rc == ReturnSuccess && s.unread == 0 && s.fd >= 0 {
+		if s.wait && s.fd >= 0 {
 			return i
 		}
 	}

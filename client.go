@@ -399,19 +399,24 @@ func remainingMS(ctx context.Context) int32 {
 // result is in cl.result).
 func (c *Client) wait(cl *call, key string) (g grant, lead bool, err error) {
 	g, ok, err := c.pool.take(cl)
+	sent := false
 	if err == nil && !ok {
-		g, lead, err = c.pool.await(cl)
+		g, lead, sent, err = c.pool.await(cl)
 		if err == nil && !lead {
 			return grant{}, false, nil
 		}
 	}
-	if err == ErrClosed {
-		return grant{}, false, errorf(cl.op, key, ErrClosed, "")
+	var e *Error
+	switch {
+	case err == nil:
+		return g, true, nil
+	case err == ErrClosed:
+		e = errorf(cl.op, key, ErrClosed, "")
+	default:
+		e = ctxError(cl.op, key, err)
 	}
-	if err != nil {
-		return grant{}, false, ctxError(cl.op, key, err)
-	}
-	return g, true, nil
+	e.sent = sent // its batch sends it all the same
+	return grant{}, false, e
 }
 
 // prepare readies a granted handle: a slot without one, or a handle cloned
@@ -519,7 +524,7 @@ func (c *Client) do(ctx context.Context, op, key string, fn func(h *handle, cfg 
 // keyError builds the error of one key's failed outcome, with the server
 // and message captured by the same C call.
 func (c *Client) keyError(ctx context.Context, cfg *config, op string, k opKind, key string, r keyResult) *Error {
-	e := &Error{Op: op, Key: key, Code: r.rc, Message: r.msg, sentinel: sentinelFor(k, r.rc)}
+	e := &Error{Op: op, Key: key, Code: r.rc, Message: r.msg, sentinel: sentinelFor(k, r.rc), sent: r.sent}
 	if r.server >= 0 && r.server < len(cfg.names) {
 		e.Server = cfg.names[r.server]
 	}

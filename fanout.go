@@ -100,7 +100,7 @@ func (c *Client) onServer(ctx context.Context, cfg *config, op string, i int, fn
 	if r.rc.Success() {
 		return nil
 	}
-	e := &Error{Op: op, Server: cfg.names[i], Code: r.rc, Message: r.msg, sentinel: r.rc.sentinel()}
+	e := &Error{Op: op, Server: cfg.names[i], Code: r.rc, Message: r.msg, sentinel: r.rc.sentinel(), sent: r.sent}
 	return withContext(ctx, e)
 }
 

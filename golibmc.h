@@ -1528,6 +1528,9 @@ GOLIBMC_FN memcached_return_t golibmc_get_send(golibmc_handle *h, int32_t ms, si
                                                const size_t *klens, golibmc_res *res) {
   if (!golibmc_begin(h, ms)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
   memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
+  for (uint32_t i = 0; i < h->nsrv; i++) // the servers whose replies are to be read
+    h->srv[i].wait = h->srv[i].rc == MEMCACHED_SUCCESS &&
+                     memcached_server_response_count(memcached_server_instance_by_position(h->mc, i)) > 0;
   golibmc_end(h);
   return rc;
 }
@@ -2023,7 +2026,8 @@ GOLIBMC_FN void golibmc_requests(golibmc_handle *h, int32_t ms, int op, size_t n
 }
 
 // golibmc_request_send is the write half of at most golibmc_policy_chunk
-// requests whose waits happen in Go (golibmc_can_read must hold).
+// requests whose waits happen in Go (golibmc_can_read must hold);
+// srv[].wait flags the servers whose replies are to be read.
 GOLIBMC_FN void golibmc_request_send(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                                      const size_t *klens, const char *vals, const size_t *vlens,
                                      const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
@@ -2033,6 +2037,8 @@ GOLIBMC_FN void golibmc_request_send(golibmc_handle *h, int32_t ms, int op, size
   }
   h->reply_lend = op == GOLIBMC_SET || op == GOLIBMC_DELETE;
   golibmc_request_write(h, op, h->reply_lend, n, keys, klens, vals, vlens, exps, flags, arg, res);
+  for (size_t i = 0; i < n; i++) // the servers whose replies are to be read
+    if (res[i].rc == MEMCACHED_BUFFERED && res[i].server < h->nsrv) h->srv[res[i].server].wait = 1;
   golibmc_end(h);
 }
 
@@ -2054,6 +2060,27 @@ GOLIBMC_FN uint32_t golibmc_request_recv(golibmc_handle *h, int32_t ms, int op, 
   return waiting;
 }
 
+// golibmc_refused reports whether libmemcached answers rc without having
+// written the request (libmemcached does not say; these codes come from its
+// checks and its connect).
+GOLIBMC_FN int golibmc_refused(memcached_return_t rc) {
+  switch (rc) {
+  case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+  case MEMCACHED_SERVER_MARKED_DEAD:
+  case MEMCACHED_HOST_LOOKUP_FAILURE:
+  case MEMCACHED_CONNECTION_FAILURE:
+  case MEMCACHED_NO_SERVERS:
+  case MEMCACHED_BAD_KEY_PROVIDED:
+  case MEMCACHED_KEY_TOO_BIG:
+  case MEMCACHED_NO_KEY_PROVIDED:
+  case MEMCACHED_MEMORY_ALLOCATION_FAILURE:
+  case MEMCACHED_NOT_SUPPORTED:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 // golibmc_commands runs op for n keys (and values), one libmemcached call
 // each, which reads its reply itself (unchecked): for a library whose
 // private layout is not known, with noreply, and for Set and Delete with
@@ -2072,9 +2099,11 @@ GOLIBMC_FN void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n
     // golibmc_policy_skip (see golibmc_request_write).
     if (rc == MEMCACHED_SUCCESS && r->server < h->nsrv && h->srv[r->server].rc == MEMCACHED_TIMEOUT)
       rc = MEMCACHED_TIMEOUT;
-    if (rc == MEMCACHED_SUCCESS)
+    if (rc == MEMCACHED_SUCCESS) {
       rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
                            exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, &r->num);
+      r->sent = !golibmc_refused(rc);
+    }
     // With replicas, libmemcached writes the copies to the other servers as
     // quiet requests and leaves them in its buffers: send them now.
     if (replicas && op != GOLIBMC_INCR && op != GOLIBMC_DECR && op != GOLIBMC_TOUCH &&
@@ -2158,6 +2187,7 @@ GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, co
   const memcached_instance_st *s = h->nsrv == 1 ? memcached_server_instance_by_position(h->mc, 0) : NULL;
   memcached_return_t rc = s ? golibmc_policy_arm(h) : MEMCACHED_NO_SERVERS;
   if (rc == MEMCACHED_SUCCESS) {
+    res->sent = 1;
     switch (op) {
     case GOLIBMC_STATS: rc = memcached_stat_execute(h->mc, args, golibmc_stat_cb, h); break;
     case GOLIBMC_PING: memcached_quit(h->mc); // fall through
@@ -2179,6 +2209,7 @@ GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, co
   if (rc == MEMCACHED_SOME_ERRORS && s && memcached_server_error_return(s) != MEMCACHED_SUCCESS)
     rc = memcached_server_error_return(s);
   res->rc = rc;
+  if (golibmc_refused(rc)) res->sent = 0;
   if (!memcached_success(rc))
     res->msg = golibmc_msg_str(h, s && memcached_server_error_return(s) == rc ? memcached_server_error(s)
                                                                            : memcached_last_error_message(h->mc));

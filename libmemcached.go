@@ -329,7 +329,7 @@ func (h *cHandle) result(i int) keyResult {
 		s = int(r.server)
 	}
 	return keyResult{rc: ReturnCode(r.rc), server: s, msg: h.message(r.msg), flags: uint32(r.flags),
-		cas: uint64(r.cas), num: uint64(r.num)}
+		cas: uint64(r.cas), num: uint64(r.num), sent: r.sent != 0}
 }
 
 // servers returns every server's part of the handle's last call.

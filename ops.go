@@ -75,7 +75,7 @@ func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 	if foreign {
 		h.broken = true
 		return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: ReturnProtocolError, server: r.server,
-			msg: "a reply for another key arrived: the connection was out of step and is reconnected"})
+			msg: "a reply for another key arrived: the connection was out of step and is reconnected", sent: true})
 	}
 	if it != nil {
 		return it, nil
@@ -87,7 +87,8 @@ func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 	h.srv = h.c.servers(h.srv)
 	for i, s := range h.srv {
 		if s.rc != ReturnSuccess && (i == r.server || r.server < 0) {
-			return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: i, msg: s.msg})
+			// The touch was applied; the read that followed failed.
+			return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: i, msg: s.msg, sent: true})
 		}
 	}
 	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}

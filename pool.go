@@ -228,11 +228,11 @@ func (p *pool) take(cl *call) (g grant, ok bool, err error) {
 // batch), or another call's batch carried it (!lead), or its context ends
 // or the pool closes (err). A call that leaves while carried first waits
 // for its batch to have packed its data: after it returns, nothing reads
-// its keys or items.
-func (p *pool) await(cl *call) (g grant, lead bool, err error) {
+// its keys or items, and its batch sends it all the same (sent).
+func (p *pool) await(cl *call) (g grant, lead, sent bool, err error) {
 	select {
 	case g := <-cl.wake:
-		return g, !g.done, nil
+		return g, !g.done, false, nil
 	case <-p.done:
 		err = ErrClosed
 	case <-cl.ctx.Done():
@@ -248,19 +248,20 @@ func (p *pool) await(cl *call) (g grant, lead bool, err error) {
 			p.sent.Wait()
 		}
 		p.sentWaiters--
+		sent = true
 	default: // made a batch's leader meanwhile: the batch must run
 		p.mu.Unlock()
-		return <-cl.wake, true, nil
+		return <-cl.wake, true, false, nil
 	}
 	select {
 	case g := <-cl.wake: // its batch finished meanwhile
 		p.mu.Unlock()
-		return g, false, nil
+		return g, false, false, nil
 	default:
 	}
 	cl.state = callAbandoned
 	p.mu.Unlock()
-	return grant{}, false, err
+	return grant{}, false, sent, err
 }
 
 // packed marks the carried calls of a batch as packed: their callers may

@@ -11,6 +11,7 @@ type keyResult struct {
 	flags  uint32
 	cas    uint64
 	num    uint64
+	sent   bool // the request went out
 }
 
 // serverResult is one server's part of the handle's last call.
