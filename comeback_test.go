@@ -1,0 +1,275 @@
+package libmemcached_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	mc "github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/internal/mctest"
+)
+
+// chaosTime is how long TestEveryKeyAnItemOrAnError runs its random
+// faults: GOLIBMC_COMEBACK (a duration) for a longer run, else 2 s.
+func chaosTime(t *testing.T) time.Duration {
+	if s := os.Getenv("GOLIBMC_COMEBACK"); s != "" {
+		d, err := time.ParseDuration(s)
+		require.NoError(t, err, "GOLIBMC_COMEBACK")
+		return d
+	}
+	return 2 * time.Second
+}
+
+// readTally counts what a client's reads gave while servers failed and
+// came back.
+type readTally struct {
+	reads, items, errs, wrong atomic.Int64
+	mu                        sync.Mutex
+	misses                    []string // keys reported as clean misses
+	byGet                     []bool   // per miss: reported by a Get
+}
+
+func (r *readTally) miss(k string, byGet bool) {
+	r.mu.Lock()
+	if len(r.misses) < 5000 {
+		r.misses = append(r.misses, k)
+		r.byGet = append(r.byGet, byGet)
+	}
+	r.mu.Unlock()
+}
+
+// read reads ks (one key: Get, more: GetMulti) and tallies each key: its
+// item, an error, or a clean miss.
+func (r *readTally) read(c *mc.Client, ks []string) {
+	ctx, cancel := context.WithTimeout(bg(), 5*time.Second)
+	defer cancel()
+	if len(ks) == 1 {
+		r.reads.Add(1)
+		it, err := c.Get(ctx, ks[0])
+		switch {
+		case err == nil:
+			r.items.Add(1)
+			if string(it.Value) != "v-"+ks[0] {
+				r.wrong.Add(1)
+			}
+		case errors.Is(err, mc.ErrCacheMiss):
+			r.miss(ks[0], true)
+		default:
+			r.errs.Add(1)
+		}
+		return
+	}
+	found, err := c.GetMulti(ctx, ks)
+	var me *mc.MultiError
+	errors.As(err, &me)
+	for _, k := range ks {
+		r.reads.Add(1)
+		switch {
+		case found[k] != nil:
+			r.items.Add(1)
+			if string(found[k].Value) != "v-"+k {
+				r.wrong.Add(1)
+			}
+		case me != nil && me.Errors[k] != nil, err != nil && me == nil:
+			r.errs.Add(1)
+		default:
+			r.miss(k, false)
+		}
+	}
+}
+
+// untilStopped runs fn over and over in n goroutines (i: which one) until
+// stop is closed, and returns a wait for them.
+func untilStopped(stop <-chan struct{}, wg *sync.WaitGroup, n int, fn func(i int)) {
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				fn(i)
+			}
+		}()
+	}
+}
+
+// TestEveryKeyAnItemOrAnError is the class test for reads through server
+// failures. Three servers, each behind a proxy that fails the way a
+// restarting server does (refusing connections, then back; resetting
+// every connection) while the data stays on the server. Every
+// combination of poll mode, protocol and retry behavior (libmemcached's
+// defaults, retry_timeout 0 and 1) reads the same stored keys: first one
+// handle per combination reads all of them with GetMulti back to back
+// while a failed server comes back (for 3.2 s: libmemcached's default
+// retry_timeout is 2 s, counted in whole seconds); then, while servers
+// fail and come back at random, the same and a pool serving many
+// goroutines of Get (queued Gets go out together, in one multi-key
+// read). Every key must come back as its item or with an error: never as
+// a clean miss for a key the server holds (each reported miss is checked
+// against the server itself, over a raw socket).
+func TestEveryKeyAnItemOrAnError(t *testing.T) {
+	const nKeys = 3000
+	proxies := make([]*mctest.Proxy, 3)
+	addrs := make([]string, len(proxies))
+	for i := range proxies {
+		proxies[i] = mctest.StartProxy(t, mctest.Start(t).Addr)
+		addrs[i] = proxies[i].Addr
+	}
+	keys := make([]string, nKeys)
+	items := make([]*mc.Item, nKeys)
+	for i := range keys {
+		keys[i] = fmt.Sprint("cb-", i)
+		items[i] = &mc.Item{Key: keys[i], Value: []byte("v-" + keys[i])}
+	}
+	seed, err := mc.New(addrs)
+	require.NoError(t, err)
+	require.NoError(t, seed.SetMulti(bg(), items))
+	backendOf := map[string]string{}
+	for _, p := range proxies {
+		backendOf[p.Addr] = p.Backend
+	}
+	where := map[string]string{}
+	for _, k := range keys {
+		s, err := seed.ServerForKey(k)
+		require.NoError(t, err)
+		where[k] = backendOf[s]
+	}
+	seed.Close()
+
+	type combo struct {
+		name        string
+		multi, gets *mc.Client // one handle; a pool
+		tally       *readTally
+	}
+	var combos []*combo
+	for _, mode := range []mc.PollMode{mc.PollAuto, mc.PollAlways, mc.PollNever} {
+		for _, binary := range []bool{false, true} {
+			for _, retry := range []int{-1, 0, 1} {
+				b := map[string]any{"binary_protocol": binary}
+				name := fmt.Sprintf("mode=%d/binary=%v/retry_timeout=", mode, binary)
+				if retry < 0 {
+					name += "default"
+				} else {
+					b["retry_timeout"] = retry
+					name += fmt.Sprint(retry)
+				}
+				cb := &combo{name: name, tally: &readTally{}}
+				for _, c := range []**mc.Client{&cb.multi, &cb.gets} {
+					size := 1
+					if c == &cb.gets {
+						size = mc.DefaultPoolSize()
+					}
+					var err error
+					*c, err = mc.New(addrs, mc.WithPollMode(mode), mc.WithPoolSize(size), mc.WithBehaviors(b))
+					require.NoError(t, err)
+					t.Cleanup(func() { (*c).Close() })
+				}
+				combos = append(combos, cb)
+			}
+		}
+	}
+	// run starts the readers, runs the faults, then stops the readers.
+	var wg sync.WaitGroup
+	run := func(readers func(stop <-chan struct{}), faults func()) {
+		stop := make(chan struct{})
+		readers(stop)
+		faults()
+		close(stop)
+		wg.Wait()
+	}
+	multis := func(stop <-chan struct{}, combos []*combo) {
+		for _, cb := range combos {
+			untilStopped(stop, &wg, 1, func(int) { cb.tally.read(cb.multi, keys) })
+		}
+	}
+	gets := func(stop <-chan struct{}, combos []*combo, n int) {
+		for i, cb := range combos {
+			rngs := make([]*rand.Rand, n)
+			for g := range rngs {
+				rngs[g] = rand.New(rand.NewSource(int64(i*n + g)))
+			}
+			untilStopped(stop, &wg, n, func(g int) { cb.tally.read(cb.gets, keys[rngs[g].Intn(nKeys):][:1]) })
+		}
+	}
+
+	// A failed server comes back, three times, under GetMulti back to back
+	// and under Gets queued enough to go out in batches; with retry_timeout
+	// 0, as the memcache package sets it (libmemcached retries a failed
+	// server at its next whole second).
+	var rt0 []*combo
+	for _, cb := range combos {
+		if strings.HasSuffix(cb.name, "retry_timeout=0") {
+			rt0 = append(rt0, cb)
+		}
+	}
+	run(func(stop <-chan struct{}) { multis(stop, rt0); gets(stop, rt0, 8) }, func() {
+		for _, p := range proxies {
+			p.Down()
+			var meet sync.WaitGroup
+			for _, cb := range rt0 { // every handle meets the failed server
+				meet.Add(1)
+				go func() { defer meet.Done(); cb.tally.read(cb.multi, keys) }()
+			}
+			meet.Wait()
+			p.Up()
+			time.Sleep(1100 * time.Millisecond)
+		}
+	})
+
+	// Random faults, every combination: one server at a time refuses
+	// connections for a while and comes back; while it is back, every
+	// connection to one server or another is reset now and then.
+	run(func(stop <-chan struct{}) { multis(stop, combos); gets(stop, combos, 8) }, func() {
+		rng := rand.New(rand.NewSource(1))
+		pause := func(lo, hi int) { time.Sleep(time.Duration(lo+rng.Intn(hi-lo)) * time.Millisecond) }
+		for end, round := time.Now().Add(chaosTime(t)), 0; time.Now().Before(end); round++ {
+			p := proxies[round%len(proxies)]
+			p.Down()
+			pause(50, 400)
+			p.Up()
+			for i := 0; i < 4; i++ {
+				pause(50, 250)
+				if i%2 == 1 {
+					proxies[rng.Intn(len(proxies))].Reset()
+				}
+			}
+		}
+	})
+
+	for _, p := range proxies {
+		p.Up()
+	}
+	for _, cb := range combos {
+		t.Run(cb.name, func(t *testing.T) {
+			tl := cb.tally
+			held, byGet := 0, 0
+			for i, k := range tl.misses {
+				if rawHas(t, where[k], k) {
+					held++
+					if tl.byGet[i] {
+						byGet++
+					}
+				}
+			}
+			t.Logf("%d reads: %d items, %d errors, %d clean misses of keys the server holds (%d by a Get; of %d misses)",
+				tl.reads.Load(), tl.items.Load(), tl.errs.Load(), held, byGet, len(tl.misses))
+			assert.Zero(t, held, "clean misses for keys the server holds, e.g. %v", tl.misses[:min(5, len(tl.misses))])
+			assert.Zero(t, tl.wrong.Load(), "items with another key's value")
+			assert.NotZero(t, tl.items.Load())
+		})
+	}
+}
