@@ -273,3 +273,67 @@ func TestEveryKeyAnItemOrAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleServerErrorNotReported: a server's error outlives the call that
+// recorded it (libmemcached clears a server's last error only when a later
+// call records another), so an error from an earlier call must not fail a
+// later read of that server: after server 1 failed and came back, a read
+// while server 2 fails reports errors for server 2's keys only, and the
+// other servers' absent keys as clean misses.
+func TestStaleServerErrorNotReported(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		t.Run(fmt.Sprint("binary=", binary), func(t *testing.T) {
+			proxies := make([]*mctest.Proxy, 3)
+			addrs := make([]string, len(proxies))
+			for i := range proxies {
+				proxies[i] = mctest.StartProxy(t, mctest.Start(t).Addr)
+				addrs[i] = proxies[i].Addr
+			}
+			c, err := mc.New(addrs, mc.WithPoolSize(1), mc.WithBehaviors(map[string]any{"retry_timeout": 0, "binary_protocol": binary}))
+			require.NoError(t, err)
+			defer c.Close()
+			keys := make([]string, 300)
+			on := map[string]string{}
+			for i := range keys {
+				keys[i] = fmt.Sprint("stale-", i)
+				if i%2 == 0 { // the odd ones are absent
+					require.NoError(t, c.Set(bg(), &mc.Item{Key: keys[i], Value: []byte("v")}))
+				}
+				on[keys[i]], err = c.ServerForKey(keys[i])
+				require.NoError(t, err)
+			}
+			failing := func(want string) {
+				t.Helper()
+				found, err := c.GetMulti(bg(), keys)
+				var me *mc.MultiError
+				if want != "" {
+					require.ErrorAs(t, err, &me)
+				} else {
+					require.NoError(t, err)
+				}
+				for i, k := range keys {
+					switch {
+					case on[k] == want:
+						assert.ErrorIs(t, me.Errors[k], mc.ErrServerDown, k)
+					case i%2 == 0:
+						assert.NotNil(t, found[k], "%s on %s", k, on[k])
+					case me != nil:
+						assert.NoError(t, me.Errors[k], "%s, absent, on %s", k, on[k])
+					}
+				}
+			}
+			proxies[1].Down()
+			failing(addrs[1])
+			proxies[1].Up()
+			for i := 0; ; i++ { // back from the next call (retry_timeout 0)
+				if _, err := c.GetMulti(bg(), keys); err == nil {
+					break
+				}
+				require.Less(t, i, 1000, "server 1 never used again")
+			}
+			proxies[2].Down()
+			failing(addrs[2])
+			proxies[2].Up()
+		})
+	}
+}

@@ -47,6 +47,7 @@
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000 // Linux; defined by <poll.h> only with _GNU_SOURCE
 #endif
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,10 @@ GOLIBMC_FN const char *golibmc_header_version(void) { return LIBMEMCACHED_VERSIO
 // mirrors are validated at run time against public accessors
 // (golibmc_layout_check); when none matches, golibmc_layout is 0 and every
 // feature that needs them (netpoller waits, buffered stores) is off.
+// Nor is there one for the query that recorded a server's error: that is
+// read from the head of the error record memcached_server_error points
+// into, which each read checks against the public accessors itself
+// (golibmc_inst_error_query; the same on every layout).
 // ---------------------------------------------------------------------------
 
 // The prefix shared by libmemcached 1.0.18 and 1.1.x.
@@ -264,6 +269,46 @@ GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
   if (peer.ss_family == AF_INET6) pp = ntohs(((struct sockaddr_in6 *) &peer)->sin6_port);
   in_port_t src = memcached_server_srcport(s);
   return src != 0 && lp == src && pp == memcached_server_port(s);
+}
+
+// The head of libmemcached's private error record (memcached_error_t, in
+// error.cc; the same in 1.0.18 and 1.1.x), which memcached_server_error
+// points into: message is its last field. libmemcached keeps a server's
+// last error until a later query records another one on that server (a
+// query clears only the handle's own errors, in initialize_query), so the
+// query id is the only way to tell an error of this call from a stale one.
+typedef struct golibmc_err_head {
+  const memcached_st *root;
+  uint64_t query_id;
+  const void *next;
+  memcached_return_t rc;
+  int local_errno;
+  size_t size;
+  char message[8];
+} golibmc_err_head;
+
+// GOLIBMC_QUERY_UNKNOWN: an error whose query cannot be told.
+#define GOLIBMC_QUERY_UNKNOWN UINT64_MAX
+
+// golibmc_inst_error_query returns the query id (memcached_query_id of mc
+// when it was recorded) of server instance s's last error: 0 when it has
+// none, GOLIBMC_QUERY_UNKNOWN when the record does not prove itself one of
+// mc's. A record proves itself by what its public accessors also say: its
+// message starts with "(<mc>) " (libmemcached formats every error message
+// so), and its handle and code fields are mc and memcached_server_error_
+// return(s). Nothing outside the record is read: a message that does not
+// start so is a static string, and is not looked behind.
+GOLIBMC_FN uint64_t golibmc_inst_error_query(const memcached_st *mc, const memcached_instance_st *s) {
+  memcached_return_t rc = memcached_server_error_return(s);
+  if (rc == MEMCACHED_SUCCESS) return 0;
+  const char *msg = memcached_server_error(s);
+  char prefix[48];
+  int n = snprintf(prefix, sizeof(prefix), "(%p) ", (const void *) mc);
+  if (msg == NULL || n <= 0 || (size_t) n >= sizeof(prefix) || strncmp(msg, prefix, (size_t) n) != 0)
+    return GOLIBMC_QUERY_UNKNOWN;
+  const golibmc_err_head *e = (const golibmc_err_head *) (msg - offsetof(golibmc_err_head, message));
+  if (e->root != mc || e->rc != rc || e->size == 0) return GOLIBMC_QUERY_UNKNOWN;
+  return e->query_id;
 }
 
 // golibmc_layout_probe checks the private reads on a live connection to
@@ -796,6 +841,35 @@ GOLIBMC_FN int golibmc_ejecting(golibmc_handle *h) {
   return h->nsrv > 1 && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0;
 }
 
+// golibmc_policy_skipped reports whether memcached_mget, just returned,
+// may have left keys of server s unasked although s has a reply coming.
+// (To port: call it right after memcached_mget, before any other
+// libmemcached call, for every server with replies pending, and fail the
+// server when it answers 1; its items that do arrive still count.)
+//
+// memcached_mget asks each server for its keys in key order, connecting
+// (memcached_connect) at a server's first key and again at every later
+// key while the server has no reply pending. A key whose connect fails or
+// is refused (a server in its retry timeout: SERVER_TEMPORARILY_DISABLED),
+// or whose write fails (the connection reset: libmemcached closes it and
+// forgets the keys written since the last flush), is skipped with only an
+// error recorded on the server; a later key of the same server that
+// connects (its retry time came during the loop, at one of libmemcached's
+// whole-second boundaries; or a reconnect after the reset) is sent, and
+// the server then has a reply pending. Its answer covers only the keys
+// sent: the skipped ones would read as clean misses. The only trace is
+// the server's error recorded by this mget's query (memcached_query_id):
+// a server's error outlives the query that recorded it, so an older one
+// proves nothing (golibmc_inst_error_query). One that cannot be dated
+// counts: an error for keys that may have been answered is better than a
+// miss for keys that were never asked.
+GOLIBMC_FN int golibmc_policy_skipped(golibmc_handle *h, uint32_t s) {
+  const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+  if (memcached_server_response_count(in) == 0) return 0;
+  uint64_t q = golibmc_inst_error_query(h->mc, in);
+  return q != 0 && (q == GOLIBMC_QUERY_UNKNOWN || q == memcached_query_id(h->mc));
+}
+
 // golibmc_mget_send sends the request for n keys (memcached_mget, which
 // only writes unless a reply is pending from an earlier call). A server
 // that could not be asked is marked failed.
@@ -836,6 +910,8 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
     if (memcached_server_response_count(in) == 0) {
       memcached_return_t src = memcached_server_error_return(in);
       golibmc_fail_server(h, s, src != MEMCACHED_SUCCESS ? src : (rc == MEMCACHED_SOME_ERRORS ? MEMCACHED_FAILURE : rc));
+    } else if (h->srv[s].rc == MEMCACHED_SUCCESS && golibmc_policy_skipped(h, s)) {
+      golibmc_fail_server(h, s, memcached_server_error_return(in));
     }
   }
   return rc;
