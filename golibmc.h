@@ -242,33 +242,51 @@ GOLIBMC_FN int golibmc_layout_force(int layout) {
   return was;
 }
 
-// golibmc_verify_socket checks, for a connected server i of mc, that the
-// socket read through the private layout is the connection libmemcached
-// reports through its public accessors: for TCP the kernel's local port
-// is memcached_server_srcport and its peer port memcached_server_port; for
-// a unix socket the peer path is the server's name. It returns 1 when it
-// is, 0 when not (or when it cannot be told): the netpoller must not wait
-// on a socket that is not surely this connection's.
-GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
-  if (i >= memcached_server_count(mc)) return 0;
+// What golibmc_verify_fd tells of a socket.
+enum {
+  GOLIBMC_SOCKET_OTHER = 0,    // the kernel answered: not this connection (a layout mismatch)
+  GOLIBMC_SOCKET_SAME = 1,     // this connection
+  GOLIBMC_SOCKET_UNKNOWN = -1, // cannot be told now: not connected, or the connection failed
+};
+
+// golibmc_verify_fd checks, for a connected server i of mc, that fd is the
+// connection libmemcached reports through its public accessors: for TCP
+// the kernel's local port is memcached_server_srcport and its peer port
+// memcached_server_port; for a unix socket the peer path is the server's
+// name. Only the kernel's answers prove a mismatch: fd is not an open
+// socket (EBADF, ENOTSOCK), or it is connected elsewhere. A connection the
+// peer has reset has no peer any more (getpeername: ENOTCONN), and a
+// server not connected has nothing to compare: those cannot be told, and
+// prove nothing about the layout the fd was read through.
+GOLIBMC_FN int golibmc_verify_fd(const memcached_st *mc, uint32_t i, int fd) {
+  if (i >= memcached_server_count(mc) || fd < 0) return GOLIBMC_SOCKET_UNKNOWN;
   const memcached_instance_st *s = memcached_server_instance_by_position(mc, i);
-  int fd = golibmc_inst_fd(s);
-  if (fd < 0) return 0;
   struct sockaddr_storage local, peer;
   socklen_t ln = sizeof(local), pn = sizeof(peer);
   if (getsockname(fd, (struct sockaddr *) &local, &ln) != 0 || getpeername(fd, (struct sockaddr *) &peer, &pn) != 0)
-    return 0;
+    return errno == EBADF || errno == ENOTSOCK ? GOLIBMC_SOCKET_OTHER : GOLIBMC_SOCKET_UNKNOWN;
   if (peer.ss_family == AF_UNIX) {
     const struct sockaddr_un *u = (const struct sockaddr_un *) &peer;
-    return strncmp(u->sun_path, memcached_server_name(s), sizeof(u->sun_path)) == 0;
+    return strncmp(u->sun_path, memcached_server_name(s), sizeof(u->sun_path)) == 0 ? GOLIBMC_SOCKET_SAME
+                                                                                    : GOLIBMC_SOCKET_OTHER;
   }
   in_port_t lp = 0, pp = 0;
   if (local.ss_family == AF_INET) lp = ntohs(((struct sockaddr_in *) &local)->sin_port);
   if (local.ss_family == AF_INET6) lp = ntohs(((struct sockaddr_in6 *) &local)->sin6_port);
   if (peer.ss_family == AF_INET) pp = ntohs(((struct sockaddr_in *) &peer)->sin_port);
   if (peer.ss_family == AF_INET6) pp = ntohs(((struct sockaddr_in6 *) &peer)->sin6_port);
+  // memcached_server_srcport asks the kernel about libmemcached's own
+  // socket (0: it has none), which fd, connected, must be.
   in_port_t src = memcached_server_srcport(s);
-  return src != 0 && lp == src && pp == memcached_server_port(s);
+  return src != 0 && lp == src && pp == memcached_server_port(s) ? GOLIBMC_SOCKET_SAME : GOLIBMC_SOCKET_OTHER;
+}
+
+// golibmc_verify_socket is golibmc_verify_fd for the socket of server i
+// read through the private layout: the netpoller must not wait on a
+// socket that is not surely this connection's.
+GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
+  if (i >= memcached_server_count(mc)) return GOLIBMC_SOCKET_UNKNOWN;
+  return golibmc_verify_fd(mc, i, golibmc_inst_fd(memcached_server_instance_by_position(mc, i)));
 }
 
 // The head of libmemcached's private error record (memcached_error_t, in
@@ -337,7 +355,7 @@ GOLIBMC_FN int golibmc_layout_probe(const char *host, in_port_t port, char *out,
       size_t have = golibmc_inst_unread(s, &at);
       *n = have < cap ? have : cap;
       if (*n) memcpy(out, at, *n);
-      ret = golibmc_verify_socket(mc, 0) ? golibmc_inst_fd(s) : -1;
+      ret = golibmc_verify_socket(mc, 0) == GOLIBMC_SOCKET_SAME ? golibmc_inst_fd(s) : -1;
       memcached_result_free(r);
     }
   }

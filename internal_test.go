@@ -181,12 +181,12 @@ func TestSocketVerified(t *testing.T) {
 	require.NoError(t, err)
 	defer c.release(h, cfg, false)
 	for i := range cfg.servers {
-		assert.True(t, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
+		assert.Equal(t, socketSame, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
 	}
 	assert.True(t, splitAvailable.Load(), "a socket failed verification")
 	// Not connected: nothing to verify, and nothing is claimed.
 	h.c.quit()
-	assert.False(t, h.c.verifySocket(0))
+	assert.Equal(t, socketUnknown, h.c.verifySocket(0))
 }
 
 // TestBuildsWithoutCgo: every package builds with CGO_ENABLED=0 (nocgo.go

@@ -501,11 +501,23 @@ func (h *cHandle) stores(ms int32, cmd command, p *packed) {
 	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
 }
 
-// verifySocket reports whether server i's socket, read through the
-// private layout, is surely its connection (golibmc_verify_socket).
-func (h *cHandle) verifySocket(i int) bool {
-	return C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)) == 1
+// verifySocket tells whether server i's socket, read through the private
+// layout, is surely its connection (golibmc_verify_socket).
+func (h *cHandle) verifySocket(i int) socketCheck {
+	return socketCheck(C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)))
 }
+
+// verifyFD is golibmc_verify_fd: verifySocket for any descriptor (tests).
+func (h *cHandle) verifyFD(i, fd int) socketCheck {
+	return socketCheck(C.golibmc_verify_fd(h.p.mc, C.uint32_t(i), C.int(fd)))
+}
+
+// The socketCheck values are golibmc.h's (the build fails if one drifts).
+var (
+	_ = [1]struct{}{}[socketSame-C.GOLIBMC_SOCKET_SAME]
+	_ = [1]struct{}{}[socketOther-C.GOLIBMC_SOCKET_OTHER]
+	_ = [1]struct{}{}[socketUnknown-C.GOLIBMC_SOCKET_UNKNOWN]
+)
 
 // canBuffer reports whether stores are written back to back on this handle.
 func (h *cHandle) canBuffer() bool { return C.golibmc_can_buffer(h.p) != 0 }

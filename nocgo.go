@@ -68,7 +68,7 @@ func (*cHandle) getRecv(int32, *packed, []uint32)                               
 func (*cHandle) storeSend(int32, command, *packed)                                  {}
 func (*cHandle) storeRecv(int32, command, int, []uint32)                            {}
 func (*cHandle) canBuffer() bool                                                    { return false }
-func (*cHandle) verifySocket(int) bool                                              { return false }
+func (*cHandle) verifySocket(int) socketCheck                                       { return socketUnknown }
 
 // storeChunk is how many stores go out before their replies are read.
 const storeChunk = 256
