@@ -337,3 +337,58 @@ func TestStaleServerErrorNotReported(t *testing.T) {
 		})
 	}
 }
+
+// refused reports whether err is the client's refusal to try a server it
+// has seen fail (libmemcached's SERVER_TEMPORARILY_DISABLED).
+func refused(err error) bool {
+	var e *mc.Error
+	return errors.As(err, &e) && e.Code == mc.ReturnServerTemporarilyDisabled
+}
+
+// TestServerBackUsedAgain: a server that failed is tried again from the
+// next call with retry_timeout 0, and at most retry_timeout after it
+// failed otherwise (libmemcached counts the retry time in whole seconds and
+// waits for the next one: up to a second more), on every pooled handle:
+// once it is back, a call started after that (retry_timeout 0), or
+// retry_timeout later, is never refused.
+func TestServerBackUsedAgain(t *testing.T) {
+	for _, tc := range []struct {
+		retry  int
+		binary bool
+		rounds int
+	}{{0, false, 3}, {0, true, 3}, {1, false, 1}} {
+		t.Run(fmt.Sprintf("retry_timeout=%d/binary=%v", tc.retry, tc.binary), func(t *testing.T) {
+			p := mctest.StartProxy(t, mctest.Start(t).Addr)
+			c, err := mc.New([]string{mctest.Start(t).Addr, p.Addr}, mc.WithPoolSize(4),
+				mc.WithBehaviors(map[string]any{"retry_timeout": tc.retry, "binary_protocol": tc.binary}))
+			require.NoError(t, err)
+			defer c.Close()
+			k := keyOn(t, c, p.Addr, "back")
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: k, Value: []byte("v")}))
+			grace := time.Duration(tc.retry) * time.Second
+			total, late, other := 0, 0, 0
+			var last time.Duration
+			for round := 0; round < tc.rounds; round++ {
+				up, calls := p.Bounce(8, 20, grace+200*time.Millisecond, func() error {
+					_, err := c.Get(bg(), k)
+					return err
+				})
+				for _, cl := range calls {
+					switch {
+					case refused(cl.Err):
+						total++
+						last = max(last, cl.Start.Sub(up))
+						if cl.Start.Sub(up) >= grace {
+							late++
+						}
+					case cl.Err != nil:
+						other++
+					}
+				}
+			}
+			t.Logf("%d rounds: %d calls refused after the server was back (the last %v after), %d of them %v or more after; %d other errors",
+				tc.rounds, total, last, late, grace, other)
+			assert.Zero(t, late, "calls refused though the server was back (and retry_timeout had passed)")
+		})
+	}
+}

@@ -504,6 +504,10 @@ typedef struct golibmc_handle {
   size_t proven_cap;
   int64_t deadline_ns; // CLOCK_MONOTONIC; 0 for none
   int32_t cfg_poll, cfg_connect;
+  int64_t begin_ns;  // CLOCK_MONOTONIC at the call's start
+  uint64_t query0;   // memcached_query_id at the call's start
+  int64_t *retry_at; // per server: when it may be tried again (CLOCK_MONOTONIC; 0: any time), golibmc_policy_retry
+  size_t retry_cap, retry_n;
 } golibmc_handle;
 
 GOLIBMC_FN int golibmc_grow(void **p, size_t *cap, size_t need, size_t size) {
@@ -642,6 +646,7 @@ GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
   free(h->order);
   free(h->peek);
   free(h->proven);
+  free(h->retry_at);
   free(h);
 }
 
@@ -693,6 +698,58 @@ GOLIBMC_FN int64_t golibmc_now_ns(void) {
   return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+GOLIBMC_FN int golibmc_connected(golibmc_handle *h, uint32_t i);
+
+// golibmc_policy_retry (at the start of every call) makes a server that
+// failed be tried again when its retry_timeout has passed, counted from
+// the start of the call in which it failed, and from the next call when
+// retry_timeout is 0. libmemcached counts it in whole seconds (time()) and
+// retries only once the clock is past the failure's second plus
+// retry_timeout, on each handle separately: with retry_timeout 0 a server
+// back at once was still refused (SERVER_TEMPORARILY_DISABLED, no connect
+// tried) until the next whole second, on every pooled handle. Here a
+// server that is not connected and whose time has come gets next_retry 0
+// (memcached_instance_next_retry, public): its next connect is tried. For
+// a server that is not in its retry timeout that changes nothing (without
+// auto_eject nothing else reads next_retry); with auto_eject next_retry is
+// when an ejected server comes back (and Go shares it between handles), so
+// nothing is done then. This only ever brings a retry forward.
+GOLIBMC_FN void golibmc_policy_retry(golibmc_handle *h) {
+  h->begin_ns = golibmc_now_ns();
+  h->query0 = memcached_query_id(h->mc);
+  if (memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0) return;
+  if (h->retry_n < h->nsrv) {
+    if (!golibmc_grow((void **) &h->retry_at, &h->retry_cap, h->nsrv, sizeof(int64_t))) return;
+    memset(h->retry_at + h->retry_n, 0, (h->nsrv - h->retry_n) * sizeof(int64_t));
+    h->retry_n = h->nsrv;
+  }
+  for (uint32_t i = 0; i < h->nsrv; i++)
+    if (h->retry_at[i] <= h->begin_ns && golibmc_connected(h, i) != 1)
+      memcached_instance_next_retry(memcached_server_instance_by_position(h->mc, i), 0);
+}
+
+// golibmc_policy_note_failures (at the end of every call) notes when each
+// server that failed in this call may be tried again: retry_timeout after
+// the call's start, for a server left without a connection and with an
+// error recorded by this call (its query id after the call's start) that
+// is a failed connect, not a refusal while its time had not come; a
+// connected server may be tried at any time.
+GOLIBMC_FN void golibmc_policy_note_failures(golibmc_handle *h) {
+  if (h->retry_n < h->nsrv) return;
+  int64_t wait = (int64_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT) * 1000000000;
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    if (golibmc_connected(h, i) == 1) {
+      h->retry_at[i] = 0;
+      continue;
+    }
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    uint64_t q = golibmc_inst_error_query(h->mc, s);
+    if (q == 0 || (q != GOLIBMC_QUERY_UNKNOWN && q <= h->query0)) continue;
+    if (h->retry_at[i] <= h->begin_ns || memcached_server_error_return(s) != MEMCACHED_SERVER_TEMPORARILY_DISABLED)
+      h->retry_at[i] = h->begin_ns + wait > 0 ? h->begin_ns + wait : 1;
+  }
+}
+
 // golibmc_begin starts a call on h: results cleared, the deadline (ms >=
 // 0) noted. It returns 0 when out of memory.
 GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
@@ -709,6 +766,7 @@ GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->nsrv = ns;
   memset(h->srv, 0, (ns ? ns : 1) * sizeof(golibmc_srv));
   for (uint32_t i = 0; i < ns; i++) h->srv[i].fd = -1;
+  golibmc_policy_retry(h);
   return 1;
 }
 
@@ -756,6 +814,7 @@ GOLIBMC_FN int golibmc_poll_ms(golibmc_handle *h) {
 // what Go needs to judge the connection: replies still expected, bytes
 // read but not parsed, and its socket.
 GOLIBMC_FN void golibmc_end(golibmc_handle *h) {
+  golibmc_policy_note_failures(h);
   if (h->deadline_ns) {
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) (int64_t) h->cfg_poll);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) (int64_t) h->cfg_connect);

@@ -58,6 +58,19 @@ func TestReturnCodeSentinels(t *testing.T) {
 	assert.False(t, newError("Op", "", ReturnNotFound, "").IsRetriable())
 }
 
+// TestInStepPerOperation: a CLIENT_ERROR proves the connection in step
+// for an increment (one whole line), not for the other operations (a
+// storage command's may leave part of the request unread).
+func TestInStepPerOperation(t *testing.T) {
+	assert.True(t, inStep(kindIncr, ReturnClientError))
+	for _, k := range []opKind{kindOther, kindAdd, kindPresent} {
+		assert.False(t, inStep(k, ReturnClientError), "kind %d", k)
+		assert.True(t, inStep(k, ReturnNotStored), "kind %d", k)
+	}
+	assert.False(t, inStep(kindIncr, ReturnUnknownReadFailure), "the binary DELTA_BADVAL: libmemcached closed the connection")
+	assert.False(t, inStep(kindIncr, ReturnTimeout))
+}
+
 func TestCleanMessage(t *testing.T) {
 	assert.Equal(t, "INVALID ARGUMENTS, Invalid memcached_hash_t()",
 		cleanMessage("(0x7fc42808f590) INVALID ARGUMENTS, Invalid memcached_hash_t() -> ./src/libmemcached/behavior.cc:540"))

@@ -180,3 +180,76 @@ func (p *Proxy) close() {
 	p.mu.Unlock()
 	p.Down()
 }
+
+// Call is one call made by Bounce: when it started, and its error.
+type Call struct {
+	Start time.Time
+	Err   error
+}
+
+// Bounce takes the server down (Down) under calls from n goroutines, each
+// calling call over and over, until every goroutine has seen at least
+// minFail calls fail; then brings it back (Up) and keeps calling until
+// every goroutine has made minFail calls since and settle has passed. It
+// returns when the server came back, and every call made after that.
+func (p *Proxy) Bounce(n, minFail int, settle time.Duration, call func() error) (time.Time, []Call) {
+	var (
+		mu     sync.Mutex
+		cond   = sync.NewCond(&mu)
+		up     time.Time
+		after  []Call
+		failed = make([]int, n)
+		since  = make([]int, n)
+		stop   bool
+		wg     sync.WaitGroup
+	)
+	p.Down()
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := time.Now()
+				err := call()
+				mu.Lock()
+				switch {
+				case stop:
+					mu.Unlock()
+					return
+				case up.IsZero():
+					if err != nil {
+						failed[g]++
+					}
+				case start.After(up):
+					after = append(after, Call{start, err})
+					since[g]++
+				}
+				cond.Broadcast()
+				mu.Unlock()
+			}
+		}()
+	}
+	atLeast := func(counts []int) bool {
+		for _, c := range counts {
+			if c < minFail {
+				return false
+			}
+		}
+		return true
+	}
+	mu.Lock()
+	for !atLeast(failed) {
+		cond.Wait()
+	}
+	mu.Unlock()
+	p.Up()
+	mu.Lock()
+	up = time.Now()
+	for !atLeast(since) || time.Since(up) < settle {
+		cond.Wait()
+	}
+	stop = true
+	mu.Unlock()
+	wg.Wait()
+	return up, after
+}
