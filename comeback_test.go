@@ -88,8 +88,8 @@ func (r *readTally) read(c *mc.Client, ks []string) {
 	}
 }
 
-// untilStopped runs fn over and over in n goroutines (i: which one) until
-// stop is closed, and returns a wait for them.
+// untilStopped runs fn over and over in n goroutines (i: which one),
+// counted in wg, until stop is closed.
 func untilStopped(stop <-chan struct{}, wg *sync.WaitGroup, n int, fn func(i int)) {
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -112,15 +112,17 @@ func untilStopped(stop <-chan struct{}, wg *sync.WaitGroup, n int, fn func(i int
 // restarting server does (refusing connections, then back; resetting
 // every connection) while the data stays on the server. Every
 // combination of poll mode, protocol and retry behavior (libmemcached's
-// defaults, retry_timeout 0 and 1) reads the same stored keys: first one
-// handle per combination reads all of them with GetMulti back to back
-// while a failed server comes back (for 3.2 s: libmemcached's default
-// retry_timeout is 2 s, counted in whole seconds); then, while servers
-// fail and come back at random, the same and a pool serving many
-// goroutines of Get (queued Gets go out together, in one multi-key
-// read). Every key must come back as its item or with an error: never as
-// a clean miss for a key the server holds (each reported miss is checked
-// against the server itself, over a raw socket).
+// defaults, retry_timeout 0 and 1) has two clients: one handle reading
+// all 3,000 keys with GetMulti back to back, and a pool serving
+// goroutines of Get (queued Gets go out together, in one multi-key read).
+// First each server in turn fails and comes back under the
+// retry_timeout 0 combinations (libmemcached retried a failed server at
+// its next whole second, in the middle of a read); then, for
+// GOLIBMC_COMEBACK (2 s), servers fail, come back and have their
+// connections reset at random under every combination. Every key must
+// come back as its item or with an error: never as a clean miss for a key
+// the server holds (each reported miss is checked against the server
+// itself, over a raw socket).
 func TestEveryKeyAnItemOrAnError(t *testing.T) {
 	const nKeys = 3000
 	proxies := make([]*mctest.Proxy, 3)

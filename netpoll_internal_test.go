@@ -34,7 +34,6 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
 	}
 	s := mctest.Start(t)
-	p := mctest.StartProxy(t, s.Addr)
 	c, err := New([]string{s.Addr}, WithPollMode(PollNever))
 	require.NoError(t, err)
 	defer c.Close()
@@ -57,10 +56,16 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 	defer w.Close()
 	assert.Equal(t, socketOther, h.c.verifyFD(0, int(r.Fd())), "not a socket")
 
-	p.SetResetNew(true)
-	reset, err := net.Dial("tcp", p.Addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	reset, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer reset.Close()
+	peer, err := ln.Accept()
+	require.NoError(t, err)
+	peer.(*net.TCPConn).SetLinger(0)
+	peer.Close() // an RST
 	_, err = reset.Read(make([]byte, 1))
 	require.ErrorIs(t, err, syscall.ECONNRESET)
 	assert.Equal(t, socketUnknown, h.c.verifyFD(0, fdOf(t, reset.(*net.TCPConn))), "a connection the peer reset")

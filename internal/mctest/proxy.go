@@ -3,7 +3,6 @@ package mctest
 import (
 	"io"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -165,13 +164,6 @@ func (p *Proxy) Accepted() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.accepted
-}
-
-// Port is the proxy's port.
-func (p *Proxy) Port() int {
-	_, port, _ := net.SplitHostPort(p.Addr)
-	n, _ := strconv.Atoi(port)
-	return n
 }
 
 func (p *Proxy) close() {
