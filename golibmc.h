@@ -920,9 +920,10 @@ GOLIBMC_FN int golibmc_ejecting(golibmc_handle *h) {
 
 // golibmc_policy_skipped reports whether memcached_mget, just returned,
 // may have left keys of server s unasked although s has a reply coming.
-// (To port: call it right after memcached_mget, before any other
-// libmemcached call, for every server with replies pending, and fail the
-// server when it answers 1; its items that do arrive still count.)
+// (To port: call it after memcached_mget and before any libmemcached call
+// that starts another query (memcached_query_id must still be the mget's),
+// for every server of the keys, and fail the server when it answers 1;
+// its items that do arrive still count.)
 //
 // memcached_mget asks each server for its keys in key order, connecting
 // (memcached_connect) at a server's first key and again at every later
