@@ -46,7 +46,7 @@ soak: deps
 	GOLIBMC_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 30m -run '^TestSoak$$' -v .
 	GOLIBMC_SM_STEPS=$(SM_STEPS) $(GO) test -race -count=1 -timeout 30m -run '^TestStateMachine$$' -v .
 
-LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey|TestBatch|TestLongStoreReplies|TestNoDescriptorLeak|TestBinaryStatusSweep
+LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey|TestBatch|TestLongStoreReplies|TestNoDescriptorLeak|TestBinaryStatusSweep|TestStaleServerErrorNotReported|TestServerBackUsedAgain
 ## leakcheck: the core operations under AddressSanitizer + LeakSanitizer (go test -asan).
 ## A leak prints "ERROR: LeakSanitizer: detected memory leaks" with the allocating
 ## stacks and fails the run; a clean run ends with "ok".

@@ -416,7 +416,7 @@ func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 		// With a key given more than once, its last item decides.
 		for j, k := range cl.keys {
 			r := rs[off+j]
-			c.outcome(h, cfg, r.rc, r.server)
+			c.outcome(h, cfg, kindOther, r.rc, r.server)
 			if !r.rc.Success() {
 				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, r)
 			}

@@ -465,7 +465,7 @@ func (c *Client) release(h *handle, cfg *config, batchable bool) {
 	h.srv = h.c.servers(h.srv)
 	broken := h.broken
 	for i, s := range h.srv {
-		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(s.rc) {
+		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(kindOther, s.rc) {
 			broken = true
 		}
 		if s.rc != ReturnSuccess {
@@ -483,11 +483,12 @@ func (c *Client) release(h *handle, cfg *config, batchable bool) {
 	c.pool.release(h, batchable)
 }
 
-// outcome notes one key's outcome on h: an outcome that does not prove the
-// connection in step marks the handle for a reconnect, and a server that
-// libmemcached ejected is ejected on every handle.
-func (c *Client) outcome(h *handle, cfg *config, rc ReturnCode, server int) {
-	if !inStep(rc) {
+// outcome notes one key's outcome of an operation of kind k on h: an
+// outcome that does not prove the connection in step marks the handle for
+// a reconnect, and a server that libmemcached ejected is ejected on every
+// handle.
+func (c *Client) outcome(h *handle, cfg *config, k opKind, rc ReturnCode, server int) {
+	if !inStep(k, rc) {
 		h.broken = true
 	}
 	if rc == ReturnServerMarkedDead && cfg.autoEject && server >= 0 {

@@ -225,11 +225,23 @@ func isCounter(v []byte) bool {
 	return err == nil && n < 1<<63
 }
 
-// inStep reports whether an outcome proves that the connection it came on
-// is still in step with the server: an expected answer was read whole, or
-// no connection was used at all. After any other outcome the client closes
-// the handle's connections before it is used again.
-func inStep(rc ReturnCode) bool {
+// inStep reports whether an outcome of an operation of kind k proves that
+// the connection it came on is still in step with the server: an expected
+// answer was read whole, or no connection was used at all. After any other
+// outcome the client closes the handle's connections before it is used
+// again.
+//
+// Whether a reply was read whole depends on the operation. A CLIENT_ERROR
+// to an increment or decrement (the text protocol's answer to a value that
+// is not a number) is one line, which libmemcached reads to its end: the
+// connection is in step, and keeping it saves a reconnect per such call.
+// To a storage command it is not: memcached may answer CLIENT_ERROR (a
+// bad data chunk) without having read the whole request, and reads what
+// is left of it as a new command.
+func inStep(k opKind, rc ReturnCode) bool {
+	if k == kindIncr && rc == ReturnClientError {
+		return true
+	}
 	switch rc {
 	case ReturnNotFound, ReturnNotStored, ReturnDataExists, ReturnE2BIG, ReturnServerMemoryAllocationFailure,
 		// No connection was used, or libmemcached closed it.

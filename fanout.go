@@ -94,7 +94,7 @@ func (c *Client) onServer(ctx context.Context, cfg *config, op string, i int, fn
 	}
 	r := fn(i, p.h, ms)
 	srv := p.h.servers(nil)
-	if !inStep(r.rc) || len(srv) == 1 && (srv[0].pending > 0 || srv[0].unread > 0) {
+	if !inStep(kindOther, r.rc) || len(srv) == 1 && (srv[0].pending > 0 || srv[0].unread > 0) {
 		p.h.quit()
 	}
 	if r.rc.Success() {

@@ -47,6 +47,7 @@
 #ifndef POLLRDHUP
 #define POLLRDHUP 0x2000 // Linux; defined by <poll.h> only with _GNU_SOURCE
 #endif
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,10 @@ GOLIBMC_FN const char *golibmc_header_version(void) { return LIBMEMCACHED_VERSIO
 // mirrors are validated at run time against public accessors
 // (golibmc_layout_check); when none matches, golibmc_layout is 0 and every
 // feature that needs them (netpoller waits, buffered stores) is off.
+// Nor is there one for the query that recorded a server's error: that is
+// read from the head of the error record memcached_server_error points
+// into, which each read checks against the public accessors itself
+// (golibmc_inst_error_query; the same on every layout).
 // ---------------------------------------------------------------------------
 
 // The prefix shared by libmemcached 1.0.18 and 1.1.x.
@@ -337,33 +342,91 @@ GOLIBMC_FN int golibmc_layout_force(int layout) {
   return was;
 }
 
-// golibmc_verify_socket checks, for a connected server i of mc, that the
-// socket read through the private layout is the connection libmemcached
-// reports through its public accessors: for TCP the kernel's local port
-// is memcached_server_srcport and its peer port memcached_server_port; for
-// a unix socket the peer path is the server's name. It returns 1 when it
-// is, 0 when not (or when it cannot be told): the netpoller must not wait
-// on a socket that is not surely this connection's.
-GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
-  if (i >= memcached_server_count(mc)) return 0;
+// What golibmc_verify_fd tells of a socket.
+enum {
+  GOLIBMC_SOCKET_OTHER = 0,    // the kernel answered: not this connection (a layout mismatch)
+  GOLIBMC_SOCKET_SAME = 1,     // this connection
+  GOLIBMC_SOCKET_UNKNOWN = -1, // cannot be told now: not connected, or the connection failed
+};
+
+// golibmc_verify_fd checks, for a connected server i of mc, that fd is the
+// connection libmemcached reports through its public accessors: for TCP
+// the kernel's local port is memcached_server_srcport and its peer port
+// memcached_server_port; for a unix socket the peer path is the server's
+// name. Only the kernel's answers prove a mismatch: fd is not an open
+// socket (EBADF, ENOTSOCK), or it is connected elsewhere. A connection the
+// peer has reset has no peer any more (getpeername: ENOTCONN), and a
+// server not connected has nothing to compare: those cannot be told, and
+// prove nothing about the layout the fd was read through.
+GOLIBMC_FN int golibmc_verify_fd(const memcached_st *mc, uint32_t i, int fd) {
+  if (i >= memcached_server_count(mc) || fd < 0) return GOLIBMC_SOCKET_UNKNOWN;
   const memcached_instance_st *s = memcached_server_instance_by_position(mc, i);
-  int fd = golibmc_inst_fd(s);
-  if (fd < 0) return 0;
   struct sockaddr_storage local, peer;
   socklen_t ln = sizeof(local), pn = sizeof(peer);
   if (getsockname(fd, (struct sockaddr *) &local, &ln) != 0 || getpeername(fd, (struct sockaddr *) &peer, &pn) != 0)
-    return 0;
+    return errno == EBADF || errno == ENOTSOCK ? GOLIBMC_SOCKET_OTHER : GOLIBMC_SOCKET_UNKNOWN;
   if (peer.ss_family == AF_UNIX) {
     const struct sockaddr_un *u = (const struct sockaddr_un *) &peer;
-    return strncmp(u->sun_path, memcached_server_name(s), sizeof(u->sun_path)) == 0;
+    return strncmp(u->sun_path, memcached_server_name(s), sizeof(u->sun_path)) == 0 ? GOLIBMC_SOCKET_SAME
+                                                                                    : GOLIBMC_SOCKET_OTHER;
   }
   in_port_t lp = 0, pp = 0;
   if (local.ss_family == AF_INET) lp = ntohs(((struct sockaddr_in *) &local)->sin_port);
   if (local.ss_family == AF_INET6) lp = ntohs(((struct sockaddr_in6 *) &local)->sin6_port);
   if (peer.ss_family == AF_INET) pp = ntohs(((struct sockaddr_in *) &peer)->sin_port);
   if (peer.ss_family == AF_INET6) pp = ntohs(((struct sockaddr_in6 *) &peer)->sin6_port);
+  // memcached_server_srcport asks the kernel about libmemcached's own
+  // socket (0: it has none), which fd, connected, must be.
   in_port_t src = memcached_server_srcport(s);
-  return src != 0 && lp == src && pp == memcached_server_port(s);
+  return src != 0 && lp == src && pp == memcached_server_port(s) ? GOLIBMC_SOCKET_SAME : GOLIBMC_SOCKET_OTHER;
+}
+
+// golibmc_verify_socket is golibmc_verify_fd for the socket of server i
+// read through the private layout: the netpoller must not wait on a
+// socket that is not surely this connection's.
+GOLIBMC_FN int golibmc_verify_socket(const memcached_st *mc, uint32_t i) {
+  if (i >= memcached_server_count(mc)) return GOLIBMC_SOCKET_UNKNOWN;
+  return golibmc_verify_fd(mc, i, golibmc_inst_fd(memcached_server_instance_by_position(mc, i)));
+}
+
+// The head of libmemcached's private error record (memcached_error_t, in
+// error.cc; the same in 1.0.18 and 1.1.x), which memcached_server_error
+// points into: message is its last field. libmemcached keeps a server's
+// last error until a later query records another one on that server (a
+// query clears only the handle's own errors, in initialize_query), so the
+// query id is the only way to tell an error of this call from a stale one.
+typedef struct golibmc_err_head {
+  const memcached_st *root;
+  uint64_t query_id;
+  const void *next;
+  memcached_return_t rc;
+  int local_errno;
+  size_t size;
+  char message[8];
+} golibmc_err_head;
+
+// GOLIBMC_QUERY_UNKNOWN: an error whose query cannot be told.
+#define GOLIBMC_QUERY_UNKNOWN UINT64_MAX
+
+// golibmc_inst_error_query returns the query id (memcached_query_id of mc
+// when it was recorded) of server instance s's last error: 0 when it has
+// none, GOLIBMC_QUERY_UNKNOWN when the record does not prove itself one of
+// mc's. A record proves itself by what its public accessors also say: its
+// message starts with "(<mc>) " (libmemcached formats every error message
+// so), and its handle and code fields are mc and memcached_server_error_
+// return(s). Nothing outside the record is read: a message that does not
+// start so is a static string, and is not looked behind.
+GOLIBMC_FN uint64_t golibmc_inst_error_query(const memcached_st *mc, const memcached_instance_st *s) {
+  memcached_return_t rc = memcached_server_error_return(s);
+  if (rc == MEMCACHED_SUCCESS) return 0;
+  const char *msg = memcached_server_error(s);
+  char prefix[48];
+  int n = snprintf(prefix, sizeof(prefix), "(%p) ", (const void *) mc);
+  if (msg == NULL || n <= 0 || (size_t) n >= sizeof(prefix) || strncmp(msg, prefix, (size_t) n) != 0)
+    return GOLIBMC_QUERY_UNKNOWN;
+  const golibmc_err_head *e = (const golibmc_err_head *) (msg - offsetof(golibmc_err_head, message));
+  if (e->root != mc || e->rc != rc || e->size == 0) return GOLIBMC_QUERY_UNKNOWN;
+  return e->query_id;
 }
 
 // golibmc_layout_probe checks the private reads on a live connection to
@@ -392,7 +455,7 @@ GOLIBMC_FN int golibmc_layout_probe(const char *host, in_port_t port, char *out,
       size_t have = golibmc_inst_unread(s, &at);
       *n = have < cap ? have : cap;
       if (*n) memcpy(out, at, *n);
-      ret = golibmc_verify_socket(mc, 0) ? golibmc_inst_fd(s) : -1;
+      ret = golibmc_verify_socket(mc, 0) == GOLIBMC_SOCKET_SAME ? golibmc_inst_fd(s) : -1;
       memcached_result_free(r);
     }
   }
@@ -528,6 +591,10 @@ typedef struct golibmc_handle {
   int64_t read_deadline_ns; // when the replies must all be in (CLOCK_MONOTONIC; 0: none)
   int64_t deadline_ns; // CLOCK_MONOTONIC; 0 for none
   int32_t cfg_poll, cfg_connect;
+  int64_t begin_ns;  // CLOCK_MONOTONIC at the call's start
+  uint64_t query0;   // memcached_query_id at the call's start
+  int64_t *retry_at; // per server: when it may be tried again (CLOCK_MONOTONIC; 0: any time), golibmc_policy_retry
+  size_t retry_cap, retry_n;
 } golibmc_handle;
 
 // golibmc_policy_line_max is the longest reply line accepted (memcached's
@@ -714,6 +781,7 @@ GOLIBMC_FN void golibmc_handle_free(golibmc_handle *h) {
   free(h->order);
   for (uint32_t i = 0; i < h->in_cap; i++) free(h->in[i].buf);
   free(h->in);
+  free(h->retry_at);
   free(h);
 }
 
@@ -765,6 +833,58 @@ GOLIBMC_FN int64_t golibmc_now_ns(void) {
   return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+GOLIBMC_FN int golibmc_connected(golibmc_handle *h, uint32_t i);
+
+// golibmc_policy_retry (at the start of every call) makes a server that
+// failed be tried again when its retry_timeout has passed, counted from
+// the start of the call in which it failed, and from the next call when
+// retry_timeout is 0. libmemcached counts it in whole seconds (time()) and
+// retries only once the clock is past the failure's second plus
+// retry_timeout, on each handle separately: with retry_timeout 0 a server
+// back at once was still refused (SERVER_TEMPORARILY_DISABLED, no connect
+// tried) until the next whole second, on every pooled handle. Here a
+// server that is not connected and whose time has come gets next_retry 0
+// (memcached_instance_next_retry, public): its next connect is tried. For
+// a server that is not in its retry timeout that changes nothing (without
+// auto_eject nothing else reads next_retry); with auto_eject next_retry is
+// when an ejected server comes back (and Go shares it between handles), so
+// nothing is done then. This only ever brings a retry forward.
+GOLIBMC_FN void golibmc_policy_retry(golibmc_handle *h) {
+  h->begin_ns = golibmc_now_ns();
+  h->query0 = memcached_query_id(h->mc);
+  if (memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0) return;
+  if (h->retry_n < h->nsrv) {
+    if (!golibmc_grow((void **) &h->retry_at, &h->retry_cap, h->nsrv, sizeof(int64_t))) return;
+    memset(h->retry_at + h->retry_n, 0, (h->nsrv - h->retry_n) * sizeof(int64_t));
+    h->retry_n = h->nsrv;
+  }
+  for (uint32_t i = 0; i < h->nsrv; i++)
+    if (h->retry_at[i] <= h->begin_ns && golibmc_connected(h, i) != 1)
+      memcached_instance_next_retry(memcached_server_instance_by_position(h->mc, i), 0);
+}
+
+// golibmc_policy_note_failures (at the end of every call) notes when each
+// server that failed in this call may be tried again: retry_timeout after
+// the call's start, for a server left without a connection and with an
+// error recorded by this call (its query id after the call's start) that
+// is a failed connect, not a refusal while its time had not come; a
+// connected server may be tried at any time.
+GOLIBMC_FN void golibmc_policy_note_failures(golibmc_handle *h) {
+  if (h->retry_n < h->nsrv) return;
+  int64_t wait = (int64_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT) * 1000000000;
+  for (uint32_t i = 0; i < h->nsrv; i++) {
+    if (golibmc_connected(h, i) == 1) {
+      h->retry_at[i] = 0;
+      continue;
+    }
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    uint64_t q = golibmc_inst_error_query(h->mc, s);
+    if (q == 0 || (q != GOLIBMC_QUERY_UNKNOWN && q <= h->query0)) continue;
+    if (h->retry_at[i] <= h->begin_ns || memcached_server_error_return(s) != MEMCACHED_SERVER_TEMPORARILY_DISABLED)
+      h->retry_at[i] = h->begin_ns + wait > 0 ? h->begin_ns + wait : 1;
+  }
+}
+
 // golibmc_begin starts a call on h: results cleared, the deadline (ms >=
 // 0) noted. It returns 0 when out of memory.
 GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
@@ -792,6 +912,7 @@ GOLIBMC_FN int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->in_n = ns;
   golibmc_in_reset(h);
   h->reading = 0;
+  golibmc_policy_retry(h);
   return 1;
 }
 
@@ -839,6 +960,7 @@ GOLIBMC_FN int golibmc_poll_ms(golibmc_handle *h) {
 // what Go needs to judge the connection: replies still expected, bytes
 // read but not parsed, and its socket.
 GOLIBMC_FN void golibmc_end(golibmc_handle *h) {
+  golibmc_policy_note_failures(h);
   if (h->deadline_ns) {
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) (int64_t) h->cfg_poll);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) (int64_t) h->cfg_connect);
@@ -1356,6 +1478,36 @@ GOLIBMC_FN int golibmc_ejecting(golibmc_handle *h) {
   return h->nsrv > 1 && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0;
 }
 
+// golibmc_policy_skipped reports whether memcached_mget, just returned,
+// may have left keys of server s unasked although s has a reply coming.
+// (To port: call it after memcached_mget and before any libmemcached call
+// that starts another query (memcached_query_id must still be the mget's),
+// for every server of the keys, and fail the server when it answers 1;
+// its items that do arrive still count.)
+//
+// memcached_mget asks each server for its keys in key order, connecting
+// (memcached_connect) at a server's first key and again at every later
+// key while the server has no reply pending. A key whose connect fails or
+// is refused (a server in its retry timeout: SERVER_TEMPORARILY_DISABLED),
+// or whose write fails (the connection reset: libmemcached closes it and
+// forgets the keys written since the last flush), is skipped with only an
+// error recorded on the server; a later key of the same server that
+// connects (its retry time came during the loop, at one of libmemcached's
+// whole-second boundaries; or a reconnect after the reset) is sent, and
+// the server then has a reply pending. Its answer covers only the keys
+// sent: the skipped ones would read as clean misses. The only trace is
+// the server's error recorded by this mget's query (memcached_query_id):
+// a server's error outlives the query that recorded it, so an older one
+// proves nothing (golibmc_inst_error_query). One that cannot be dated
+// counts: an error for keys that may have been answered is better than a
+// miss for keys that were never asked.
+GOLIBMC_FN int golibmc_policy_skipped(golibmc_handle *h, uint32_t s) {
+  const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+  if (memcached_server_response_count(in) == 0) return 0;
+  uint64_t q = golibmc_inst_error_query(h->mc, in);
+  return q != 0 && (q == GOLIBMC_QUERY_UNKNOWN || q == memcached_query_id(h->mc));
+}
+
 // golibmc_mget_send sends the request for n keys (memcached_mget, which
 // only writes unless a reply is pending from an earlier call). A server
 // that could not be asked is marked failed.
@@ -1396,6 +1548,8 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
     if (memcached_server_response_count(in) == 0) {
       memcached_return_t src = memcached_server_error_return(in);
       golibmc_fail_server(h, s, src != MEMCACHED_SUCCESS ? src : (rc == MEMCACHED_SOME_ERRORS ? MEMCACHED_FAILURE : rc));
+    } else if (h->srv[s].rc == MEMCACHED_SUCCESS && golibmc_policy_skipped(h, s)) {
+      golibmc_fail_server(h, s, memcached_server_error_return(in));
     }
   }
   return rc;
@@ -1410,7 +1564,9 @@ GOLIBMC_FN void golibmc_read_start(golibmc_handle *h) {
   h->read_deadline_ns = h->cfg_poll > 0 ? golibmc_now_ns() + (int64_t) h->cfg_poll * 1000000 : 0;
   for (uint32_t i = 0; i < h->nsrv; i++) {
     const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
-    if (memcached_server_response_count(s) == 0 || h->srv[i].rc != MEMCACHED_SUCCESS) continue;
+    // A server that failed in the mget but has a reply coming (it skipped
+    // keys: golibmc_policy_skipped) is read too: its items count.
+    if (memcached_server_response_count(s) == 0) continue;
     const char *at;
     h->in[i].active = 1;
     golibmc_hide(h, i);

@@ -58,6 +58,19 @@ func TestReturnCodeSentinels(t *testing.T) {
 	assert.False(t, newError("Op", "", ReturnNotFound, "").IsRetriable())
 }
 
+// TestInStepPerOperation: a CLIENT_ERROR proves the connection in step
+// for an increment (one whole line), not for the other operations (a
+// storage command's may leave part of the request unread).
+func TestInStepPerOperation(t *testing.T) {
+	assert.True(t, inStep(kindIncr, ReturnClientError))
+	for _, k := range []opKind{kindOther, kindAdd, kindPresent} {
+		assert.False(t, inStep(k, ReturnClientError), "kind %d", k)
+		assert.True(t, inStep(k, ReturnNotStored), "kind %d", k)
+	}
+	assert.False(t, inStep(kindIncr, ReturnUnknownReadFailure), "the binary DELTA_BADVAL: libmemcached closed the connection")
+	assert.False(t, inStep(kindIncr, ReturnTimeout))
+}
+
 func TestCleanMessage(t *testing.T) {
 	assert.Equal(t, "INVALID ARGUMENTS, Invalid memcached_hash_t()",
 		cleanMessage("(0x7fc42808f590) INVALID ARGUMENTS, Invalid memcached_hash_t() -> ./src/libmemcached/behavior.cc:540"))
@@ -181,12 +194,12 @@ func TestSocketVerified(t *testing.T) {
 	require.NoError(t, err)
 	defer c.release(h, cfg, false)
 	for i := range cfg.servers {
-		assert.True(t, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
+		assert.Equal(t, socketSame, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
 	}
 	assert.True(t, splitAvailable.Load(), "a socket failed verification")
 	// Not connected: nothing to verify, and nothing is claimed.
 	h.c.quit()
-	assert.False(t, h.c.verifySocket(0))
+	assert.Equal(t, socketUnknown, h.c.verifySocket(0))
 }
 
 // TestBuildsWithoutCgo: every package builds with CGO_ENABLED=0 (nocgo.go

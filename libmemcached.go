@@ -509,15 +509,27 @@ func (h *cHandle) requests(ms int32, cmd command, p *packed, arg uint64) {
 	C.golibmc_requests(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// verifySocket reports whether server i's socket, read through the
-// private layout, is surely its connection (golibmc_verify_socket).
-func (h *cHandle) verifySocket(i int) bool {
-	return C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)) == 1
+// verifySocket tells whether server i's socket, read through the private
+// layout, is surely its connection (golibmc_verify_socket).
+func (h *cHandle) verifySocket(i int) socketCheck {
+	return socketCheck(C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)))
 }
 
 // canRead reports whether golibmc reads the replies of cmd on this handle
 // (golibmc_can_read), which a split call needs.
 func (h *cHandle) canRead(cmd command) bool { return C.golibmc_can_read(h.p, C.int(cmd)) != 0 }
+
+// verifyFD is golibmc_verify_fd: verifySocket for any descriptor (tests).
+func (h *cHandle) verifyFD(i, fd int) socketCheck {
+	return socketCheck(C.golibmc_verify_fd(h.p.mc, C.uint32_t(i), C.int(fd)))
+}
+
+// The socketCheck values are golibmc.h's (the build fails if one drifts).
+var (
+	_ = [1]struct{}{}[socketSame-C.GOLIBMC_SOCKET_SAME]
+	_ = [1]struct{}{}[socketOther-C.GOLIBMC_SOCKET_OTHER]
+	_ = [1]struct{}{}[socketUnknown-C.GOLIBMC_SOCKET_UNKNOWN]
+)
 
 // requestSend writes at most requestChunk requests of cmd
 // (golibmc_request_send); requestRecv reads their replies.

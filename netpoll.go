@@ -60,7 +60,7 @@ func WithPollMode(m PollMode) Option {
 
 // splitAvailable: the split needs each connection's socket, read through
 // the private layout golibmc_layout_check validated. It turns off for the
-// process if a connection's socket ever fails verifySocket.
+// process if a connection's socket is ever proven another (socketOther).
 var splitAvailable atomic.Bool
 
 func init() { splitAvailable.Store(privateLayout != 0) }
@@ -92,10 +92,23 @@ type pollConn struct {
 // errNoSocket: a server's socket could not be duplicated or watched.
 var errNoSocket = errors.New("socket not available to the netpoller")
 
+// socketCheck is what verifySocket tells of a socket read through the
+// private layout.
+type socketCheck int
+
+const (
+	socketOther   socketCheck = 0  // the kernel answered: not the connection (the layout is wrong)
+	socketSame    socketCheck = 1  // the connection
+	socketUnknown socketCheck = -1 // cannot be told now (the connection was reset, or is gone)
+)
+
 // conn returns the netpoller wrapper of server i's socket fd on handle h.
 // A new socket is first checked against libmemcached's public view of the
-// connection (verifySocket); one that does not match turns the split off
-// for the process, and every call waits in C from then on.
+// connection (verifySocket). One proven another turns the split off for
+// the process, and every call waits in C from then on; one that cannot be
+// told (a connection the server has just reset has no peer left to
+// compare) only makes this call wait for that server in C, where the
+// failure is read and reported.
 func (w *waiter) conn(h *cHandle, i, fd int) (*pollConn, error) {
 	for len(w.conns) <= i {
 		w.conns = append(w.conns, nil)
@@ -110,8 +123,12 @@ func (w *waiter) conn(h *cHandle, i, fd int) (*pollConn, error) {
 		return pc, nil
 	}
 	pc.close()
-	if !h.verifySocket(i) {
+	switch h.verifySocket(i) {
+	case socketSame:
+	case socketOther:
 		splitAvailable.Store(false)
+		return nil, errNoSocket
+	default:
 		return nil, errNoSocket
 	}
 	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)

@@ -67,7 +67,7 @@ func (*cHandle) getRecv(int32, *packed, []uint32, bool) int                     
 func (*cHandle) requestSend(int32, command, *packed, uint64)                        {}
 func (*cHandle) requestRecv(int32, command, int, []uint32, bool) int                { return 0 }
 func (*cHandle) canRead(command) bool                                               { return false }
-func (*cHandle) verifySocket(int) bool                                              { return false }
+func (*cHandle) verifySocket(int) socketCheck                                       { return socketUnknown }
 
 // requestChunk is how many requests go out before their replies are read.
 const requestChunk = 256

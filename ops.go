@@ -81,7 +81,7 @@ func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 		return it, nil
 	}
 	if r.rc != ReturnSuccess { // the touch failed
-		c.outcome(h, cfg, r.rc, r.server)
+		c.outcome(h, cfg, kindOther, r.rc, r.server)
 		return nil, c.keyError(ctx, cfg, op, kindOther, key, r)
 	}
 	h.srv = h.c.servers(h.srv)
@@ -207,7 +207,7 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, it
 		r := rs[0]
 		clear(rs)
 		h.rs = rs[:0]
-		c.outcome(h, cfg, r.rc, r.server)
+		c.outcome(h, cfg, k, r.rc, r.server)
 		if r.rc.Success() {
 			return nil
 		}
@@ -232,7 +232,7 @@ func keyOf(item *Item) string {
 // keyOutcome turns key i's result into nil or its error.
 func (c *Client) keyOutcome(ctx context.Context, h *handle, cfg *config, op string, k opKind, key string, i int) error {
 	r := h.c.result(i)
-	c.outcome(h, cfg, r.rc, r.server)
+	c.outcome(h, cfg, k, r.rc, r.server)
 	if r.rc.Success() {
 		return nil
 	}
@@ -322,7 +322,7 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 			v = r.num
 			return nil
 		}
-		c.outcome(h, cfg, r.rc, r.server)
+		c.outcome(h, cfg, kindIncr, r.rc, r.server)
 		return c.incrError(ctx, h, cfg, op, key, r, ms)
 	})
 	return v, err
@@ -452,7 +452,7 @@ func (c *Client) collect(ctx context.Context, h *handle, cfg *config, op string,
 	var fails []failure
 	for i := 0; i < n; i++ {
 		r := h.c.result(i)
-		c.outcome(h, cfg, r.rc, r.server)
+		c.outcome(h, cfg, k, r.rc, r.server)
 		if !r.rc.Success() {
 			fails = append(fails, failure{i, r})
 		}
