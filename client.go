@@ -147,10 +147,25 @@ func New(servers []string, opts ...Option) (*Client, error) {
 		}
 		specs[i] = sp
 	}
+	o, err := parseOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSettings("New", len(specs), o.behaviors); err != nil {
+		return nil, err
+	}
 	m, ok := newCMaster()
 	if !ok {
 		return nil, errorf("New", "", ErrMemory, "memcached_create failed")
 	}
+	// The behaviors first, then the servers, as PHP Memcached and pylibmc
+	// configure libmemcached (see golibmc_settle): the distribution is
+	// built once, when every server is in.
+	if err := configure(m, &o); err != nil {
+		m.free()
+		return nil, err
+	}
+	d := m.holdDistribution()
 	for i, sp := range specs {
 		if rc := m.addServer(sp.kind, sp.host, sp.port, sp.weight); !rc.Success() {
 			msg := m.lastError()
@@ -160,7 +175,12 @@ func New(servers []string, opts ...Option) (*Client, error) {
 			return nil, e
 		}
 	}
-	return newClient("New", m, opts)
+	if rc := m.settle(d); !rc.Success() {
+		msg := m.lastError()
+		m.free()
+		return nil, newError("New", "", rc, msg)
+	}
+	return newClient("New", m, o)
 }
 
 // NewFromConfig returns a client configured by a libmemcached configuration
@@ -190,7 +210,25 @@ func NewFromConfig(config string, opts ...Option) (*Client, error) {
 		m.free()
 		return nil, &Error{Op: op, Message: "the configuration names no server", sentinel: ErrNoServers}
 	}
-	return newClient(op, m, opts)
+	o, err := parseOptions(opts)
+	if err == nil {
+		err = checkSettings(op, m.serverCount(), o.behaviors)
+	}
+	if err == nil {
+		err = configure(m, &o)
+	}
+	if err == nil {
+		// The same placement as the behaviors given before the servers
+		// (golibmc_settle), and a continuum built with the final key hash.
+		if rc := m.settle(-1); !rc.Success() {
+			err = newError(op, "", rc, m.lastError())
+		}
+	}
+	if err != nil {
+		m.free()
+		return nil, err
+	}
+	return newClient(op, m, o)
 }
 
 // defaultBehaviors are set on every new client before the user's options:
@@ -201,33 +239,31 @@ var defaultBehaviors = []behaviorSetting{
 	{BehaviorSupportCAS, 1},
 }
 
-func newClient(op string, m cMaster, opts []Option) (*Client, error) {
+// parseOptions applies opts to the defaults.
+func parseOptions(opts []Option) (options, error) {
 	o := options{poolSize: DefaultPoolSize(), batching: true, pollMode: defaultPollMode}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
 		if err := opt(&o); err != nil {
-			m.free()
-			return nil, err
+			return o, err
 		}
 	}
-	if err := checkSettings(op, m.serverCount(), o.behaviors); err != nil {
+	return o, nil
+}
+
+// newClient makes a client of a configured master, settled (its
+// distribution built), which it frees on failure.
+func newClient(op string, m cMaster, o options) (*Client, error) {
+	if err := checkMaster(op, m); err != nil {
 		m.free()
 		return nil, err
 	}
-	if err := configure(m, &o); err != nil {
-		m.free()
-		return nil, err
-	}
-	if err := finishMaster(op, m); err != nil {
-		m.free()
-		return nil, err
-	}
-	scratch, msg := m.newHandle(nil, nil)
+	scratch := newScratchHandle()
 	if scratch == nil {
 		m.free()
-		return nil, errorf(op, "", ErrFailure, msg)
+		return nil, errorf(op, "", ErrMemory, "out of memory for the scratch handle")
 	}
 	c := &Client{master: m, scratch: scratch, pool: newPool(o.poolSize), opts: o}
 	c.ejected.until = map[int]int64{}
@@ -243,7 +279,7 @@ func newClient(op string, m cMaster, opts []Option) (*Client, error) {
 // configure applies the defaults and the options to a new master.
 func configure(m cMaster, o *options) error {
 	for _, b := range append(append([]behaviorSetting(nil), defaultBehaviors...), o.behaviors...) {
-		if rc := m.setBehavior(b.b, b.v); !rc.Success() {
+		if rc := m.apply(b); !rc.Success() {
 			return behaviorError("New", b.b, b.v, rc, m.lastError())
 		}
 	}
@@ -269,10 +305,10 @@ func configure(m cMaster, o *options) error {
 	return nil
 }
 
-// finishMaster rebuilds a configured master's distribution from its
-// settings (its clones build theirs from scratch) and checks it.
-func finishMaster(op string, m cMaster) error {
-	if rc := m.rebuild(); !rc.Success() {
+// settleMaster builds a changed master's distribution once from its
+// settings (golibmc_settle) and checks it.
+func settleMaster(op string, m cMaster) error {
+	if rc := m.settle(-1); !rc.Success() {
 		return newError(op, "", rc, m.lastError())
 	}
 	return checkMaster(op, m)
@@ -310,7 +346,7 @@ func (c *Client) readConfig(gen uint64) *config {
 		gen:        gen,
 		servers:    m.servers(c.scratch),
 		namespace:  m.namespace(),
-		hash:       Hash(m.behavior(BehaviorHash)),
+		hash:       m.keyHash(),
 		poll:       time.Duration(m.behavior(BehaviorPollTimeout)) * time.Millisecond,
 		autoEject:  m.behavior(BehaviorAutoEjectHosts) != 0,
 		binary:     m.behavior(BehaviorBinaryProtocol) != 0,
