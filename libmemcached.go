@@ -95,20 +95,20 @@ func newCMaster() (cMaster, bool) {
 	return cMaster{p}, p != nil
 }
 
-// newCMasterFromConfig checks config with libmemcached_check_configuration
-// and builds a master from it with memcached(). On failure it returns
-// libmemcached's own description of the problem.
+// newCMasterFromConfig builds a master from config with memcached(); when
+// that fails, libmemcached_check_configuration (which parses and builds a
+// client too: called only then, so a valid configuration is built once)
+// describes the problem, and that description is returned.
 func newCMasterFromConfig(config string) (cMaster, string) {
+	if p := C.memcached(cStr(config), C.size_t(len(config))); p != nil {
+		return cMaster{p}, ""
+	}
 	const errLen = 512
 	var buf [errLen]C.char
 	if rc := ReturnCode(C.libmemcached_check_configuration(cStr(config), C.size_t(len(config)), &buf[0], errLen)); rc != ReturnSuccess {
 		return cMaster{}, C.GoString(&buf[0])
 	}
-	p := C.memcached(cStr(config), C.size_t(len(config)))
-	if p == nil {
-		return cMaster{}, "memcached() could not build a client from the configuration"
-	}
-	return cMaster{p}, ""
+	return cMaster{}, "memcached() could not build a client from the configuration"
 }
 
 // free releases the master (memcached_free).
