@@ -9,7 +9,7 @@ GO ?= go
 
 # The one list of Debian packages the tests, the demo and the Docker image need.
 DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-dev memcached libmemcached-tools \
-	python3 python3-pylibmc php-cli php-memcached sasl2-bin libsasl2-modules
+	python3 python3-pylibmc php-cli php-memcached sasl2-bin libsasl2-modules nutcracker
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
