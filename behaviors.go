@@ -385,7 +385,11 @@ func (c *Client) SetBehavior(b Behavior, value uint64) error {
 // the valid choices, none. They are applied in BehaviorNames order, except
 // use_udp and binary_protocol, which go first (libmemcached resets other
 // flags when they change; it also refuses verify_keys with the binary
-// protocol).
+// protocol). Every behavior not in m keeps its value, and keys move only
+// when m changes placement (hash, distribution, ketama, ketama_weighted,
+// _sort_hosts): they then go where a client given all its behaviors
+// before its servers puts them (see New), except that turning _sort_hosts
+// off keeps the servers in the sorted order, as libmemcached does.
 func (c *Client) SetBehaviors(m map[string]any) error {
 	s, err := resolveBehaviors("SetBehaviors", m)
 	if err != nil {

@@ -129,6 +129,13 @@ func checkLibraryLine(op, header, loaded string) error {
 // "host:port", "host:port:weight", "[::1]:port" or "/path/to/socket".
 // UDP servers ("udp:host:port") are refused with ErrNotSupported:
 // libmemcached 1.1 no longer supports them.
+//
+// The behaviors (WithBehaviors) are set before the servers are added, as
+// pylibmc and PHP Memcached code set them, and the distribution is built
+// once: keys go where those clients put them given the same servers and
+// behaviors (with a consistent distribution, a server weighing more than
+// 1 makes the ring weighted, as libmemcached does for a server added under
+// it). See docs/sharing.md.
 func New(servers []string, opts ...Option) (*Client, error) {
 	if !cgoAvailable {
 		return nil, noCgo("New")
@@ -187,7 +194,9 @@ func New(servers []string, opts ...Option) (*Client, error) {
 // string (libmemcached_configuration(3)), e.g.
 // "--SERVER=10.0.0.1:11211 --SERVER=10.0.0.2 --BINARY-PROTOCOL".
 // An invalid string returns an error wrapping ErrInvalidArguments with
-// libmemcached's description of the problem.
+// libmemcached's description of the problem. Keys are placed as New places
+// them given the same servers and behaviors, whether the string gives the
+// behaviors before or after the servers.
 func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	const op = "NewFromConfig"
 	if !cgoAvailable {
