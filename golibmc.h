@@ -76,7 +76,8 @@ GOLIBMC_FN const char *golibmc_header_version(void) { return LIBMEMCACHED_VERSIO
 #define GOLIBMC_NONE UINT32_MAX
 
 // ---------------------------------------------------------------------------
-// Private layout: the only place this file reads libmemcached's internals.
+// Private layout: the only place this file reads libmemcached's internals
+// (besides golibmc_ring_point, a point of the continuum, near the end).
 //
 // libmemcached has no public accessor for a server connection's socket, for
 // the bytes it has read but not parsed yet, or for its buffer_requests flag
