@@ -114,11 +114,13 @@ var deprecatedBehaviors = map[string]string{
 	"cache_lookups": "MEMCACHED_BEHAVIOR_CACHE_LOOKUPS is deprecated in libmemcached 1.x (memcached_behavior_set returns MEMCACHED_DEPRECATED)",
 }
 
-// hashNames are pylibmc's names of the hash algorithms, plus murmur3.
+// hashNames are pylibmc's names of the hash algorithms, plus murmur3 and
+// this package's crc32.
 var hashNames = map[string]Hash{
 	"default": HashDefault, "md5": HashMD5, "crc": HashCRC, "fnv1_64": HashFNV164,
 	"fnv1a_64": HashFNV1a64, "fnv1_32": HashFNV132, "fnv1a_32": HashFNV1a32,
 	"hsieh": HashHsieh, "murmur": HashMurmur, "jenkins": HashJenkins, "murmur3": HashMurmur3,
+	"crc32": HashCRC32,
 }
 
 // distributionNames are pylibmc's names of the distributions.
@@ -207,7 +209,7 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 	}
 	switch bi.kind {
 	case kindHash:
-		if n, ok := byName(v, hashNames, func(h Hash) bool { return h >= 0 && h < HashMax && h != HashCustom }); ok {
+		if n, ok := byName(v, hashNames, func(h Hash) bool { return h >= 0 && h < HashMax && h != HashCustom || h == HashCRC32 }); ok {
 			return n, nil
 		}
 		return bad("one of " + choices(hashNames))
@@ -310,6 +312,9 @@ func checkSettings(op string, servers int, s []behaviorSetting) error {
 				return err
 			}
 		}
+		if why := hashValueProblem(x.b, x.v); why != "" {
+			return errorf(op, "", ErrInvalidArguments, why)
+		}
 		if why := hashProblem(x.b, x.v); why != "" {
 			return errorf(op, "", ErrNotSupported, why)
 		}
@@ -380,7 +385,11 @@ func (c *Client) SetBehavior(b Behavior, value uint64) error {
 // the valid choices, none. They are applied in BehaviorNames order, except
 // use_udp and binary_protocol, which go first (libmemcached resets other
 // flags when they change; it also refuses verify_keys with the binary
-// protocol).
+// protocol). Every behavior not in m keeps its value, and keys move only
+// when m changes placement (hash, distribution, ketama, ketama_weighted,
+// _sort_hosts): they then go where a client given all its behaviors
+// before its servers puts them (see New), except that turning _sort_hosts
+// off keeps the servers in the sorted order, as libmemcached does.
 func (c *Client) SetBehaviors(m map[string]any) error {
 	s, err := resolveBehaviors("SetBehaviors", m)
 	if err != nil {
@@ -391,7 +400,9 @@ func (c *Client) SetBehaviors(m map[string]any) error {
 
 // applyBehaviors applies settings to a copy of the master and swaps it in
 // only if libmemcached accepted all of them and the result passes the
-// checks a new client passes.
+// checks a new client passes. The copy keeps every other behavior, and
+// the placement ends as a client given all its behaviors before its
+// servers places keys (golibmc_settle).
 func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 	if err := checkSettings(op, len(c.cfg.Load().servers), s); err != nil {
 		return err
@@ -400,18 +411,21 @@ func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 		return err
 	}
 	return c.changeMaster(op, func(m cMaster) (bool, error) {
-		next, ok := m.clone()
-		if !ok {
-			return false, errorf(op, "", ErrMemory, "memcached_clone failed")
+		// A checked copy of the master (every behavior, the weighted flag
+		// memcached_clone drops), changed only where s says, and settled:
+		// placement moves only when s changes it.
+		next, msg := m.cloneForChange()
+		if msg != "" {
+			return false, errorf(op, "", ErrFailure, msg)
 		}
 		for _, x := range s {
-			if rc := next.setBehavior(x.b, x.v); !rc.Success() {
+			if rc := next.apply(x); !rc.Success() {
 				err := behaviorError(op, x.b, x.v, rc, next.lastError())
 				next.free()
 				return false, err
 			}
 		}
-		if err := finishMaster(op, next); err != nil {
+		if err := settleMaster(op, next); err != nil {
 			next.free()
 			return false, err
 		}
@@ -429,6 +443,9 @@ func (c *Client) Behavior(b Behavior) (uint64, error) {
 	var v uint64
 	err := c.withMaster("Behavior", func(m cMaster, _ *cHandle) error {
 		v = m.behavior(b)
+		if b == BehaviorHash {
+			v = uint64(m.keyHash())
+		}
 		return nil
 	})
 	return v, err
@@ -442,6 +459,9 @@ func (c *Client) Behaviors() (map[string]any, error) {
 	err := c.withMaster("Behaviors", func(m cMaster, _ *cHandle) error {
 		for _, bi := range behaviorTable {
 			v := m.behavior(bi.b)
+			if bi.b == BehaviorHash {
+				v = uint64(m.keyHash())
+			}
 			switch bi.kind {
 			case kindHash:
 				out[bi.name] = Hash(v).Name()
@@ -460,20 +480,15 @@ func (c *Client) Behaviors() (map[string]any, error) {
 }
 
 // Hash returns libmemcached's hash of key with the client's "hash" behavior
-// (memcached_generate_hash_value), or with gomemcache's CRC-32 under
-// WithGomemcachePlacement.
-func (c *Client) Hash(key string) uint32 {
-	if h := c.cfg.Load().hash; h != HashCustom {
-		return hashValue(key, h)
-	}
-	return gomemcacheHash(key) // the only custom hash this package installs
-}
+// (memcached_generate_hash_value), or the whole CRC-32 of key under
+// HashCRC32 (and WithGomemcachePlacement).
+func (c *Client) Hash(key string) uint32 { return keyHashValue(key, c.cfg.Load().hash) }
 
 // HashKey returns libmemcached's hash of key with algorithm h
-// (memcached_generate_hash_value). For an algorithm this libmemcached was
-// built without (hsieh on Debian), HashCustom or an invalid value,
-// libhashkit returns 1.
-func HashKey(key string, h Hash) uint32 { return hashValue(key, h) }
+// (memcached_generate_hash_value), or for HashCRC32 the whole CRC-32 (IEEE)
+// of key. For an algorithm this libmemcached was built without (hsieh on
+// Debian), HashCustom or an invalid value, libhashkit returns 1.
+func HashKey(key string, h Hash) uint32 { return keyHashValue(key, h) }
 
 // ServerForKey returns the server the client's next call for key goes to
 // (memcached_server_by_key, with the servers any pooled handle has ejected

@@ -129,6 +129,13 @@ func checkLibraryLine(op, header, loaded string) error {
 // "host:port", "host:port:weight", "[::1]:port" or "/path/to/socket".
 // UDP servers ("udp:host:port") are refused with ErrNotSupported:
 // libmemcached 1.1 no longer supports them.
+//
+// The behaviors (WithBehaviors) are set before the servers are added, as
+// pylibmc and PHP Memcached code set them, and the distribution is built
+// once: keys go where those clients put them given the same servers and
+// behaviors (with a consistent distribution, a server weighing more than
+// 1 makes the ring weighted, as libmemcached does for a server added under
+// it). See docs/sharing.md.
 func New(servers []string, opts ...Option) (*Client, error) {
 	if !cgoAvailable {
 		return nil, noCgo("New")
@@ -147,10 +154,25 @@ func New(servers []string, opts ...Option) (*Client, error) {
 		}
 		specs[i] = sp
 	}
+	o, err := parseOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSettings("New", len(specs), o.behaviors); err != nil {
+		return nil, err
+	}
 	m, ok := newCMaster()
 	if !ok {
 		return nil, errorf("New", "", ErrMemory, "memcached_create failed")
 	}
+	// The behaviors first, then the servers, as PHP Memcached and pylibmc
+	// configure libmemcached (see golibmc_settle): the distribution is
+	// built once, when every server is in.
+	if err := configure(m, &o); err != nil {
+		m.free()
+		return nil, err
+	}
+	d := m.holdDistribution()
 	for i, sp := range specs {
 		if rc := m.addServer(sp.kind, sp.host, sp.port, sp.weight); !rc.Success() {
 			msg := m.lastError()
@@ -160,14 +182,21 @@ func New(servers []string, opts ...Option) (*Client, error) {
 			return nil, e
 		}
 	}
-	return newClient("New", m, opts)
+	if rc := m.settle(d); !rc.Success() {
+		msg := m.lastError()
+		m.free()
+		return nil, newError("New", "", rc, msg)
+	}
+	return newClient("New", m, o)
 }
 
 // NewFromConfig returns a client configured by a libmemcached configuration
 // string (libmemcached_configuration(3)), e.g.
 // "--SERVER=10.0.0.1:11211 --SERVER=10.0.0.2 --BINARY-PROTOCOL".
 // An invalid string returns an error wrapping ErrInvalidArguments with
-// libmemcached's description of the problem.
+// libmemcached's description of the problem. Keys are placed as New places
+// them given the same servers and behaviors, whether the string gives the
+// behaviors before or after the servers.
 func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	const op = "NewFromConfig"
 	if !cgoAvailable {
@@ -190,7 +219,25 @@ func NewFromConfig(config string, opts ...Option) (*Client, error) {
 		m.free()
 		return nil, &Error{Op: op, Message: "the configuration names no server", sentinel: ErrNoServers}
 	}
-	return newClient(op, m, opts)
+	o, err := parseOptions(opts)
+	if err == nil {
+		err = checkSettings(op, m.serverCount(), o.behaviors)
+	}
+	if err == nil {
+		err = configure(m, &o)
+	}
+	if err == nil {
+		// The same placement as the behaviors given before the servers
+		// (golibmc_settle), and a continuum built with the final key hash.
+		if rc := m.settle(-1); !rc.Success() {
+			err = newError(op, "", rc, m.lastError())
+		}
+	}
+	if err != nil {
+		m.free()
+		return nil, err
+	}
+	return newClient(op, m, o)
 }
 
 // defaultBehaviors are set on every new client before the user's options:
@@ -201,33 +248,31 @@ var defaultBehaviors = []behaviorSetting{
 	{BehaviorSupportCAS, 1},
 }
 
-func newClient(op string, m cMaster, opts []Option) (*Client, error) {
+// parseOptions applies opts to the defaults.
+func parseOptions(opts []Option) (options, error) {
 	o := options{poolSize: DefaultPoolSize(), batching: true, pollMode: defaultPollMode}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
 		}
 		if err := opt(&o); err != nil {
-			m.free()
-			return nil, err
+			return o, err
 		}
 	}
-	if err := checkSettings(op, m.serverCount(), o.behaviors); err != nil {
+	return o, nil
+}
+
+// newClient makes a client of a configured master, settled (its
+// distribution built), which it frees on failure.
+func newClient(op string, m cMaster, o options) (*Client, error) {
+	if err := checkMaster(op, m); err != nil {
 		m.free()
 		return nil, err
 	}
-	if err := configure(m, &o); err != nil {
-		m.free()
-		return nil, err
-	}
-	if err := finishMaster(op, m); err != nil {
-		m.free()
-		return nil, err
-	}
-	scratch, msg := m.newHandle(nil, nil)
+	scratch := newScratchHandle()
 	if scratch == nil {
 		m.free()
-		return nil, errorf(op, "", ErrFailure, msg)
+		return nil, errorf(op, "", ErrMemory, "out of memory for the scratch handle")
 	}
 	c := &Client{master: m, scratch: scratch, pool: newPool(o.poolSize), opts: o}
 	c.ejected.until = map[int]int64{}
@@ -243,7 +288,7 @@ func newClient(op string, m cMaster, opts []Option) (*Client, error) {
 // configure applies the defaults and the options to a new master.
 func configure(m cMaster, o *options) error {
 	for _, b := range append(append([]behaviorSetting(nil), defaultBehaviors...), o.behaviors...) {
-		if rc := m.setBehavior(b.b, b.v); !rc.Success() {
+		if rc := m.apply(b); !rc.Success() {
 			return behaviorError("New", b.b, b.v, rc, m.lastError())
 		}
 	}
@@ -269,10 +314,10 @@ func configure(m cMaster, o *options) error {
 	return nil
 }
 
-// finishMaster rebuilds a configured master's distribution from its
-// settings (its clones build theirs from scratch) and checks it.
-func finishMaster(op string, m cMaster) error {
-	if rc := m.rebuild(); !rc.Success() {
+// settleMaster builds a changed master's distribution once from its
+// settings (golibmc_settle) and checks it.
+func settleMaster(op string, m cMaster) error {
+	if rc := m.settle(-1); !rc.Success() {
 		return newError(op, "", rc, m.lastError())
 	}
 	return checkMaster(op, m)
@@ -310,7 +355,7 @@ func (c *Client) readConfig(gen uint64) *config {
 		gen:        gen,
 		servers:    m.servers(c.scratch),
 		namespace:  m.namespace(),
-		hash:       Hash(m.behavior(BehaviorHash)),
+		hash:       m.keyHash(),
 		poll:       time.Duration(m.behavior(BehaviorPollTimeout)) * time.Millisecond,
 		autoEject:  m.behavior(BehaviorAutoEjectHosts) != 0,
 		binary:     m.behavior(BehaviorBinaryProtocol) != 0,

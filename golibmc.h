@@ -78,7 +78,8 @@ GOLIBMC_FN const char *golibmc_header_version(void) { return LIBMEMCACHED_VERSIO
 #define GOLIBMC_NONE UINT32_MAX
 
 // ---------------------------------------------------------------------------
-// Private layout: the only place this file reads libmemcached's internals.
+// Private layout: the only place this file reads libmemcached's internals
+// (besides golibmc_ring_point, a point of the continuum, near the end).
 //
 // libmemcached has no public accessor for a server connection's socket, for
 // the bytes it has read but not parsed yet, or for its buffer_requests flag
@@ -692,9 +693,9 @@ GOLIBMC_FN uint32_t golibmc_msg_str(golibmc_handle *h, const char *s) {
 
 // golibmc_clone_repair makes clone equal master in every behavior that
 // memcached_clone dropped (libmemcached 1.1 drops KETAMA_WEIGHTED when all
-// weights are equal). Setting KETAMA_WEIGHTED resets both hashes, so the
-// comparison runs until nothing differs. It returns the first behavior that
-// still differs, or -1.
+// weights are equal; golibmc_clone copies it, and this stays the check).
+// Setting KETAMA_WEIGHTED resets both hashes, so the comparison runs until
+// nothing differs. It returns the first behavior that still differs, or -1.
 GOLIBMC_FN int golibmc_clone_repair(memcached_st *master, memcached_st *clone) {
   for (int pass = 0; pass < 4; pass++) {
     int differs = -1;
@@ -732,6 +733,8 @@ GOLIBMC_FN int golibmc_same_placement(memcached_st *master, memcached_st *mc) {
 // the namespace and the placement of probe keys. On failure it returns NULL
 // and writes why into err.
 GOLIBMC_FN void golibmc_apply_ejections(memcached_st *mc, size_t n, const uint32_t *idx, const int64_t *until);
+GOLIBMC_FN memcached_st *golibmc_clone(memcached_st *master);
+GOLIBMC_FN int golibmc_copy_continuum(memcached_st *master, memcached_st *mc);
 
 GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, size_t nej, const uint32_t *ej_idx,
                                               const int64_t *ej_until, char *err, size_t errlen) {
@@ -741,7 +744,7 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, size_t nej, 
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  h->mc = memcached_clone(NULL, master);
+  h->mc = golibmc_clone(master); // its distribution is built below, once
   if (h->mc == NULL) {
     snprintf(err, errlen, "memcached_clone failed");
     free(h);
@@ -749,6 +752,7 @@ GOLIBMC_FN golibmc_handle *golibmc_handle_new(memcached_st *master, size_t nej, 
   }
   int bad = golibmc_clone_repair(master, h->mc);
   if (nej) golibmc_apply_ejections(h->mc, nej, ej_idx, ej_until);
+  else if (!golibmc_copy_continuum(master, h->mc)) golibmc_rebuild(h->mc);
   memcached_return_t rc;
   const char *ns1 = (const char *) memcached_callback_get(master, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
   const char *ns2 = (const char *) memcached_callback_get(h->mc, MEMCACHED_CALLBACK_PREFIX_KEY, &rc);
@@ -2487,6 +2491,171 @@ GOLIBMC_FN memcached_return_t golibmc_set_gomemcache_placement(memcached_st *mc)
 // only libmemcached.go installs it).
 GOLIBMC_FN int golibmc_has_gomemcache_hash(memcached_st *mc) {
   return mc->hashkit.base_hash.function == golibmc_gomemcache_hash;
+}
+
+// ---------------------------------------------------------------------------
+// Placement at fleet scale: one build of the distribution per configuration,
+// the same placement however a client is configured, and the whole CRC-32
+// as a key hash on any distribution.
+//
+// libmemcached rebuilds the distribution (the consistent continuum: 100 to
+// 160 points a server, hashed and sorted) on every server added, on every
+// distribution change, and twice in memcached_clone; with 100 servers one
+// build costs milliseconds. The functions below hold the distribution at
+// modula (the field itself, which nothing reads meanwhile) while servers
+// are added or a handle is cloned, then build it once.
+//
+// Where a server weighs more than 1, libmemcached turns weighted ketama on
+// when the server is added under a consistent distribution, and
+// memcached_server_push and memcached_clone turn it on whatever the
+// distribution; a distribution set after the servers ("consistent",
+// "consistent ketama") turns it off again. PHP Memcached and pylibmc set
+// their options before adding servers. golibmc_settle makes every client
+// end as they do, whichever order it was configured in: weighted when a
+// server weighs more than 1 (memcached_server_push's rule, which differs
+// from a server added one by one only under a distribution that has no
+// continuum, where the flag is not read).
+// ---------------------------------------------------------------------------
+
+// golibmc_hold_distribution makes mc's distribution modula without
+// rebuilding anything and returns the one to restore with golibmc_settle.
+GOLIBMC_FN int golibmc_hold_distribution(memcached_st *mc) {
+  int d = (int) mc->distribution;
+  mc->distribution = MEMCACHED_DISTRIBUTION_MODULA;
+  return d;
+}
+
+// golibmc_any_weight reports whether a server of mc weighs more than 1, as
+// memcached_server_push reads it: libmemcached has no accessor for a
+// server's weight, so mc's servers are pushed into a scratch memcached_st
+// (modula: nothing is built) whose weighted flag push sets.
+GOLIBMC_FN int golibmc_any_weight(memcached_st *mc) {
+  memcached_st scratch;
+  if (memcached_server_count(mc) == 0 || memcached_create(&scratch) == NULL) return 0;
+  int w = memcached_success(memcached_push(&scratch, mc)) && scratch.ketama.weighted_;
+  memcached_free(&scratch);
+  return w;
+}
+
+// golibmc_settle restores distribution d (d < 0: keeps mc's), turns
+// weighted ketama on when a server weighs more than 1, and builds the
+// distribution once from mc's settings (see golibmc_rebuild).
+GOLIBMC_FN memcached_return_t golibmc_settle(memcached_st *mc, int d) {
+  if (d >= 0) mc->distribution = (memcached_server_distribution_t) d;
+  if (golibmc_any_weight(mc)) mc->ketama.weighted_ = true;
+  return golibmc_rebuild(mc);
+}
+
+// golibmc_clone is memcached_clone without its two builds of the
+// distribution (the master's is held at modula meanwhile), keeping what
+// memcached_clone does not copy: the distribution is restored and the
+// weighted flag copied. The caller builds the distribution once
+// (golibmc_rebuild, golibmc_apply_ejections or golibmc_settle).
+GOLIBMC_FN memcached_st *golibmc_clone(memcached_st *master) {
+  int d = golibmc_hold_distribution(master);
+  memcached_st *mc = memcached_clone(NULL, master);
+  master->distribution = (memcached_server_distribution_t) d;
+  if (mc == NULL) return NULL;
+  mc->distribution = (memcached_server_distribution_t) d;
+  mc->ketama.weighted_ = master->ketama.weighted_;
+  return mc;
+}
+
+// golibmc_master_clone is golibmc_clone checked as golibmc_handle_new
+// checks a handle's clone (every behavior, repaired where it differs): the
+// copy of the master a behavior change is made on. On failure it returns
+// NULL and writes why into err.
+GOLIBMC_FN memcached_st *golibmc_master_clone(memcached_st *master, char *err, size_t errlen) {
+  err[0] = 0;
+  memcached_st *mc = golibmc_clone(master);
+  if (mc == NULL) {
+    snprintf(err, errlen, "memcached_clone failed");
+    return NULL;
+  }
+  int bad = golibmc_clone_repair(master, mc);
+  if (bad >= 0) {
+    snprintf(err, errlen, "memcached_clone lost behavior %d and it could not be restored", bad);
+    memcached_free(mc);
+    return NULL;
+  }
+  return mc;
+}
+
+// golibmc_handle_new_empty is a handle on a memcached_st with no server:
+// the client's scratch handle, whose buffers placement queries on the
+// master write into (a clone of the master would build its distribution
+// for nothing).
+GOLIBMC_FN golibmc_handle *golibmc_handle_new_empty(void) {
+  golibmc_handle *h = (golibmc_handle *) calloc(1, sizeof(*h));
+  if (h == NULL) return NULL;
+  h->mc = memcached_create(NULL);
+  if (h->mc == NULL || memcached_result_create(h->mc, &h->result) == NULL) {
+    if (h->mc) memcached_free(h->mc);
+    free(h);
+    return NULL;
+  }
+  return h;
+}
+
+// golibmc_set_crc32_hash makes the whole CRC-32 (IEEE) of the key mc's key
+// hash (the "crc32" hash: twemproxy's crc32a, gomemcache's), installed as
+// golibmc_set_gomemcache_placement installs it but leaving the
+// distribution as it is. libmemcached's own MEMCACHED_HASH_CRC keeps bits
+// 16-30 of the same CRC. memcached_behavior_set(HASH) does not rebuild a
+// continuum hashed with the key hash: golibmc_settle does.
+GOLIBMC_FN void golibmc_set_crc32_hash(memcached_st *mc) {
+  mc->hashkit.base_hash.function = golibmc_gomemcache_hash;
+  mc->hashkit.base_hash.context = NULL;
+}
+
+// golibmc_ring_point mirrors libmemcached's private memcached_continuum_item_st
+// (one point of the consistent continuum: the server's index, the point's
+// hash), the same in 1.0.18 and 1.1.x. golibmc_copy_continuum reads it
+// only after checking that the master's continuum reads as one: indices of
+// its servers, hashes in ascending order.
+typedef struct golibmc_ring_point {
+  uint32_t index, value;
+} golibmc_ring_point;
+
+// golibmc_copy_continuum gives clone mc (golibmc_clone of master, not
+// built) master's consistent continuum instead of building it again: the
+// same servers in the same order with the same settings build the same
+// points. It copies only when master's continuum holds every server
+// (libmemcached has no ejection pending on it: next_distribution_rebuild
+// is 0) and reads as golibmc_ring_point, allocating with mc's own allocator as
+// libmemcached does, and reports whether it copied; otherwise the caller
+// builds it (golibmc_rebuild). golibmc_handle_new checks the placement of
+// probe keys either way.
+GOLIBMC_FN int golibmc_copy_continuum(memcached_st *master, memcached_st *mc) {
+  switch (master->distribution) {
+  case MEMCACHED_DISTRIBUTION_CONSISTENT:
+  case MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA:
+  case MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA_SPY:
+  case MEMCACHED_DISTRIBUTION_CONSISTENT_WEIGHTED: break;
+  default: return 0;
+  }
+  uint32_t n = master->ketama.continuum_points_counter, servers = memcached_server_count(master);
+  const golibmc_ring_point *from = (const golibmc_ring_point *) (void *) master->ketama.continuum;
+  if (n == 0 || from == NULL || n > master->ketama.continuum_count || master->ketama.next_distribution_rebuild != 0 ||
+      mc->distribution != master->distribution || mc->ketama.weighted_ != master->ketama.weighted_ ||
+      memcached_server_count(mc) != servers)
+    return 0;
+  for (uint32_t i = 0; i < n; i++)
+    if (from[i].index >= servers || (i > 0 && from[i].value < from[i - 1].value)) return 0;
+  memcached_malloc_fn m;
+  memcached_free_fn f;
+  memcached_realloc_fn r;
+  memcached_calloc_fn c;
+  memcached_get_memory_allocators(mc, &m, &f, &r, &c);
+  golibmc_ring_point *p = (golibmc_ring_point *) r(mc, mc->ketama.continuum, (size_t) n * sizeof(*p),
+                                         memcached_get_memory_allocators_context(mc));
+  if (p == NULL) return 0;
+  memcpy(p, from, (size_t) n * sizeof(*p));
+  mc->ketama.continuum = (struct memcached_continuum_item_st *) (void *) p;
+  mc->ketama.continuum_count = n;
+  mc->ketama.continuum_points_counter = n;
+  mc->ketama.next_distribution_rebuild = 0;
+  return 1;
 }
 
 #endif

@@ -95,20 +95,20 @@ func newCMaster() (cMaster, bool) {
 	return cMaster{p}, p != nil
 }
 
-// newCMasterFromConfig checks config with libmemcached_check_configuration
-// and builds a master from it with memcached(). On failure it returns
-// libmemcached's own description of the problem.
+// newCMasterFromConfig builds a master from config with memcached(); when
+// that fails, libmemcached_check_configuration (which parses and builds a
+// client too: called only then, so a valid configuration is built once)
+// describes the problem, and that description is returned.
 func newCMasterFromConfig(config string) (cMaster, string) {
+	if p := C.memcached(cStr(config), C.size_t(len(config))); p != nil {
+		return cMaster{p}, ""
+	}
 	const errLen = 512
 	var buf [errLen]C.char
 	if rc := ReturnCode(C.libmemcached_check_configuration(cStr(config), C.size_t(len(config)), &buf[0], errLen)); rc != ReturnSuccess {
 		return cMaster{}, C.GoString(&buf[0])
 	}
-	p := C.memcached(cStr(config), C.size_t(len(config)))
-	if p == nil {
-		return cMaster{}, "memcached() could not build a client from the configuration"
-	}
-	return cMaster{p}, ""
+	return cMaster{}, "memcached() could not build a client from the configuration"
 }
 
 // free releases the master (memcached_free).
@@ -128,9 +128,6 @@ func (m cMaster) addServer(kind ConnectionType, host string, port uint16, weight
 // serverCount is memcached_server_count.
 func (m cMaster) serverCount() int { return int(C.memcached_server_count(m.p)) }
 
-// rebuild rebuilds the distribution from the current settings (golibmc_rebuild).
-func (m cMaster) rebuild() ReturnCode { return ReturnCode(C.golibmc_rebuild(m.p)) }
-
 // setBehavior is golibmc_behavior_set: memcached_behavior_set, with
 // remove_failed the auto_eject switch on every libmemcached version.
 func (m cMaster) setBehavior(b Behavior, v uint64) ReturnCode {
@@ -142,12 +139,6 @@ func (m cMaster) setBehavior(b Behavior, v uint64) ReturnCode {
 // correctly.
 func (m cMaster) behavior(b Behavior) uint64 {
 	return uint64(C.golibmc_behavior_get(m.p, C.memcached_behavior_t(b)))
-}
-
-// clone is memcached_clone: a copy of the master's servers and settings.
-func (m cMaster) clone() (cMaster, bool) {
-	p := C.memcached_clone(nil, m.p)
-	return cMaster{p}, p != nil
 }
 
 // lastError is memcached_last_error_message.
@@ -598,4 +589,43 @@ func (h *cHandle) hasGomemcacheHash() bool { return C.golibmc_has_gomemcache_has
 // calls to hash a key under gomemcache's placement: crc32.ChecksumIEEE.
 func gomemcacheHash(key string) uint32 {
 	return uint32(C.golibmc_gomemcache_hash(cStr(key), C.size_t(len(key)), nil))
+}
+
+// Placement at fleet scale (placement.go).
+
+// holdDistribution makes the master's distribution modula without building
+// it, so that servers added one by one do not each rebuild the continuum
+// (golibmc_hold_distribution); it returns the distribution settle restores.
+func (m cMaster) holdDistribution() int { return int(C.golibmc_hold_distribution(m.p)) }
+
+// settle restores distribution d (-1: keeps the master's), turns weighted
+// ketama on when a server weighs more than 1, and builds the distribution
+// once from the master's settings (golibmc_settle).
+func (m cMaster) settle(d int) ReturnCode { return ReturnCode(C.golibmc_settle(m.p, C.int(d))) }
+
+// cloneForChange copies the master for a behavior change
+// (golibmc_master_clone: memcached_clone without building the
+// distribution, every behavior checked and repaired); the caller settles
+// the copy. On failure it returns libmemcached's or the check's message.
+func (m cMaster) cloneForChange() (cMaster, string) {
+	var buf [256]C.char
+	p := C.golibmc_master_clone(m.p, &buf[0], C.size_t(len(buf)))
+	if p == nil {
+		return cMaster{}, C.GoString(&buf[0])
+	}
+	return cMaster{p}, ""
+}
+
+// setCRC32Hash makes the whole CRC-32 (IEEE) of the key the master's key
+// hash (golibmc_set_crc32_hash; hasGomemcacheHash then reports it).
+func (m cMaster) setCRC32Hash() { C.golibmc_set_crc32_hash(m.p) }
+
+// newScratchHandle is a handle with no server (golibmc_handle_new_empty):
+// the buffers placement queries on the master write into.
+func newScratchHandle() *cHandle {
+	p := C.golibmc_handle_new_empty()
+	if p == nil {
+		return nil
+	}
+	return &cHandle{p: p}
 }

@@ -33,10 +33,8 @@ func (cMaster) addServer(ConnectionType, string, uint16, uint32) ReturnCode {
 	return ReturnNotSupported
 }
 func (cMaster) serverCount() int                        { return 0 }
-func (cMaster) rebuild() ReturnCode                     { return ReturnNotSupported }
 func (cMaster) setBehavior(Behavior, uint64) ReturnCode { return ReturnNotSupported }
 func (cMaster) behavior(Behavior) uint64                { return 0 }
-func (cMaster) clone() (cMaster, bool)                  { return cMaster{}, false }
 func (cMaster) lastError() string                       { return errNoCgo }
 func (cMaster) setNamespace(string) ReturnCode          { return ReturnNotSupported }
 func (cMaster) namespace() string                       { return "" }
@@ -48,6 +46,11 @@ func (cMaster) serverByKey(*cHandle, string) (serverID, ReturnCode) {
 func (cMaster) applyEjections([]uint32, []int64)               {}
 func (cMaster) newHandle([]uint32, []int64) (*cHandle, string) { return nil, errNoCgo }
 func (cMaster) newSingleHandle(int) (*cHandle, string)         { return nil, errNoCgo }
+func (cMaster) holdDistribution() int                          { return 0 }
+func (cMaster) settle(int) ReturnCode                          { return ReturnNotSupported }
+func (cMaster) cloneForChange() (cMaster, string)              { return cMaster{}, errNoCgo }
+func (cMaster) setCRC32Hash()                                  {}
+func newScratchHandle() *cHandle                               { return nil }
 
 type cHandle struct{}
 

@@ -25,13 +25,14 @@ import (
 //
 // The placement is fixed for the client's life: New fails with
 // ErrInvalidArguments when WithBehaviors or the configuration string also
-// sets hash, distribution, ketama, ketama_weighted or _sort_hosts to
-// anything but libmemcached's defaults, and SetBehavior or SetBehaviors of
+// sets hash (but to "crc32", the same), distribution, ketama,
+// ketama_weighted or _sort_hosts to anything but libmemcached's defaults, and SetBehavior or SetBehaviors of
 // any of those returns ErrInvalidArguments and changes nothing (each would
 // replace the hash or the distribution and move most keys, or mix the two
 // placements). To change placement, make a second client. Other behaviors
-// can be set as usual. Behavior(BehaviorHash) reads HashCustom, and
-// Behaviors() reports "hash" as "" (a custom function has no name).
+// can be set as usual. Behavior(BehaviorHash) reads HashCRC32, and
+// Behaviors() reports "hash" as "crc32": the placement is {"hash": "crc32",
+// "distribution": "modula"}.
 //
 // With WithNamespace the prefix is not hashed unless _hash_with_prefix_key
 // is on; gomemcache has no namespace.
@@ -52,7 +53,7 @@ var placementBehaviors = []Behavior{BehaviorHash, BehaviorDistribution, Behavior
 func setGomemcachePlacement(m cMaster) error {
 	const op = "WithGomemcachePlacement"
 	var conflicts []string
-	if h := Hash(m.behavior(BehaviorHash)); h != HashDefault {
+	if h := m.keyHash(); h != HashDefault && h != HashCRC32 {
 		conflicts = append(conflicts, fmt.Sprintf("hash %q", h.Name()))
 	}
 	if d := Distribution(m.behavior(BehaviorDistribution)); d != DistributionModula {
