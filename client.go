@@ -70,6 +70,7 @@ type options struct {
 	compress   compression
 	maxInflate int
 	gomemcache bool // WithGomemcachePlacement
+	observers  []Observer
 }
 
 type saslAuth struct{ user, password string }
@@ -636,11 +637,15 @@ type PoolStats struct {
 	// Implicit pipelining (see WithBatching), since the client was made:
 	Batches uint64 // round trips that carried calls from the line
 	Carried uint64 // calls that went in a batch another call led
+
+	Ejected int // servers libmemcached ejected (auto_eject) that are not back yet
 }
 
 // PoolStats returns the pool's current state.
 func (c *Client) PoolStats() PoolStats {
-	return c.pool.stats()
+	s := c.pool.stats()
+	s.Ejected = c.ejected.count()
+	return s
 }
 
 // checkKey validates a key for op against the namespace in force.
@@ -694,6 +699,20 @@ func (e *ejections) list() ([]uint32, []int64) {
 		}
 	}
 	return idx, until
+}
+
+// count is how many ejections are in force.
+func (e *ejections) count() int {
+	now := time.Now().Unix()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, t := range e.until {
+		if t > now {
+			n++
+		}
+	}
+	return n
 }
 
 func (e *ejections) reset() {
