@@ -526,8 +526,25 @@ func (c *Client) release(h *handle, cfg *config, batchable bool) {
 		h.w.drop()
 		h.broken = false
 	}
+	// A goroutine that makes calls back to back, each waiting in C, reaches
+	// no scheduling point of Go's: after 10 ms the scheduler preempts it,
+	// and one that is inside a C call then has its P handed to another
+	// thread (a futex wake, and sysmon back at polling every 20 µs), call
+	// after call. Yielding now and then, between calls, keeps that from
+	// starting.
+	yield := false
+	if now := time.Now().UnixNano(); now-h.yielded > int64(yieldEvery) {
+		h.yielded, yield = now, true
+	}
 	c.pool.release(h, batchable)
+	if yield {
+		runtime.Gosched()
+	}
 }
+
+// yieldEvery is how often a goroutine making calls yields (see release):
+// well under the scheduler's 10 ms.
+const yieldEvery = 2 * time.Millisecond
 
 // outcome notes one key's outcome of an operation of kind k on h: an
 // outcome that does not prove the connection in step marks the handle for

@@ -19,6 +19,7 @@ type handle struct {
 	rs      []keyResult    // scratch: a batch's store results (execStore)
 	req     sendReq        // a split call's request (split)
 	stepFn  func(int) bool // h.step
+	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
 }
 
 // batchKind says which calls can share one round trip.
