@@ -20,9 +20,9 @@ func WithBatching(on bool) Option {
 }
 
 // newCall makes a batchable call (kindSolo when batching is off).
-func (c *Client) newCall(ctx context.Context, kind batchKind, op string, keys []string, items []*Item) *call {
+func (e *engine) newCall(ctx context.Context, kind batchKind, op string, keys []string, items []*Item) *call {
 	cl := getCall(ctx, kind, op, keys, items)
-	if !c.opts.batching {
+	if !e.batching {
 		cl.kind = kindSolo // runs alone; its result is still a read's or a store's
 	}
 	return cl
@@ -30,7 +30,7 @@ func (c *Client) newCall(ctx context.Context, kind batchKind, op string, keys []
 
 // newCall1 makes a batchable call for one key (and item, for a store),
 // held in the call's own arrays: it allocates nothing.
-func (c *Client) newCall1(ctx context.Context, kind batchKind, op, key string, item *Item) *call {
+func (e *engine) newCall1(ctx context.Context, kind batchKind, op, key string, item *Item) *call {
 	cl := callPool.Get().(*call)
 	cl.key1[0] = key
 	var items []*Item
@@ -39,7 +39,7 @@ func (c *Client) newCall1(ctx context.Context, kind batchKind, op, key string, i
 		items = cl.item1[:]
 	}
 	cl.init(ctx, kind, op, cl.key1[:], items)
-	if !c.opts.batching {
+	if !e.batching {
 		cl.kind = kindSolo
 	}
 	return cl
@@ -47,18 +47,18 @@ func (c *Client) newCall1(ctx context.Context, kind batchKind, op, key string, i
 
 // run runs a batchable call: alone on a free handle, or in line as part of
 // a batch, which this call leads (runs) or another call carries.
-func (c *Client) run(cl *call, kind batchKind) error {
-	g, lead, err := c.wait(cl, "")
+func (e *engine) run(cl *call, kind batchKind) error {
+	g, lead, err := e.wait(cl, "")
 	if err != nil || !lead {
 		return err
 	}
-	c.lead(g, kind)
+	e.lead(g, kind)
 	return nil
 }
 
 // runOne runs a single-key store or delete and returns its error.
 func (c *Client) runOne(cl *call, kind batchKind) error {
-	err := c.run(cl, kind)
+	err := c.e.run(cl, kind)
 	if err == nil && cl.result.errs[0] != nil {
 		err = cl.result.errs[0]
 	}
@@ -70,19 +70,19 @@ func (c *Client) runOne(cl *call, kind batchKind) error {
 // errors as a *MultiError (nil if none).
 func (c *Client) runMulti(cl *call, kind batchKind) error {
 	defer putCall(cl)
-	if err := c.run(cl, kind); err != nil {
+	if err := c.e.run(cl, kind); err != nil {
 		return err
 	}
 	return lastOutcomes(cl.keys, cl.result.errs)
 }
 
 // lead runs a granted batch on its handle and finishes every call in it.
-func (c *Client) lead(g grant, kind batchKind) {
+func (e *engine) lead(g grant, kind batchKind) {
 	batch := g.batch
 	batchable := batch[0].kind != kindSolo
-	h, cfg, err := c.prepare(g.h, batch[0].op, "", batchable)
+	h, cfg, err := e.prepare(g.h, batch[0].op, "", batchable)
 	if err != nil {
-		c.pool.packed(batch)
+		e.pool.packed(batch)
 		for _, cl := range batch {
 			for j := range cl.keys {
 				cl.result.errs[j] = err.(*Error)
@@ -95,7 +95,7 @@ func (c *Client) lead(g grant, kind batchKind) {
 	// the pool makes the call with the latest one lead); a call with an
 	// earlier deadline leaves on its own when its context ends.
 	ms := remainingMS(batch[0].ctx)
-	split := splitFor(c.opts.pollMode, &h.w, len(batch))
+	split := splitFor(e.pollMode, &h.w, len(batch))
 	p := getPacked()
 	for _, cl := range batch {
 		if kind == kindStore {
@@ -108,18 +108,18 @@ func (c *Client) lead(g grant, kind batchKind) {
 			}
 		}
 	}
-	c.pool.packed(batch)
+	e.pool.packed(batch)
 	if kind == kindGet {
-		c.execGet(h, cfg, batch, p, ms, split)
+		e.execGet(h, cfg, batch, p, ms, split)
 	} else {
 		cmd := cmdSet
 		if kind == kindDelete {
 			cmd = cmdDelete
 		}
-		c.execStore(h, cfg, batch, p, cmd, ms, split)
+		e.execStore(h, cfg, batch, p, cmd, ms, split)
 	}
 	packedPool.Put(p)
-	c.release(h, cfg, batchable)
+	e.release(h, cfg, batchable)
 	finishBatch(batch)
 }
 
@@ -146,9 +146,9 @@ func waitDeadline(ctx context.Context, cfg *config) time.Time {
 
 // execGet reads every key of the batch with one mget and gives each call
 // its items, misses and errors.
-func (c *Client) execGet(h *handle, cfg *config, batch []*call, p *packed, ms int32, split bool) {
+func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms int32, split bool) {
 	if split {
-		c.splitGet(h, cfg, p, batch[0].ctx)
+		e.splitGet(h, cfg, p, batch[0].ctx)
 	} else {
 		h.c.getMulti(ms, p)
 	}
@@ -197,13 +197,13 @@ func (c *Client) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 				cl.result.items[j] = got[i]
 			case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
 				s := h.srv[r.server]
-				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: s.rc, server: r.server, msg: s.msg})
+				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: s.rc, server: r.server, msg: s.msg})
 			case outOfStep != nil && stepLost(outOfStep, r.server):
-				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: ReturnProtocolError, server: r.server,
+				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: ReturnProtocolError, server: r.server,
 					msg: "a reply for another key arrived: the connection was out of step and is reconnected"})
 			case r.server < 0 && len(h.srv) == 1 && h.srv[0].rc != ReturnSuccess:
 				s := h.srv[0]
-				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: s.rc, server: 0, msg: s.msg})
+				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: s.rc, server: 0, msg: s.msg})
 			default:
 				cl.result.miss[j] = true
 			}
@@ -337,9 +337,9 @@ func grow[T any](s []T, n int) []T {
 }
 
 // splitGet is a read whose waits happen in the netpoller (see split).
-func (c *Client) splitGet(h *handle, cfg *config, p *packed, ctx context.Context) {
+func (e *engine) splitGet(h *handle, cfg *config, p *packed, ctx context.Context) {
 	h.req = sendReq{ctx: ctx, p: p, late: h.req.late[:0]}
-	c.split(h, waitDeadline(ctx, cfg))
+	e.split(h, waitDeadline(ctx, cfg))
 	h.req = sendReq{late: h.req.late[:0]}
 }
 
@@ -404,7 +404,7 @@ func (h *handle) recv(block bool) int {
 // when a socket is already watched: its reply cannot then arrive before
 // the wait starts. A socket that cannot be watched makes the rest of the
 // call wait in C.
-func (c *Client) split(h *handle, deadline time.Time) {
+func (e *engine) split(h *handle, deadline time.Time) {
 	r := &h.req
 	if h.stepFn == nil {
 		h.stepFn = h.step
@@ -448,16 +448,16 @@ func firstWaiting(srv []serverResult) int {
 
 // execStore writes every item (or key) of the batch and gives each call
 // its per-key errors.
-func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
-	rs := c.requestOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
+func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
+	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
 	off := 0
 	for _, cl := range batch {
 		// With a key given more than once, its last item decides.
 		for j, k := range cl.keys {
 			r := rs[off+j]
-			c.outcome(h, cfg, kindOther, r.rc, r.server)
+			e.outcome(h, cfg, kindOther, r.rc, r.server)
 			if !r.rc.Success() {
-				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, r)
+				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, kindOther, k, r)
 			}
 		}
 		off += len(cl.keys)
@@ -473,9 +473,9 @@ func (c *Client) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 // libmemcached sends the requests and golibmc reads every reply, in the
 // netpoller when split (see golibmc.h, "Requests"). arg is a CAS's unique
 // or a counter's delta.
-func (c *Client) requestOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
+func (e *engine) requestOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
 	if split && h.c.canRead(cmd) {
-		return c.splitRequests(h, cfg, p, cmd, arg, ctx, rs)
+		return e.splitRequests(h, cfg, p, cmd, arg, ctx, rs)
 	}
 	h.c.requests(ms, cmd, p, arg)
 	for i := 0; i < p.len(); i++ {
@@ -487,7 +487,7 @@ func (c *Client) requestOn(h *handle, cfg *config, ctx context.Context, p *packe
 // splitRequests sends the requests in chunks; for each, the goroutine parks
 // in the netpoller until every server's replies are in (see split). It
 // appends each item's result to rs.
-func (c *Client) splitRequests(h *handle, cfg *config, p *packed, cmd command, arg uint64, ctx context.Context, rs []keyResult) []keyResult {
+func (e *engine) splitRequests(h *handle, cfg *config, p *packed, cmd command, arg uint64, ctx context.Context, rs []keyResult) []keyResult {
 	chunk := p
 	if p.len() > requestChunk {
 		chunk = getPacked()
@@ -499,7 +499,7 @@ func (c *Client) splitRequests(h *handle, cfg *config, p *packed, cmd command, a
 			p.slice(chunk, from, to)
 		}
 		h.req = sendReq{ctx: ctx, store: true, cmd: cmd, arg: arg, p: chunk, late: h.req.late[:0]}
-		c.split(h, waitDeadline(ctx, cfg))
+		e.split(h, waitDeadline(ctx, cfg))
 		h.req = sendReq{late: h.req.late[:0]}
 		for i := 0; i < chunk.len(); i++ {
 			rs = append(rs, h.c.result(i))

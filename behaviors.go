@@ -404,13 +404,13 @@ func (c *Client) SetBehaviors(m map[string]any) error {
 // the placement ends as a client given all its behaviors before its
 // servers places keys (golibmc_settle).
 func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
-	if err := checkSettings(op, len(c.cfg.Load().servers), s); err != nil {
+	if err := checkSettings(op, len(c.e.cfg.Load().servers), s); err != nil {
 		return err
 	}
 	if err := c.checkPlacementChange(op, s); err != nil {
 		return err
 	}
-	return c.changeMaster(op, func(m cMaster) (bool, error) {
+	return c.e.changeMaster(op, func(m cMaster) (bool, error) {
 		// A checked copy of the master (every behavior, the weighted flag
 		// memcached_clone drops), changed only where s says, and settled:
 		// placement moves only when s changes it.
@@ -430,7 +430,7 @@ func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 			return false, err
 		}
 		m.free()
-		c.master = next
+		c.e.master = next
 		return true, nil
 	})
 }
@@ -441,7 +441,7 @@ func (c *Client) Behavior(b Behavior) (uint64, error) {
 		return 0, errorf("Behavior", "", ErrInvalidArguments, fmt.Sprintf("behavior %d out of range", b))
 	}
 	var v uint64
-	err := c.withMaster("Behavior", func(m cMaster, _ *cHandle) error {
+	err := c.e.withMaster("Behavior", func(m cMaster, _ *cHandle) error {
 		v = m.behavior(b)
 		if b == BehaviorHash {
 			v = uint64(m.keyHash())
@@ -456,7 +456,7 @@ func (c *Client) Behavior(b Behavior) (uint64, error) {
 // (string) for hash, ketama_hash and distribution.
 func (c *Client) Behaviors() (map[string]any, error) {
 	out := make(map[string]any, len(behaviorTable))
-	err := c.withMaster("Behaviors", func(m cMaster, _ *cHandle) error {
+	err := c.e.withMaster("Behaviors", func(m cMaster, _ *cHandle) error {
 		for _, bi := range behaviorTable {
 			v := m.behavior(bi.b)
 			if bi.b == BehaviorHash {
@@ -482,7 +482,7 @@ func (c *Client) Behaviors() (map[string]any, error) {
 // Hash returns libmemcached's hash of key with the client's "hash" behavior
 // (memcached_generate_hash_value), or the whole CRC-32 of key under
 // HashCRC32 (and WithGomemcachePlacement).
-func (c *Client) Hash(key string) uint32 { return keyHashValue(key, c.cfg.Load().hash) }
+func (c *Client) Hash(key string) uint32 { return keyHashValue(key, c.e.cfg.Load().hash) }
 
 // HashKey returns libmemcached's hash of key with algorithm h
 // (memcached_generate_hash_value), or for HashCRC32 the whole CRC-32 (IEEE)
@@ -495,11 +495,11 @@ func HashKey(key string, h Hash) uint32 { return keyHashValue(key, h) }
 // left out), as "host:port", "[v6]:port" or a socket path.
 func (c *Client) ServerForKey(key string) (string, error) {
 	const op = "ServerForKey"
-	if err := checkKey(c.cfg.Load(), op, key); err != nil {
+	if err := checkKey(c.e.cfg.Load(), op, key); err != nil {
 		return "", err
 	}
 	var name string
-	err := c.withMaster(op, func(m cMaster, scratch *cHandle) error {
+	err := c.e.withMaster(op, func(m cMaster, scratch *cHandle) error {
 		id, rc := m.serverByKey(scratch, key)
 		if rc != ReturnSuccess {
 			return newError(op, key, rc, m.lastError())

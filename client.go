@@ -25,6 +25,18 @@ import (
 // deadline only takes effect before the call starts (while it waits for a
 // connection from the pool).
 type Client struct {
+	e    *engine
+	opts options
+}
+
+// engine runs a client's calls. It owns the master (the configured
+// memcached_st, never used for I/O, and the configuration read from it),
+// the pool of handles cloned from it and the line of calls waiting for
+// one, implicit pipelining, the netpoller waits, ejections, and the
+// per-server handles of the commands every server answers. *Client is the
+// public surface on top of it: it checks what the caller gives, and shapes
+// what the engine returns.
+type engine struct {
 	pool *pool
 
 	// mu guards master, scratch and the probes' creation; cfg is replaced
@@ -37,7 +49,10 @@ type Client struct {
 
 	ejected ejections
 	probes  []*probe // per server, for the commands each server answers
-	opts    options
+
+	pollMode  PollMode
+	batching  bool
+	observers []Observer
 }
 
 // config is what the client knows of its master at one generation.
@@ -275,13 +290,15 @@ func newClient(op string, m cMaster, o options) (*Client, error) {
 		m.free()
 		return nil, errorf(op, "", ErrMemory, "out of memory for the scratch handle")
 	}
-	c := &Client{master: m, scratch: scratch, pool: newPool(o.poolSize), opts: o}
-	c.ejected.until = map[int]int64{}
-	c.cfg.Store(c.readConfig(0))
-	c.probes = make([]*probe, len(c.cfg.Load().servers))
-	for i := range c.probes {
-		c.probes[i] = &probe{sem: make(chan struct{}, 1)}
+	e := &engine{master: m, scratch: scratch, pool: newPool(o.poolSize), pollMode: o.pollMode, batching: o.batching,
+		observers: o.observers}
+	e.ejected.until = map[int]int64{}
+	e.cfg.Store(e.readConfig(0))
+	e.probes = make([]*probe, len(e.cfg.Load().servers))
+	for i := range e.probes {
+		e.probes[i] = &probe{sem: make(chan struct{}, 1)}
 	}
+	c := &Client{e: e, opts: o}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
@@ -349,12 +366,12 @@ func checkMaster(op string, m cMaster) error {
 	return nil
 }
 
-// readConfig snapshots the master at generation gen. c.mu is held (or c is new).
-func (c *Client) readConfig(gen uint64) *config {
-	m := c.master
+// readConfig snapshots the master at generation gen. e.mu is held (or c is new).
+func (e *engine) readConfig(gen uint64) *config {
+	m := e.master
 	cfg := &config{
 		gen:        gen,
-		servers:    m.servers(c.scratch),
+		servers:    m.servers(e.scratch),
 		namespace:  m.namespace(),
 		hash:       m.keyHash(),
 		poll:       time.Duration(m.behavior(BehaviorPollTimeout)) * time.Millisecond,
@@ -380,39 +397,47 @@ func (c *Client) readConfig(gen uint64) *config {
 // own timeouts, and Close waits for them. Later calls return ErrClosed.
 // Close is idempotent.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	if c.closed.Swap(true) {
-		c.mu.Unlock()
-		c.pool.close()
-		return nil
+	if c.e.close() {
+		runtime.SetFinalizer(c, nil)
 	}
-	runtime.SetFinalizer(c, nil)
-	c.mu.Unlock()
-	c.pool.close()
-	for _, p := range c.probes {
+	return nil
+}
+
+// close closes the engine (see Client.Close); it reports whether this call
+// closed it.
+func (e *engine) close() bool {
+	e.mu.Lock()
+	if e.closed.Swap(true) {
+		e.mu.Unlock()
+		e.pool.close()
+		return false
+	}
+	e.mu.Unlock()
+	e.pool.close()
+	for _, p := range e.probes {
 		p.sem <- struct{}{} // waits for a command in flight on it
 		if p.h != nil {
 			p.h.free()
 			p.h = nil
 		}
 	}
-	c.mu.Lock()
-	c.scratch.free()
-	c.master.free()
-	c.mu.Unlock()
-	return nil
+	e.mu.Lock()
+	e.scratch.free()
+	e.master.free()
+	e.mu.Unlock()
+	return true
 }
 
 // begin checks that a call may start and returns the time it may take in
 // ms (-1 for no deadline).
-func (c *Client) begin(ctx context.Context, op, key string) (int32, error) {
+func (e *engine) begin(ctx context.Context, op, key string) (int32, error) {
 	if ctx == nil {
 		return 0, errorf(op, key, ErrInvalidArguments, "nil context")
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, ctxError(op, key, err)
 	}
-	if c.closed.Load() {
+	if e.closed.Load() {
 		return 0, errorf(op, key, ErrClosed, "")
 	}
 	ms := remainingMS(ctx)
@@ -443,59 +468,59 @@ func remainingMS(ctx context.Context) int32 {
 // wait takes a handle for cl: at once if one is free and nobody waits,
 // else in line. lead is false when another call's batch carried cl (its
 // result is in cl.result).
-func (c *Client) wait(cl *call, key string) (g grant, lead bool, err error) {
-	g, ok, err := c.pool.take(cl)
+func (e *engine) wait(cl *call, key string) (g grant, lead bool, err error) {
+	g, ok, err := e.pool.take(cl)
 	sent := false
 	if err == nil && !ok {
-		g, lead, sent, err = c.pool.await(cl)
+		g, lead, sent, err = e.pool.await(cl)
 		if err == nil && !lead {
 			return grant{}, false, nil
 		}
 	}
-	var e *Error
+	var fail *Error
 	switch {
 	case err == nil:
 		return g, true, nil
 	case err == ErrClosed:
-		e = errorf(cl.op, key, ErrClosed, "")
+		fail = errorf(cl.op, key, ErrClosed, "")
 	default:
-		e = ctxError(cl.op, key, err)
+		fail = ctxError(cl.op, key, err)
 	}
-	e.sent = sent // its batch sends it all the same
-	return grant{}, false, e
+	fail.sent = sent // its batch sends it all the same
+	return grant{}, false, fail
 }
 
 // prepare readies a granted handle: a slot without one, or a handle cloned
 // before the last configuration change, gets a fresh clone of the master;
 // servers ejected since it was last used are ejected on it too. On failure
 // the slot goes back to the pool.
-func (c *Client) prepare(h *handle, op, key string, batchable bool) (*handle, *config, error) {
-	cfg := c.cfg.Load()
+func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *config, error) {
+	cfg := e.cfg.Load()
 	if h == nil || h.gen != cfg.gen {
 		if h != nil {
 			h.w.drop()
 			h.c.free()
 		}
-		c.mu.Lock()
-		cfg = c.cfg.Load()
+		e.mu.Lock()
+		cfg = e.cfg.Load()
 		var ch *cHandle
 		msg := "client closed"
-		ep := c.ejected.epoch.Load()
-		if !c.closed.Load() {
-			ch, msg = c.master.newHandle(c.ejected.list())
+		ep := e.ejected.epoch.Load()
+		if !e.closed.Load() {
+			ch, msg = e.master.newHandle(e.ejected.list())
 		}
-		c.mu.Unlock()
+		e.mu.Unlock()
 		if ch == nil {
-			c.pool.release(nil, batchable)
-			if c.closed.Load() {
+			e.pool.release(nil, batchable)
+			if e.closed.Load() {
 				return nil, nil, errorf(op, key, ErrClosed, "")
 			}
 			return nil, nil, errorf(op, key, ErrFailure, msg)
 		}
 		h = &handle{c: ch, gen: cfg.gen, ejEpoch: ep}
 	}
-	if ep := c.ejected.epoch.Load(); h.ejEpoch != ep {
-		idx, until := c.ejected.list()
+	if ep := e.ejected.epoch.Load(); h.ejEpoch != ep {
+		idx, until := e.ejected.list()
 		h.c.applyEjections(idx, until)
 		h.ejEpoch = ep
 	}
@@ -506,7 +531,7 @@ func (c *Client) prepare(h *handle, op, key string, batchable bool) (*handle, *c
 // release settles a handle after a call and gives it back: a handle whose
 // connections are not proven in step is disconnected first (memcached_quit),
 // so a reply left on one can never be read as another request's answer.
-func (c *Client) release(h *handle, cfg *config, batchable bool) {
+func (e *engine) release(h *handle, cfg *config, batchable bool) {
 	inFlight.Add(-1)
 	h.srv = h.c.servers(h.srv)
 	broken := h.broken
@@ -518,7 +543,7 @@ func (c *Client) release(h *handle, cfg *config, batchable bool) {
 			h.w.drop() // its connections may have changed
 		}
 		if s.rc == ReturnServerMarkedDead && cfg.autoEject {
-			c.eject(i, cfg)
+			e.eject(i, cfg)
 		}
 	}
 	if broken {
@@ -536,7 +561,7 @@ func (c *Client) release(h *handle, cfg *config, batchable bool) {
 	if now := time.Now().UnixNano(); now-h.yielded > int64(yieldEvery) {
 		h.yielded, yield = now, true
 	}
-	c.pool.release(h, batchable)
+	e.pool.release(h, batchable)
 	if yield {
 		runtime.Gosched()
 	}
@@ -550,28 +575,28 @@ const yieldEvery = 2 * time.Millisecond
 // outcome that does not prove the connection in step marks the handle for
 // a reconnect, and a server that libmemcached ejected is ejected on every
 // handle.
-func (c *Client) outcome(h *handle, cfg *config, k opKind, rc ReturnCode, server int) {
+func (e *engine) outcome(h *handle, cfg *config, k opKind, rc ReturnCode, server int) {
 	if !inStep(k, rc) {
 		h.broken = true
 	}
 	if rc == ReturnServerMarkedDead && cfg.autoEject && server >= 0 {
-		c.eject(server, cfg)
+		e.eject(server, cfg)
 	}
 }
 
 // do runs fn alone with a handle (commands that cannot share a round
 // trip): begin, wait for a handle, fn, release.
-func (c *Client) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
-	if _, err := c.begin(ctx, op, key); err != nil {
+func (e *engine) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
+	if _, err := e.begin(ctx, op, key); err != nil {
 		return err
 	}
 	cl := getCall(ctx, kindSolo, op, nil, nil)
-	g, _, err := c.wait(cl, key)
+	g, _, err := e.wait(cl, key)
 	putCall(cl)
 	if err != nil {
 		return err
 	}
-	h, cfg, err := c.prepare(g.h, op, key, false)
+	h, cfg, err := e.prepare(g.h, op, key, false)
 	if err != nil {
 		return err
 	}
@@ -581,18 +606,18 @@ func (c *Client) do(ctx context.Context, op, key string, fn func(h *handle, cfg 
 	} else {
 		err = fn(h, cfg, ms)
 	}
-	c.release(h, cfg, false)
+	e.release(h, cfg, false)
 	return err
 }
 
 // keyError builds the error of one key's failed outcome, with the server
 // and message captured by the same C call.
-func (c *Client) keyError(ctx context.Context, cfg *config, op string, k opKind, key string, r keyResult) *Error {
-	e := &Error{Op: op, Key: key, Code: r.rc, Message: r.msg, sentinel: sentinelFor(k, r.rc), sent: r.sent}
+func (e *engine) keyError(ctx context.Context, cfg *config, op string, k opKind, key string, r keyResult) *Error {
+	err := &Error{Op: op, Key: key, Code: r.rc, Message: r.msg, sentinel: sentinelFor(k, r.rc), sent: r.sent}
 	if r.server >= 0 && r.server < len(cfg.names) {
-		e.Server = cfg.names[r.server]
+		err.Server = cfg.names[r.server]
 	}
-	return withContext(ctx, e)
+	return withContext(ctx, err)
 }
 
 // withContext records the context's error on e when it caused the failure.
@@ -607,20 +632,20 @@ func withContext(ctx context.Context, e *Error) *Error {
 	return e
 }
 
-// changeMaster runs fn on the master under c.mu; when fn changed it, the
+// changeMaster runs fn on the master under e.mu; when fn changed it, the
 // configuration is read again and every pooled handle is re-cloned before
 // its next call.
-func (c *Client) changeMaster(op string, fn func(m cMaster) (changed bool, err error)) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed.Load() {
+func (e *engine) changeMaster(op string, fn func(m cMaster) (changed bool, err error)) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
 		return errorf(op, "", ErrClosed, "")
 	}
-	changed, err := fn(c.master)
+	changed, err := fn(e.master)
 	if changed {
-		c.cfg.Store(c.readConfig(c.cfg.Load().gen + 1))
-		c.ejected.reset()
-		for _, h := range c.pool.takeIdle() {
+		e.cfg.Store(e.readConfig(e.cfg.Load().gen + 1))
+		e.ejected.reset()
+		for _, h := range e.pool.takeIdle() {
 			h.c.free()
 		}
 	}
@@ -628,20 +653,20 @@ func (c *Client) changeMaster(op string, fn func(m cMaster) (changed bool, err e
 }
 
 // withMaster runs fn on the master (and the scratch handle whose buffer
-// placement queries use), under c.mu, unless the client is closed.
-func (c *Client) withMaster(op string, fn func(m cMaster, scratch *cHandle) error) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed.Load() {
+// placement queries use), under e.mu, unless the client is closed.
+func (e *engine) withMaster(op string, fn func(m cMaster, scratch *cHandle) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
 		return errorf(op, "", ErrClosed, "")
 	}
-	return fn(c.master, c.scratch)
+	return fn(e.master, e.scratch)
 }
 
 // DisconnectAll closes every pooled connection (pylibmc's disconnect_all);
 // the next call reconnects. Handles in use are closed when they come back.
 func (c *Client) DisconnectAll() error {
-	return c.changeMaster("DisconnectAll", func(cMaster) (bool, error) { return true, nil })
+	return c.e.changeMaster("DisconnectAll", func(cMaster) (bool, error) { return true, nil })
 }
 
 // PoolStats describes a client's pool of libmemcached handles.
@@ -660,8 +685,8 @@ type PoolStats struct {
 
 // PoolStats returns the pool's current state.
 func (c *Client) PoolStats() PoolStats {
-	s := c.pool.stats()
-	s.Ejected = c.ejected.count()
+	s := c.e.pool.stats()
+	s.Ejected = c.e.ejected.count()
 	return s
 }
 
@@ -683,21 +708,21 @@ type ejections struct {
 }
 
 // eject records that server i was ejected, and ejects it on the master.
-func (c *Client) eject(i int, cfg *config) {
+func (e *engine) eject(i int, cfg *config) {
 	until := time.Now().Unix() + cfg.ejectFor
-	c.ejected.mu.Lock()
-	if c.ejected.until[i] >= until {
-		c.ejected.mu.Unlock()
+	e.ejected.mu.Lock()
+	if e.ejected.until[i] >= until {
+		e.ejected.mu.Unlock()
 		return
 	}
-	c.ejected.until[i] = until
-	c.ejected.epoch.Add(1)
-	c.ejected.mu.Unlock()
-	c.mu.Lock()
-	if !c.closed.Load() && c.cfg.Load().gen == cfg.gen {
-		c.master.applyEjections([]uint32{uint32(i)}, []int64{until})
+	e.ejected.until[i] = until
+	e.ejected.epoch.Add(1)
+	e.ejected.mu.Unlock()
+	e.mu.Lock()
+	if !e.closed.Load() && e.cfg.Load().gen == cfg.gen {
+		e.master.applyEjections([]uint32{uint32(i)}, []int64{until})
 	}
-	c.mu.Unlock()
+	e.mu.Unlock()
 }
 
 // list returns the ejections still in force.

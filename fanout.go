@@ -18,21 +18,21 @@ type probe struct {
 
 // fanOut runs fn on every server in parallel, each on its probe handle,
 // and returns nil or a *MultiError keyed by server name.
-func (c *Client) fanOut(ctx context.Context, op string, fn func(i int, h *cHandle, ms int32) keyResult) error {
-	if _, err := c.begin(ctx, op, ""); err != nil {
+func (e *engine) fanOut(ctx context.Context, op string, fn func(i int, h *cHandle, ms int32) keyResult) error {
+	if _, err := e.begin(ctx, op, ""); err != nil {
 		return err
 	}
-	cfg := c.cfg.Load()
+	cfg := e.cfg.Load()
 	errs := make([]*Error, len(cfg.servers))
 	if len(errs) == 1 {
-		errs[0] = c.onServer(ctx, cfg, op, 0, fn)
+		errs[0] = e.onServer(ctx, cfg, op, 0, fn)
 	} else {
 		var wg sync.WaitGroup
 		for i := range errs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = c.onServer(ctx, cfg, op, i, fn)
+				errs[i] = e.onServer(ctx, cfg, op, i, fn)
 			}()
 		}
 		wg.Wait()
@@ -57,17 +57,17 @@ func (c *Client) fanOut(ctx context.Context, op string, fn func(i int, h *cHandl
 }
 
 // onServer runs fn on server i's probe handle.
-func (c *Client) onServer(ctx context.Context, cfg *config, op string, i int, fn func(i int, h *cHandle, ms int32) keyResult) *Error {
-	p := c.probes[i]
+func (e *engine) onServer(ctx context.Context, cfg *config, op string, i int, fn func(i int, h *cHandle, ms int32) keyResult) *Error {
+	p := e.probes[i]
 	select {
 	case p.sem <- struct{}{}:
-	case <-c.pool.done:
+	case <-e.pool.done:
 		return errorf(op, "", ErrClosed, "")
 	case <-ctx.Done():
 		return ctxError(op, "", ctx.Err())
 	}
 	defer func() { <-p.sem }()
-	if c.closed.Load() {
+	if e.closed.Load() {
 		return errorf(op, "", ErrClosed, "")
 	}
 	if p.h == nil || p.gen != cfg.gen {
@@ -75,12 +75,12 @@ func (c *Client) onServer(ctx context.Context, cfg *config, op string, i int, fn
 			p.h.free()
 			p.h = nil
 		}
-		c.mu.Lock()
+		e.mu.Lock()
 		var msg string
-		if !c.closed.Load() {
-			p.h, msg = c.master.newSingleHandle(i)
+		if !e.closed.Load() {
+			p.h, msg = e.master.newSingleHandle(i)
 		}
-		c.mu.Unlock()
+		e.mu.Unlock()
 		if p.h == nil {
 			e := errorf(op, "", ErrFailure, msg)
 			e.Server = cfg.names[i]
@@ -100,15 +100,15 @@ func (c *Client) onServer(ctx context.Context, cfg *config, op string, i int, fn
 	if r.rc.Success() {
 		return nil
 	}
-	e := &Error{Op: op, Server: cfg.names[i], Code: r.rc, Message: r.msg, sentinel: r.rc.sentinel(), sent: r.sent}
-	return withContext(ctx, e)
+	err := &Error{Op: op, Server: cfg.names[i], Code: r.rc, Message: r.msg, sentinel: r.rc.sentinel(), sent: r.sent}
+	return withContext(ctx, err)
 }
 
 // FlushAll invalidates every item on every server. If some servers fail,
 // the others are flushed and the error (a *MultiError keyed by server)
 // says which failed and why.
 func (c *Client) FlushAll(ctx context.Context) error {
-	return c.fanOut(ctx, "FlushAll", func(_ int, h *cHandle, ms int32) keyResult {
+	return c.e.fanOut(ctx, "FlushAll", func(_ int, h *cHandle, ms int32) keyResult {
 		h.serverCommand(ms, srvFlush, "", 0, nil)
 		return h.result(0)
 	})
@@ -132,13 +132,13 @@ func (c *Client) StatsArg(ctx context.Context, arg string) (map[string]map[strin
 	}
 	var mu sync.Mutex
 	out := map[string]map[string]string{}
-	err := c.fanOut(ctx, op, func(i int, h *cHandle, ms int32) keyResult {
+	err := c.e.fanOut(ctx, op, func(i int, h *cHandle, ms int32) keyResult {
 		m := map[string]string{}
 		h.serverCommand(ms, srvStats, arg, 0, func(k, v string) { m[k] = v })
 		r := h.result(0)
 		if len(m) > 0 && r.rc.Success() {
 			mu.Lock()
-			out[c.cfg.Load().names[i]] = m
+			out[c.e.cfg.Load().names[i]] = m
 			mu.Unlock()
 		}
 		return r
@@ -164,13 +164,13 @@ func (c *Client) Ping(ctx context.Context) error {
 func (c *Client) versions(ctx context.Context, op string, sop serverOp) (map[string]string, error) {
 	var mu sync.Mutex
 	out := map[string]string{}
-	err := c.fanOut(ctx, op, func(i int, h *cHandle, ms int32) keyResult {
+	err := c.e.fanOut(ctx, op, func(i int, h *cHandle, ms int32) keyResult {
 		h.serverCommand(ms, sop, "", 0, nil)
 		r := h.result(0)
 		if r.rc.Success() {
 			v := r.num
 			mu.Lock()
-			out[c.cfg.Load().names[i]] = strconv.Itoa(int(v>>16&0xff)) + "." + strconv.Itoa(int(v>>8&0xff)) + "." + strconv.Itoa(int(v&0xff))
+			out[c.e.cfg.Load().names[i]] = strconv.Itoa(int(v>>16&0xff)) + "." + strconv.Itoa(int(v>>8&0xff)) + "." + strconv.Itoa(int(v&0xff))
 			mu.Unlock()
 		}
 		return r

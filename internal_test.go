@@ -188,11 +188,11 @@ func TestSocketVerified(t *testing.T) {
 		_, err := c.GetMulti(context.Background(), []string{fmt.Sprint("a", i), fmt.Sprint("b", i), fmt.Sprint("c", i)})
 		require.NoError(t, err)
 	}
-	g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
 	require.NoError(t, err)
-	h, cfg, err := c.prepare(g.h, "test", "", false)
+	h, cfg, err := c.e.prepare(g.h, "test", "", false)
 	require.NoError(t, err)
-	defer c.release(h, cfg, false)
+	defer c.e.release(h, cfg, false)
 	for i := range cfg.servers {
 		assert.Equal(t, socketSame, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
 	}

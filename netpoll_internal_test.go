@@ -39,11 +39,11 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 	defer c.Close()
 	_, err = c.Get(context.Background(), "k")
 	require.ErrorIs(t, err, ErrCacheMiss)
-	g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
 	require.NoError(t, err)
-	h, cfg, err := c.prepare(g.h, "test", "", false)
+	h, cfg, err := c.e.prepare(g.h, "test", "", false)
 	require.NoError(t, err)
-	defer c.release(h, cfg, false)
+	defer c.e.release(h, cfg, false)
 	require.Equal(t, socketSame, h.c.verifySocket(0), "libmemcached's own socket")
 
 	other, err := net.Dial("tcp", s.Addr)
@@ -144,7 +144,7 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 		// A call alone, in PollAlways, waits in the netpoller for its server:
 		// one Get per server on the handle the next call takes (the pool
 		// lends the last one given back), then that handle's sockets.
-		cfg := c.cfg.Load()
+		cfg := c.e.cfg.Load()
 		for i := range cfg.servers {
 			for k := 0; ; k++ {
 				key := fmt.Sprint("np-", i, "-", k)
@@ -155,13 +155,13 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 				}
 			}
 		}
-		g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+		g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
 		require.NoError(t, err)
-		h, cfg, err := c.prepare(g.h, "test", "", false)
+		h, cfg, err := c.e.prepare(g.h, "test", "", false)
 		require.NoError(t, err)
 		for i := range cfg.servers {
 			assert.NotNil(t, h.w.watched(i), "server %d's socket is not in the netpoller", i)
 		}
-		c.release(h, cfg, false)
+		c.e.release(h, cfg, false)
 	}
 }

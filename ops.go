@@ -36,14 +36,14 @@ func getPacked() *packed {
 // Get returns the item for key, or an error wrapping ErrCacheMiss.
 func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 	const op = "Get"
-	if _, err := c.begin(ctx, op, key); err != nil {
+	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return nil, err
 	}
-	if err := checkKey(c.cfg.Load(), op, key); err != nil {
+	if err := checkKey(c.e.cfg.Load(), op, key); err != nil {
 		return nil, err
 	}
-	cl := c.newCall1(ctx, kindGet, op, key, nil)
-	if err := c.run(cl, kindGet); err != nil {
+	cl := c.e.newCall1(ctx, kindGet, op, key, nil)
+	if err := c.e.run(cl, kindGet); err != nil {
 		putCall(cl)
 		return nil, err
 	}
@@ -61,7 +61,7 @@ func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 // readOne turns the outcome of GetAndTouch into its item or error. An
 // item for another key than the one asked is a reply out of step: the
 // handle is reconnected and the key reported as a protocol error.
-func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key string) (*Item, error) {
+func (e *engine) readOne(ctx context.Context, h *handle, cfg *config, op, key string) (*Item, error) {
 	var it *Item
 	foreign := false
 	h.c.records(func(k, v []byte, flags uint32, cas uint64, _ int) {
@@ -74,21 +74,21 @@ func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 	r := h.c.result(0)
 	if foreign {
 		h.broken = true
-		return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: ReturnProtocolError, server: r.server,
+		return nil, e.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: ReturnProtocolError, server: r.server,
 			msg: "a reply for another key arrived: the connection was out of step and is reconnected", sent: true})
 	}
 	if it != nil {
 		return it, nil
 	}
 	if r.rc != ReturnSuccess { // the touch failed
-		c.outcome(h, cfg, kindOther, r.rc, r.server)
-		return nil, c.keyError(ctx, cfg, op, kindOther, key, r)
+		e.outcome(h, cfg, kindOther, r.rc, r.server)
+		return nil, e.keyError(ctx, cfg, op, kindOther, key, r)
 	}
 	h.srv = h.c.servers(h.srv)
 	for i, s := range h.srv {
 		if s.rc != ReturnSuccess && (i == r.server || r.server < 0) {
 			// The touch was applied; the read that followed failed.
-			return nil, c.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: i, msg: s.msg, sent: true})
+			return nil, e.keyError(ctx, cfg, op, kindOther, key, keyResult{rc: s.rc, server: i, msg: s.msg, sent: true})
 		}
 	}
 	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
@@ -104,13 +104,13 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 		return nil, err
 	}
 	var it *Item
-	err := c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
 		if err := checkKey(cfg, op, key); err != nil {
 			return err
 		}
 		h.c.getAndTouch(ms, key, seconds)
 		var err error
-		it, err = c.readOne(ctx, h, cfg, op, key)
+		it, err = c.e.readOne(ctx, h, cfg, op, key)
 		if it != nil {
 			it.Expiration = seconds
 		}
@@ -128,10 +128,10 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 // ErrServerDown, or ErrTimeout for a server that did not answer in time).
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
 	const op = "GetMulti"
-	if _, err := c.begin(ctx, op, ""); err != nil {
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return nil, err
 	}
-	cfg := c.cfg.Load()
+	cfg := c.e.cfg.Load()
 	for _, k := range keys {
 		if err := checkKey(cfg, op, k); err != nil {
 			return nil, err
@@ -141,9 +141,9 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 	if len(keys) == 0 {
 		return found, nil
 	}
-	cl := c.newCall(ctx, kindGet, op, keys, nil)
+	cl := c.e.newCall(ctx, kindGet, op, keys, nil)
 	defer putCall(cl)
-	if err := c.run(cl, kindGet); err != nil {
+	if err := c.e.run(cl, kindGet); err != nil {
 		return nil, err
 	}
 	var me *MultiError
@@ -190,7 +190,7 @@ func checkExpiration(op, key string, exp int32) error {
 
 // store runs one storage command for item.
 func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, item *Item) error {
-	return c.do(ctx, op, keyOf(item), func(h *handle, cfg *config, ms int32) error {
+	return c.e.do(ctx, op, keyOf(item), func(h *handle, cfg *config, ms int32) error {
 		if err := checkItem(cfg, op, item); err != nil {
 			return err
 		}
@@ -203,15 +203,15 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opKind, it
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
-		rs := c.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.opts.pollMode, &h.w, 1), h.rs[:0])
+		rs := c.e.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.opts.pollMode, &h.w, 1), h.rs[:0])
 		r := rs[0]
 		clear(rs)
 		h.rs = rs[:0]
-		c.outcome(h, cfg, k, r.rc, r.server)
+		c.e.outcome(h, cfg, k, r.rc, r.server)
 		if r.rc.Success() {
 			return nil
 		}
-		return c.keyError(ctx, cfg, op, k, item.Key, r)
+		return c.e.keyError(ctx, cfg, op, k, item.Key, r)
 	})
 }
 
@@ -230,25 +230,25 @@ func keyOf(item *Item) string {
 }
 
 // keyOutcome turns key i's result into nil or its error.
-func (c *Client) keyOutcome(ctx context.Context, h *handle, cfg *config, op string, k opKind, key string, i int) error {
+func (e *engine) keyOutcome(ctx context.Context, h *handle, cfg *config, op string, k opKind, key string, i int) error {
 	r := h.c.result(i)
-	c.outcome(h, cfg, k, r.rc, r.server)
+	e.outcome(h, cfg, k, r.rc, r.server)
 	if r.rc.Success() {
 		return nil
 	}
-	return c.keyError(ctx, cfg, op, k, key, r)
+	return e.keyError(ctx, cfg, op, k, key, r)
 }
 
 // Set stores item unconditionally.
 func (c *Client) Set(ctx context.Context, item *Item) error {
 	const op = "Set"
-	if _, err := c.begin(ctx, op, keyOf(item)); err != nil {
+	if _, err := c.e.begin(ctx, op, keyOf(item)); err != nil {
 		return err
 	}
-	if err := checkItem(c.cfg.Load(), op, item); err != nil {
+	if err := checkItem(c.e.cfg.Load(), op, item); err != nil {
 		return err
 	}
-	cl := c.newCall1(ctx, kindStore, op, item.Key, item)
+	cl := c.e.newCall1(ctx, kindStore, op, item.Key, item)
 	return c.runOne(cl, kindStore)
 }
 
@@ -284,13 +284,13 @@ func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
 // Delete deletes key; if it is absent the error wraps ErrCacheMiss.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	const op = "Delete"
-	if _, err := c.begin(ctx, op, key); err != nil {
+	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return err
 	}
-	if err := checkKey(c.cfg.Load(), op, key); err != nil {
+	if err := checkKey(c.e.cfg.Load(), op, key); err != nil {
 		return err
 	}
-	return c.runOne(c.newCall1(ctx, kindDelete, op, key, nil), kindDelete)
+	return c.runOne(c.e.newCall1(ctx, kindDelete, op, key, nil), kindDelete)
 }
 
 // Increment adds delta to the decimal number stored at key and returns the
@@ -309,7 +309,7 @@ func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint6
 
 func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
 	var v uint64
-	err := c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
 		if err := checkKey(cfg, op, key); err != nil {
 			return err
 		}
@@ -322,8 +322,8 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 			v = r.num
 			return nil
 		}
-		c.outcome(h, cfg, kindIncr, r.rc, r.server)
-		return c.incrError(ctx, h, cfg, op, key, r, ms)
+		c.e.outcome(h, cfg, kindIncr, r.rc, r.server)
+		return c.e.incrError(ctx, h, cfg, op, key, r, ms)
 	})
 	return v, err
 }
@@ -333,8 +333,8 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 // which libmemcached does not decode: it reports UNKNOWN_READ_FAILURE (and
 // closes the connection). Only then the value is read back, so errors.go
 // (notCounter) can tell that case from a real read failure.
-func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key string, r keyResult, ms int32) *Error {
-	e := c.keyError(ctx, cfg, op, kindIncr, key, r)
+func (e *engine) incrError(ctx context.Context, h *handle, cfg *config, op, key string, r keyResult, ms int32) *Error {
+	err := e.keyError(ctx, cfg, op, kindIncr, key, r)
 	if r.rc == ReturnUnknownReadFailure && cfg.binary {
 		p := getPacked()
 		defer packedPool.Put(p)
@@ -342,11 +342,11 @@ func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key 
 		h.c.getMulti(ms, p)
 		h.c.records(func(k, v []byte, _ uint32, _ uint64, _ int) {
 			if string(k) == key {
-				notCounter(e, v)
+				notCounter(err, v)
 			}
 		})
 	}
-	return e
+	return err
 }
 
 // Touch sets the expiration of key to seconds; if it is absent the error
@@ -356,7 +356,7 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 	if err := checkExpiration(op, key, seconds); err != nil {
 		return err
 	}
-	return c.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+	return c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
 		if err := checkKey(cfg, op, key); err != nil {
 			return err
 		}
@@ -364,7 +364,7 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 		defer packedPool.Put(p)
 		p.addItem(key, nil, seconds, 0)
 		h.c.requests(ms, cmdTouch, p, 0)
-		return c.keyOutcome(ctx, h, cfg, op, kindOther, key, 0)
+		return c.e.keyOutcome(ctx, h, cfg, op, kindOther, key, 0)
 	})
 }
 
@@ -376,19 +376,19 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 // before anything is sent.
 func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
 	const op = "SetMulti"
-	if _, err := c.begin(ctx, op, ""); err != nil {
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return err
 	}
 	keys, err := c.checkItems(op, items)
 	if err != nil || len(items) == 0 {
 		return err
 	}
-	return c.runMulti(c.newCall(ctx, kindStore, op, keys, items), kindStore)
+	return c.runMulti(c.e.newCall(ctx, kindStore, op, keys, items), kindStore)
 }
 
 // checkItems validates a batch before anything is sent and returns its keys.
 func (c *Client) checkItems(op string, items []*Item) ([]string, error) {
-	cfg := c.cfg.Load()
+	cfg := c.e.cfg.Load()
 	keys := make([]string, len(items))
 	for i, it := range items {
 		if err := checkItem(cfg, op, it); err != nil {
@@ -424,27 +424,27 @@ func lastOutcomes(keys []string, errs []*Error) error {
 // keys already present are reported in a *MultiError wrapping ErrNotStored.
 func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 	const op = "AddMulti"
-	if _, err := c.begin(ctx, op, ""); err != nil {
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return err
 	}
 	if _, err := c.checkItems(op, items); err != nil || len(items) == 0 {
 		return err
 	}
-	return c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+	return c.e.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
 		p := getPacked()
 		defer packedPool.Put(p)
 		for _, it := range items {
 			p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 		}
 		h.c.requests(ms, cmdAdd, p, 0)
-		return c.collect(ctx, h, cfg, op, kindAdd, len(items), func(i int) string { return items[i].Key }, ms)
+		return c.e.collect(ctx, h, cfg, op, kindAdd, len(items), func(i int) string { return items[i].Key }, ms)
 	})
 }
 
 // collect turns the per-key outcomes of a multi-key call into a
 // *MultiError (nil if all succeeded). With a key given more than once, its
 // last item decides.
-func (c *Client) collect(ctx context.Context, h *handle, cfg *config, op string, k opKind, n int, key func(int) string, ms int32) error {
+func (e *engine) collect(ctx context.Context, h *handle, cfg *config, op string, k opKind, n int, key func(int) string, ms int32) error {
 	type failure struct {
 		i int
 		r keyResult
@@ -452,7 +452,7 @@ func (c *Client) collect(ctx context.Context, h *handle, cfg *config, op string,
 	var fails []failure
 	for i := 0; i < n; i++ {
 		r := h.c.result(i)
-		c.outcome(h, cfg, k, r.rc, r.server)
+		e.outcome(h, cfg, k, r.rc, r.server)
 		if !r.rc.Success() {
 			fails = append(fails, failure{i, r})
 		}
@@ -470,9 +470,9 @@ func (c *Client) collect(ctx context.Context, h *handle, cfg *config, op string,
 		switch {
 		case last[kf] != f.i:
 		case k == kindIncr:
-			me.Errors[kf] = c.incrError(ctx, h, cfg, op, kf, f.r, ms)
+			me.Errors[kf] = e.incrError(ctx, h, cfg, op, kf, f.r, ms)
 		default:
-			me.Errors[kf] = c.keyError(ctx, cfg, op, k, kf, f.r)
+			me.Errors[kf] = e.keyError(ctx, cfg, op, k, kf, f.r)
 		}
 	}
 	if len(me.Errors) == 0 {
@@ -489,7 +489,7 @@ func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
 	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
 		return err
 	}
-	return c.runMulti(c.newCall(ctx, kindDelete, op, keys, nil), kindDelete)
+	return c.runMulti(c.e.newCall(ctx, kindDelete, op, keys, nil), kindDelete)
 }
 
 // IncrementMulti adds delta to every key (pylibmc's incr_multi). Failures
@@ -499,23 +499,23 @@ func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64
 	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
 		return err
 	}
-	return c.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+	return c.e.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
 		p := getPacked()
 		defer packedPool.Put(p)
 		for _, k := range keys {
 			p.addKey(k)
 		}
 		h.c.requests(ms, cmdIncr, p, delta)
-		return c.collect(ctx, h, cfg, op, kindIncr, len(keys), func(i int) string { return keys[i] }, ms)
+		return c.e.collect(ctx, h, cfg, op, kindIncr, len(keys), func(i int) string { return keys[i] }, ms)
 	})
 }
 
 // checkKeys starts a multi-key call: ctx and every key are valid.
 func (c *Client) checkKeys(ctx context.Context, op string, keys []string) error {
-	if _, err := c.begin(ctx, op, ""); err != nil {
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return err
 	}
-	cfg := c.cfg.Load()
+	cfg := c.e.cfg.Load()
 	for _, k := range keys {
 		if err := checkKey(cfg, op, k); err != nil {
 			return err
