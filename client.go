@@ -1,13 +1,12 @@
 package libmemcached
 
+// The client: making one (New, NewFromConfig, from the options and the
+// master they configure), closing it, and its pool's state.
+
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 )
 
 // Client is a memcached client backed by libmemcached.
@@ -27,118 +26,6 @@ import (
 type Client struct {
 	e    *engine
 	opts options
-}
-
-// engine runs a client's calls. It owns the master (the configured
-// memcached_st, never used for I/O, and the configuration read from it),
-// the pool of handles cloned from it and the line of calls waiting for
-// one, implicit pipelining, the netpoller waits, ejections, and the
-// per-server handles of the commands every server answers. *Client is the
-// public surface on top of it: it checks what the caller gives, and shapes
-// what the engine returns.
-type engine struct {
-	pool *pool
-
-	// mu guards master, scratch and the probes' creation; cfg is replaced
-	// (under mu) by every change to the master.
-	mu      sync.Mutex
-	master  cMaster
-	scratch *cHandle
-	cfg     atomic.Pointer[config]
-	closed  atomic.Bool
-
-	ejected ejections
-	probes  []*probe // per server, for the commands each server answers
-
-	pollMode  PollMode
-	batching  bool
-	observers []Observer
-}
-
-// config is what the client knows of its master at one generation.
-type config struct {
-	gen        uint64
-	servers    []serverID
-	names      []string // servers' names as errors and Stats report them
-	namespace  string
-	maxKey     int // MaxKeyLen less the namespace
-	hash       Hash
-	poll       time.Duration // the poll timeout: how long a split call waits for a reply
-	autoEject  bool
-	ejectFor   int64 // seconds an ejected server stays out (dead_timeout, else retry_timeout)
-	binary     bool
-	cas        bool
-	distribute Distribution
-}
-
-// Option configures a Client in New or NewFromConfig.
-type Option func(*options) error
-
-type options struct {
-	pollMode   PollMode
-	batching   bool
-	poolSize   int
-	behaviors  []behaviorSetting // applied in order after the defaults
-	namespace  string
-	sasl       *saslAuth
-	codec      Codec
-	compress   compression
-	maxInflate int
-	gomemcache bool // WithGomemcachePlacement
-	observers  []Observer
-}
-
-type saslAuth struct{ user, password string }
-
-// DefaultPoolSize is the default number of libmemcached handles (each with
-// its own connection to every server) a Client may open: enough for every
-// CPU to have calls in flight while others wait on the network.
-func DefaultPoolSize() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
-
-// WithPoolSize bounds the number of libmemcached handles, and so of
-// concurrent calls and of connections per server. n must be >= 1.
-func WithPoolSize(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return errorf("WithPoolSize", "", ErrInvalidArguments, "pool size must be at least 1, got "+itoa(int64(n)))
-		}
-		o.poolSize = n
-		return nil
-	}
-}
-
-// WithSASL authenticates with SASL (PLAIN, over the binary protocol, which
-// it turns on) as user with password (memcached_set_sasl_auth_data). A wrong
-// password makes calls fail with ErrAuthFailed. The password is copied into
-// libmemcached and never appears in an error or log.
-func WithSASL(user, password string) Option {
-	return func(o *options) error {
-		if user == "" {
-			return errorf("WithSASL", "", ErrInvalidArguments, "empty SASL user name")
-		}
-		o.sasl = &saslAuth{user: user, password: password}
-		return nil
-	}
-}
-
-// checkLibraryLine refuses to run when the libmemcached the process loaded
-// is of another release line (major.minor) than the headers the package
-// was compiled with: 1.0.18 and 1.1.x share a soname, so a binary built on
-// one system can load the other's library, whose behaviors, hashes and
-// return codes are numbered differently.
-func checkLibraryLine(op, header, loaded string) error {
-	line := func(v string) string {
-		f := strings.SplitN(v, ".", 3)
-		if len(f) < 2 {
-			return v
-		}
-		return f[0] + "." + f[1]
-	}
-	if line(header) == line(loaded) {
-		return nil
-	}
-	return errorf(op, "", ErrNotSupported, fmt.Sprintf(
-		"compiled against libmemcached %s headers but loaded libmemcached %s: rebuild against the library the program runs with", header, loaded))
 }
 
 // New returns a client for servers, given as pylibmc accepts them: "host",
@@ -366,30 +253,24 @@ func checkMaster(op string, m cMaster) error {
 	return nil
 }
 
-// readConfig snapshots the master at generation gen. e.mu is held (or c is new).
-func (e *engine) readConfig(gen uint64) *config {
-	m := e.master
-	cfg := &config{
-		gen:        gen,
-		servers:    m.servers(e.scratch),
-		namespace:  m.namespace(),
-		hash:       m.keyHash(),
-		poll:       time.Duration(m.behavior(BehaviorPollTimeout)) * time.Millisecond,
-		autoEject:  m.behavior(BehaviorAutoEjectHosts) != 0,
-		binary:     m.behavior(BehaviorBinaryProtocol) != 0,
-		cas:        m.behavior(BehaviorSupportCAS) != 0,
-		distribute: Distribution(m.behavior(BehaviorDistribution)),
+// checkLibraryLine refuses to run when the libmemcached the process loaded
+// is of another release line (major.minor) than the headers the package
+// was compiled with: 1.0.18 and 1.1.x share a soname, so a binary built on
+// one system can load the other's library, whose behaviors, hashes and
+// return codes are numbered differently.
+func checkLibraryLine(op, header, loaded string) error {
+	line := func(v string) string {
+		f := strings.SplitN(v, ".", 3)
+		if len(f) < 2 {
+			return v
+		}
+		return f[0] + "." + f[1]
 	}
-	cfg.maxKey = MaxKeyLen - len(cfg.namespace)
-	cfg.ejectFor = int64(m.behavior(BehaviorDeadTimeout))
-	if cfg.ejectFor == 0 {
-		cfg.ejectFor = int64(m.behavior(BehaviorRetryTimeout))
+	if line(header) == line(loaded) {
+		return nil
 	}
-	cfg.names = make([]string, len(cfg.servers))
-	for i, s := range cfg.servers {
-		cfg.names[i] = s.name()
-	}
-	return cfg
+	return errorf(op, "", ErrNotSupported, fmt.Sprintf(
+		"compiled against libmemcached %s headers but loaded libmemcached %s: rebuild against the library the program runs with", header, loaded))
 }
 
 // Close closes every connection and frees the C resources. Calls waiting
@@ -401,266 +282,6 @@ func (c *Client) Close() error {
 		runtime.SetFinalizer(c, nil)
 	}
 	return nil
-}
-
-// close closes the engine (see Client.Close); it reports whether this call
-// closed it.
-func (e *engine) close() bool {
-	e.mu.Lock()
-	if e.closed.Swap(true) {
-		e.mu.Unlock()
-		e.pool.close()
-		return false
-	}
-	e.mu.Unlock()
-	e.pool.close()
-	for _, p := range e.probes {
-		p.sem <- struct{}{} // waits for a command in flight on it
-		if p.h != nil {
-			p.h.free()
-			p.h = nil
-		}
-	}
-	e.mu.Lock()
-	e.scratch.free()
-	e.master.free()
-	e.mu.Unlock()
-	return true
-}
-
-// begin checks that a call may start and returns the time it may take in
-// ms (-1 for no deadline).
-func (e *engine) begin(ctx context.Context, op, key string) (int32, error) {
-	if ctx == nil {
-		return 0, errorf(op, key, ErrInvalidArguments, "nil context")
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, ctxError(op, key, err)
-	}
-	if e.closed.Load() {
-		return 0, errorf(op, key, ErrClosed, "")
-	}
-	ms := remainingMS(ctx)
-	if ms == 0 {
-		return 0, ctxError(op, key, context.DeadlineExceeded)
-	}
-	return ms, nil
-}
-
-// remainingMS is the time left until ctx's deadline in milliseconds,
-// rounded up: -1 without a deadline (or one beyond 2^30 ms), 0 once passed.
-func remainingMS(ctx context.Context) int32 {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return -1
-	}
-	rem := time.Until(dl)
-	if rem <= 0 {
-		return 0
-	}
-	ms := (rem + time.Millisecond - 1) / time.Millisecond
-	if ms > 1<<30 {
-		return -1
-	}
-	return int32(ms)
-}
-
-// wait takes a handle for cl: at once if one is free and nobody waits,
-// else in line. lead is false when another call's batch carried cl (its
-// result is in cl.result).
-func (e *engine) wait(cl *call, key string) (g grant, lead bool, err error) {
-	g, ok, err := e.pool.take(cl)
-	sent := false
-	if err == nil && !ok {
-		g, lead, sent, err = e.pool.await(cl)
-		if err == nil && !lead {
-			return grant{}, false, nil
-		}
-	}
-	var fail *Error
-	switch {
-	case err == nil:
-		return g, true, nil
-	case err == ErrClosed:
-		fail = errorf(cl.op, key, ErrClosed, "")
-	default:
-		fail = ctxError(cl.op, key, err)
-	}
-	fail.sent = sent // its batch sends it all the same
-	return grant{}, false, fail
-}
-
-// prepare readies a granted handle: a slot without one, or a handle cloned
-// before the last configuration change, gets a fresh clone of the master;
-// servers ejected since it was last used are ejected on it too. On failure
-// the slot goes back to the pool.
-func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *config, error) {
-	cfg := e.cfg.Load()
-	if h == nil || h.gen != cfg.gen {
-		if h != nil {
-			h.w.drop()
-			h.c.free()
-		}
-		e.mu.Lock()
-		cfg = e.cfg.Load()
-		var ch *cHandle
-		msg := "client closed"
-		ep := e.ejected.epoch.Load()
-		if !e.closed.Load() {
-			ch, msg = e.master.newHandle(e.ejected.list())
-		}
-		e.mu.Unlock()
-		if ch == nil {
-			e.pool.release(nil, batchable)
-			if e.closed.Load() {
-				return nil, nil, errorf(op, key, ErrClosed, "")
-			}
-			return nil, nil, errorf(op, key, ErrFailure, msg)
-		}
-		h = &handle{c: ch, gen: cfg.gen, ejEpoch: ep}
-	}
-	if ep := e.ejected.epoch.Load(); h.ejEpoch != ep {
-		idx, until := e.ejected.list()
-		h.c.applyEjections(idx, until)
-		h.ejEpoch = ep
-	}
-	inFlight.Add(1)
-	return h, cfg, nil
-}
-
-// release settles a handle after a call and gives it back: a handle whose
-// connections are not proven in step is disconnected first (memcached_quit),
-// so a reply left on one can never be read as another request's answer.
-func (e *engine) release(h *handle, cfg *config, batchable bool) {
-	inFlight.Add(-1)
-	h.srv = h.c.servers(h.srv)
-	broken := h.broken
-	for i, s := range h.srv {
-		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(kindOther, s.rc) {
-			broken = true
-		}
-		if s.rc != ReturnSuccess {
-			h.w.drop() // its connections may have changed
-		}
-		if s.rc == ReturnServerMarkedDead && cfg.autoEject {
-			e.eject(i, cfg)
-		}
-	}
-	if broken {
-		h.c.quit()
-		h.w.drop()
-		h.broken = false
-	}
-	// A goroutine that makes calls back to back, each waiting in C, reaches
-	// no scheduling point of Go's: after 10 ms the scheduler preempts it,
-	// and one that is inside a C call then has its P handed to another
-	// thread (a futex wake, and sysmon back at polling every 20 µs), call
-	// after call. Yielding now and then, between calls, keeps that from
-	// starting.
-	yield := false
-	if now := time.Now().UnixNano(); now-h.yielded > int64(yieldEvery) {
-		h.yielded, yield = now, true
-	}
-	e.pool.release(h, batchable)
-	if yield {
-		runtime.Gosched()
-	}
-}
-
-// yieldEvery is how often a goroutine making calls yields (see release):
-// well under the scheduler's 10 ms.
-const yieldEvery = 2 * time.Millisecond
-
-// outcome notes one key's outcome of an operation of kind k on h: an
-// outcome that does not prove the connection in step marks the handle for
-// a reconnect, and a server that libmemcached ejected is ejected on every
-// handle.
-func (e *engine) outcome(h *handle, cfg *config, k opKind, rc ReturnCode, server int) {
-	if !inStep(k, rc) {
-		h.broken = true
-	}
-	if rc == ReturnServerMarkedDead && cfg.autoEject && server >= 0 {
-		e.eject(server, cfg)
-	}
-}
-
-// do runs fn alone with a handle (commands that cannot share a round
-// trip): begin, wait for a handle, fn, release.
-func (e *engine) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
-	if _, err := e.begin(ctx, op, key); err != nil {
-		return err
-	}
-	cl := getCall(ctx, kindSolo, op, nil, nil)
-	g, _, err := e.wait(cl, key)
-	putCall(cl)
-	if err != nil {
-		return err
-	}
-	h, cfg, err := e.prepare(g.h, op, key, false)
-	if err != nil {
-		return err
-	}
-	ms := remainingMS(ctx) // the time left after waiting in line
-	if ms == 0 {
-		err = ctxError(op, key, context.DeadlineExceeded)
-	} else {
-		err = fn(h, cfg, ms)
-	}
-	e.release(h, cfg, false)
-	return err
-}
-
-// keyError builds the error of one key's failed outcome, with the server
-// and message captured by the same C call.
-func (e *engine) keyError(ctx context.Context, cfg *config, op string, k opKind, key string, r keyResult) *Error {
-	err := &Error{Op: op, Key: key, Code: r.rc, Message: r.msg, sentinel: sentinelFor(k, r.rc), sent: r.sent}
-	if r.server >= 0 && r.server < len(cfg.names) {
-		err.Server = cfg.names[r.server]
-	}
-	return withContext(ctx, err)
-}
-
-// withContext records the context's error on e when it caused the failure.
-func withContext(ctx context.Context, e *Error) *Error {
-	if err := ctx.Err(); err != nil {
-		e.ctxErr = err
-	} else if dl, ok := ctx.Deadline(); ok && e.Code == ReturnTimeout && time.Until(dl) < 5*time.Millisecond {
-		// The call's timeout was the deadline's (rounded up to a millisecond);
-		// the context's own timer may fire a moment later.
-		e.ctxErr = context.DeadlineExceeded
-	}
-	return e
-}
-
-// changeMaster runs fn on the master under e.mu; when fn changed it, the
-// configuration is read again and every pooled handle is re-cloned before
-// its next call.
-func (e *engine) changeMaster(op string, fn func(m cMaster) (changed bool, err error)) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed.Load() {
-		return errorf(op, "", ErrClosed, "")
-	}
-	changed, err := fn(e.master)
-	if changed {
-		e.cfg.Store(e.readConfig(e.cfg.Load().gen + 1))
-		e.ejected.reset()
-		for _, h := range e.pool.takeIdle() {
-			h.c.free()
-		}
-	}
-	return err
-}
-
-// withMaster runs fn on the master (and the scratch handle whose buffer
-// placement queries use), under e.mu, unless the client is closed.
-func (e *engine) withMaster(op string, fn func(m cMaster, scratch *cHandle) error) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed.Load() {
-		return errorf(op, "", ErrClosed, "")
-	}
-	return fn(e.master, e.scratch)
 }
 
 // DisconnectAll closes every pooled connection (pylibmc's disconnect_all);
@@ -690,76 +311,5 @@ func (c *Client) PoolStats() PoolStats {
 	return s
 }
 
-// checkKey validates a key for op against the namespace in force.
-func checkKey(cfg *config, op, key string) error {
-	if validKey(key, cfg.maxKey) {
-		return nil
-	}
-	return errorf(op, key, ErrMalformedKey, keyProblem(key, cfg.maxKey, cfg.namespace))
-}
-
-// ejections are the servers libmemcached ejected (auto_eject) on one
-// handle, shared with every other handle and the master so that they all
-// send a key where ServerForKey says, until the server is retried.
-type ejections struct {
-	mu    sync.Mutex
-	epoch atomic.Uint64
-	until map[int]int64 // server index -> Unix time it is retried
-}
-
-// eject records that server i was ejected, and ejects it on the master.
-func (e *engine) eject(i int, cfg *config) {
-	until := time.Now().Unix() + cfg.ejectFor
-	e.ejected.mu.Lock()
-	if e.ejected.until[i] >= until {
-		e.ejected.mu.Unlock()
-		return
-	}
-	e.ejected.until[i] = until
-	e.ejected.epoch.Add(1)
-	e.ejected.mu.Unlock()
-	e.mu.Lock()
-	if !e.closed.Load() && e.cfg.Load().gen == cfg.gen {
-		e.master.applyEjections([]uint32{uint32(i)}, []int64{until})
-	}
-	e.mu.Unlock()
-}
-
-// list returns the ejections still in force.
-func (e *ejections) list() ([]uint32, []int64) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := time.Now().Unix()
-	var idx []uint32
-	var until []int64
-	for i, t := range e.until {
-		if t > now {
-			idx = append(idx, uint32(i))
-			until = append(until, t)
-		} else {
-			delete(e.until, i)
-		}
-	}
-	return idx, until
-}
-
-// count is how many ejections are in force.
-func (e *ejections) count() int {
-	now := time.Now().Unix()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, t := range e.until {
-		if t > now {
-			n++
-		}
-	}
-	return n
-}
-
-func (e *ejections) reset() {
-	e.mu.Lock()
-	clear(e.until)
-	e.epoch.Add(1)
-	e.mu.Unlock()
-}
+// LibraryVersion returns the version of the libmemcached the process loaded.
+func LibraryVersion() string { return libraryVersion() }

@@ -195,73 +195,13 @@ type compression struct {
 // ErrCorruptValue, so a hostile value cannot exhaust memory.
 const DefaultMaxDecompressedSize = 32 << 20
 
-// WithCompression zlib-compresses values of at least minLen bytes at level
-// (1-9, or -1 for zlib's default) in SetValue, like pylibmc's
-// min_compress_len and compress_level; a value is stored compressed only if
-// that makes it smaller. Off by default. Compressed values (flag 8) are
-// always decompressed by GetValue, whatever this setting.
-func WithCompression(minLen, level int) Option {
-	return func(o *options) error {
-		if minLen < 1 {
-			return errorf("WithCompression", "", ErrInvalidArguments, "minLen must be at least 1")
-		}
-		if level != zlib.DefaultCompression && (level < zlib.BestSpeed || level > zlib.BestCompression) {
-			return errorf("WithCompression", "", ErrInvalidArguments, "level must be 1-9 or -1")
-		}
-		o.compress = compression{minLen: minLen, level: level}
-		return nil
-	}
-}
-
-// WithCodec sets the Codec of SetValue and GetValue (default PylibmcCodec).
-func WithCodec(codec Codec) Option {
-	return func(o *options) error {
-		if codec == nil {
-			return errorf("WithCodec", "", ErrInvalidArguments, "nil codec")
-		}
-		o.codec = codec
-		return nil
-	}
-}
-
-// WithMaxDecompressedSize changes DefaultMaxDecompressedSize.
-func WithMaxDecompressedSize(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return errorf("WithMaxDecompressedSize", "", ErrInvalidArguments, "size must be positive")
-		}
-		o.maxInflate = n
-		return nil
-	}
-}
-
-// WithNamespace prefixes every key with prefix on the wire, using
-// libmemcached's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY, which PHP
-// Memcached's OPT_PREFIX_KEY sets). Callers use unprefixed keys. Whether the
-// prefix takes part in placement follows the _hash_with_prefix_key behavior
-// (off by default: only the key is hashed). The prefix is 1 to 127 bytes of
-// printable ASCII (0x21-0x7e) and leaves 250 - len(prefix) bytes for keys;
-// the same holds for a namespace set by NewFromConfig's --NAMESPACE.
-func WithNamespace(prefix string) Option {
-	return func(o *options) error {
-		if prefix == "" {
-			return errorf("WithNamespace", "", ErrMalformedKey, "empty namespace")
-		}
-		if p := namespaceProblem(prefix); p != "" {
-			return errorf("WithNamespace", "", ErrMalformedKey, p)
-		}
-		o.namespace = prefix
-		return nil
-	}
-}
-
 // SetValue encodes v with the client's Codec (and compression) and stores it.
 func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int32) error {
 	value, flags, err := c.encode(v)
 	if err != nil {
 		return errorf("SetValue", key, ErrUnsupportedType, err.Error()).withCause(err)
 	}
-	err = c.store(ctx, "SetValue", cmdSet, kindOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
+	err = c.store(ctx, "SetValue", cmdSet, classOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
 	return err
 }
 

@@ -20,7 +20,7 @@ func takeAll(c *Client) ([]*handle, func(), error) {
 		}
 	}
 	for i := 0; i < c.e.pool.size; i++ {
-		g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+		g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 		if err == nil {
 			var h *handle
 			h, _, err = c.e.prepare(g.h, "test", "", false)

@@ -62,13 +62,13 @@ func TestReturnCodeSentinels(t *testing.T) {
 // for an increment (one whole line), not for the other operations (a
 // storage command's may leave part of the request unread).
 func TestInStepPerOperation(t *testing.T) {
-	assert.True(t, inStep(kindIncr, ReturnClientError))
-	for _, k := range []opKind{kindOther, kindAdd, kindPresent} {
+	assert.True(t, inStep(classCounter, ReturnClientError))
+	for _, k := range []opClass{classOther, classAdd, classPresent} {
 		assert.False(t, inStep(k, ReturnClientError), "kind %d", k)
 		assert.True(t, inStep(k, ReturnNotStored), "kind %d", k)
 	}
-	assert.False(t, inStep(kindIncr, ReturnUnknownReadFailure), "the binary DELTA_BADVAL: libmemcached closed the connection")
-	assert.False(t, inStep(kindIncr, ReturnTimeout))
+	assert.False(t, inStep(classCounter, ReturnUnknownReadFailure), "the binary DELTA_BADVAL: libmemcached closed the connection")
+	assert.False(t, inStep(classCounter, ReturnTimeout))
 }
 
 func TestCleanMessage(t *testing.T) {
@@ -188,7 +188,7 @@ func TestSocketVerified(t *testing.T) {
 		_, err := c.GetMulti(context.Background(), []string{fmt.Sprint("a", i), fmt.Sprint("b", i), fmt.Sprint("c", i)})
 		require.NoError(t, err)
 	}
-	g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 	require.NoError(t, err)
 	h, cfg, err := c.e.prepare(g.h, "test", "", false)
 	require.NoError(t, err)

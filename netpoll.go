@@ -1,6 +1,10 @@
 package libmemcached
 
+// Where calls wait for replies: in C, or parked in Go's netpoller between
+// crossings (split calls).
+
 import (
+	"context"
 	"errors"
 	"os"
 	"runtime"
@@ -46,17 +50,6 @@ var defaultPollMode = func() PollMode {
 	}
 	return PollAuto
 }()
-
-// WithPollMode sets where calls wait for replies (see PollMode).
-func WithPollMode(m PollMode) Option {
-	return func(o *options) error {
-		if m < PollAuto || m > PollNever {
-			return errorf("WithPollMode", "", ErrInvalidArguments, "unknown poll mode "+itoa(int64(m)))
-		}
-		o.pollMode = m
-		return nil
-	}
-}
 
 // splitAvailable: the split needs each connection's socket, read through
 // the private layout golibmc_layout_check validated. It turns off for the
@@ -265,4 +258,128 @@ func splitFor(m PollMode, w *waiter, n int) bool {
 		w.drop()
 	}
 	return false
+}
+
+// waitDeadline is when a split wait must end: the context's deadline or
+// the poll timeout from now, whichever is first (zero: neither). A passed
+// deadline ends the wait at once.
+func waitDeadline(ctx context.Context, cfg *config) time.Time {
+	var d time.Time
+	if cfg.poll > 0 {
+		d = time.Now().Add(cfg.poll)
+	}
+	if dl, ok := ctx.Deadline(); ok && (d.IsZero() || dl.Before(d)) {
+		d = dl
+	}
+	return d
+}
+
+// splitGet is a read whose waits happen in the netpoller (see split).
+func (e *engine) splitGet(h *handle, cfg *config, p *packed, ctx context.Context) {
+	h.req = sendReq{ctx: ctx, p: p, late: h.req.late[:0]}
+	e.split(h, waitDeadline(ctx, cfg))
+	h.req = sendReq{late: h.req.late[:0]}
+}
+
+// sendReq is the request a split call sends and whose replies it reads.
+type sendReq struct {
+	ctx     context.Context
+	store   bool
+	cmd     command
+	arg     uint64
+	p       *packed
+	sent    bool     // the request went out
+	read    bool     // its replies were read at least once
+	waiting int      // servers still waiting for bytes after the last read
+	at      int      // the server whose socket is waited on
+	late    []uint32 // servers that did not answer in time, for the next read
+}
+
+// step is the callback of every wait of a split call (pollConn.wait): its
+// first call on a call not yet sent sends the request and says whether
+// the server waited on has replies coming on that very socket; every other
+// call reads what has arrived (golibmc_get_recv, golibmc_store_recv,
+// without waiting) and says whether that server's reply is complete. It
+// is bound once per handle (h.stepFn), so a wait allocates nothing.
+func (h *handle) step(int) bool {
+	r := &h.req
+	if !r.sent {
+		r.sent = true
+		ms := remainingMS(r.ctx)
+		if r.store {
+			h.c.requestSend(ms, r.cmd, r.p, r.arg)
+		} else {
+			h.c.getSend(ms, r.p)
+		}
+		h.srv = h.c.servers(h.srv)
+		s, pc := h.srv[r.at], h.w.watched(r.at)
+		return !(pc != nil && s.wait && s.fd == pc.fd)
+	}
+	return h.recv(false) == 0 || !h.srv[r.at].wait
+}
+
+// recv reads what has arrived of the replies (block: waiting in C for the
+// rest) and returns how many servers still wait for bytes.
+func (h *handle) recv(block bool) int {
+	r := &h.req
+	ms := remainingMS(r.ctx)
+	var n int
+	if r.store {
+		n = h.c.requestRecv(ms, r.cmd, r.p.len(), r.late, block)
+	} else {
+		n = h.c.getRecv(ms, r.p, r.late, block)
+	}
+	r.late = r.late[:0]
+	r.read, r.waiting = true, n
+	h.srv = h.c.servers(h.srv)
+	return n
+}
+
+// split sends h.req and reads its replies, parking in the netpoller while
+// a server's reply is incomplete, until every reply is in or deadline
+// passes (a server late by then has its socket shut down and its part
+// fails with a timeout). The request is sent from inside the first wait
+// when a socket is already watched: its reply cannot then arrive before
+// the wait starts. A socket that cannot be watched makes the rest of the
+// call wait in C.
+func (e *engine) split(h *handle, deadline time.Time) {
+	r := &h.req
+	if h.stepFn == nil {
+		h.stepFn = h.step
+	}
+	r.at = h.w.any()
+	if r.at < 0 {
+		r.at = 0
+		h.step(0) // sends
+	}
+	for i := r.at; i >= 0; i = firstWaiting(h.srv) {
+		pc := h.w.watched(i)
+		if r.sent {
+			var err error
+			if pc, err = h.w.conn(h.c, i, h.srv[i].fd); err != nil {
+				h.recv(true) // the rest waits in C
+				return
+			}
+		}
+		r.at = i
+		if err := pc.wait(deadline, h.stepFn); err != nil { // timed out, or the socket failed
+			h.w.shutdown(i)
+			r.late = append(r.late, uint32(i))
+			h.recv(false)
+		}
+	}
+	if !r.read || r.waiting > 0 { // nothing was waited for, or a socket could not be: the read ends in C
+		h.recv(true)
+	}
+}
+
+// firstWaiting is the first server with a reply to wait for (C flags them
+// after sending and after each read), or -1.
+func firstWaiting(srv []serverResult) int {
+	for i, s := range srv {
+		if s.wait && s.fd >= 0 {
+			return i
+		}
+	}
+	return -1
 }

@@ -39,7 +39,7 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 	defer c.Close()
 	_, err = c.Get(context.Background(), "k")
 	require.ErrorIs(t, err, ErrCacheMiss)
-	g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 	require.NoError(t, err)
 	h, cfg, err := c.e.prepare(g.h, "test", "", false)
 	require.NoError(t, err)
@@ -155,7 +155,7 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 				}
 			}
 		}
-		g, _, err := c.e.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+		g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 		require.NoError(t, err)
 		h, cfg, err := c.e.prepare(g.h, "test", "", false)
 		require.NoError(t, err)

@@ -7,29 +7,15 @@ import (
 	"time"
 )
 
-// handle is one pooled libmemcached handle and what the client knows of it.
-type handle struct {
-	c       *cHandle
-	gen     uint64         // configuration generation it was cloned at
-	ejEpoch uint64         // ejections applied to it (see ejections)
-	broken  bool           // an outcome did not prove its connections in step
-	srv     []serverResult // scratch for the last call's per-server results
-	w       waiter         // its sockets in the netpoller (split calls)
-	ix      keyIndex       // scratch: a read's keys (execGet)
-	rs      []keyResult    // scratch: a batch's store results (execStore)
-	req     sendReq        // a split call's request (split)
-	stepFn  func(int) bool // h.step
-	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
-}
-
-// batchKind says which calls can share one round trip.
-type batchKind uint8
+// callKind says what a call does, as the pool sees it: calls of the same
+// kind can share one round trip (when call.shares says they may).
+type callKind uint8
 
 const (
-	kindSolo   batchKind = iota // runs alone: everything but the three below
-	kindGet                     // Get, GetMulti: one memcached_mget for all
-	kindStore                   // Set, SetMulti: stores written back to back
-	kindDelete                  // Delete, DeleteMulti: deletes written back to back
+	callSolo   callKind = iota // any other call: runs alone
+	callGet                    // Get, GetMulti: one memcached_mget for all
+	callStore                  // Set, SetMulti: stores written back to back
+	callDelete                 // Delete, DeleteMulti: deletes written back to back
 )
 
 // Batch limits: what one round trip may carry (a call bigger than this
@@ -45,7 +31,8 @@ const (
 // getCall): a single-key call's slices point into its own arrays, so a Get
 // or Set allocates no call of its own.
 type call struct {
-	kind     batchKind
+	kind     callKind
+	shares   bool // may share a round trip with other calls of its kind (WithBatching)
 	op       string
 	ctx      context.Context
 	deadline time.Time // zero: none
@@ -100,15 +87,16 @@ var callPool = sync.Pool{New: func() any { return &call{wake: make(chan grant, 1
 
 // getCall returns a recycled call for keys (and items, for stores), with
 // its result slices ready.
-func getCall(ctx context.Context, kind batchKind, op string, keys []string, items []*Item) *call {
+func getCall(ctx context.Context, kind callKind, op string, keys []string, items []*Item) *call {
 	cl := callPool.Get().(*call)
 	cl.init(ctx, kind, op, keys, items)
 	return cl
 }
 
 // init readies a call from the pool.
-func (cl *call) init(ctx context.Context, kind batchKind, op string, keys []string, items []*Item) {
+func (cl *call) init(ctx context.Context, kind callKind, op string, keys []string, items []*Item) {
 	cl.kind, cl.op, cl.ctx, cl.keys, cl.items = kind, op, ctx, keys, items
+	cl.shares = kind != callSolo
 	cl.state = callNew
 	if dl, ok := ctx.Deadline(); ok {
 		cl.deadline = dl
@@ -122,7 +110,7 @@ func (cl *call) init(ctx context.Context, kind batchKind, op string, keys []stri
 	} else {
 		cl.result.errs = make([]*Error, n)
 	}
-	if kind == kindGet {
+	if kind == callGet {
 		if n == 1 {
 			cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
 		} else {
@@ -147,7 +135,7 @@ func putCall(cl *call) {
 // is reused last-in first-out (a few handles stay warm and the rest idle).
 // A call that finds none waits in line; when a handle comes back, the
 // first call in line takes it, together with every call in line that can
-// share its round trip (same batchKind, within the batch limits), and runs
+// share its round trip (same callKind, within the batch limits), and runs
 // them as one batch. A call that finds a handle free and nobody waiting
 // goes out at once, alone: batching never delays a call. After close,
 // waiting and later calls get ErrClosed at once, and close waits for the
@@ -194,7 +182,7 @@ func (p *pool) take(cl *call) (g grant, ok bool, err error) {
 	if p.closed {
 		return grant{}, false, ErrClosed
 	}
-	batchable := cl.kind != kindSolo
+	batchable := cl.shares
 	if batchable && p.batches >= maxBatches() {
 		// wait in line
 	} else if len(p.queue) == 0 || !batchable && !p.soloQueued() {
@@ -298,7 +286,7 @@ func (p *pool) remove(cl *call) {
 // soloQueued reports whether a call that runs alone waits in line (p.mu held).
 func (p *pool) soloQueued() bool {
 	for _, cl := range p.queue {
-		if cl.kind == kindSolo {
+		if !cl.shares {
 			return true
 		}
 	}
@@ -346,7 +334,7 @@ func (p *pool) release(h *handle, batchable bool) {
 func (p *pool) nextBatch() []*call {
 	at := -1
 	for i, cl := range p.queue {
-		if cl.kind == kindSolo || p.batches < maxBatches() {
+		if !cl.shares || p.batches < maxBatches() {
 			at = i
 			break
 		}
@@ -355,15 +343,15 @@ func (p *pool) nextBatch() []*call {
 		return nil
 	}
 	head := p.queue[at]
-	if head.kind != kindSolo {
+	if head.shares {
 		p.batches++
 	}
 	batch := append(head.batch[:0], head)
 	keys, bytes := len(head.keys), head.bytes
 	w := at // the queue is filtered in place: what stays moves up
 	for _, cl := range p.queue[at+1:] {
-		fits := head.kind != kindSolo && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
-			(head.kind == kindGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes)
+		fits := head.shares && cl.shares && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
+			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes)
 		if fits {
 			batch = append(batch, cl)
 			keys += len(cl.keys)
@@ -388,7 +376,7 @@ func (p *pool) nextBatch() []*call {
 	head.batch = nil
 	batch[0].batch = batch
 	batch[0].state = callLeading
-	if head.kind != kindSolo {
+	if head.shares {
 		p.nBatches++
 		p.nCarried += uint64(len(batch) - 1)
 	}

@@ -1,7 +1,8 @@
 package libmemcached
 
-// The types both builds of the thin layer share: libmemcached.go (cgo)
-// and nocgo.go (CGO_ENABLED=0, where every call fails).
+// The values that cross the cgo boundary, shared by both builds of the
+// thin layer: libmemcached.go (cgo) and nocgo.go (CGO_ENABLED=0, where
+// every call fails).
 
 // keyResult is one key's outcome, read from the result array.
 type keyResult struct {
