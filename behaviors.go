@@ -3,7 +3,6 @@ package libmemcached
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 )
@@ -267,12 +266,6 @@ func byName[T ~int | ~int32 | ~uint32](v any, names map[string]T, valid func(T) 
 	return 0, false
 }
 
-// toInt64 and toUint64 read a value of a Go integer type (signed and
-// unsigned respectively; the caller has switched on its type).
-func toInt64(v any) int64 { return reflect.ValueOf(v).Int() }
-
-func toUint64(v any) uint64 { return reflect.ValueOf(v).Uint() }
-
 // resolveBehaviors validates a name -> value map into settings in table order.
 func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {
 	var list []behaviorSetting
@@ -406,7 +399,7 @@ func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 			return false, errorf(op, "", ErrFailure, msg)
 		}
 		for _, x := range s {
-			if rc := next.apply(x); !rc.Success() {
+			if rc := next.apply(x.b, x.v); !rc.Success() {
 				err := behaviorError(op, x.b, x.v, rc, next.lastError())
 				next.free()
 				return false, err
@@ -464,4 +457,77 @@ func (c *Client) Behaviors() (map[string]any, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// hashValueProblem says why v is not a value of hash behavior b, or "":
+// libmemcached leaves the hash as it was and reports success for a value
+// past its enum.
+func hashValueProblem(b Behavior, v uint64) string {
+	if b != BehaviorHash && b != BehaviorKetamaHash {
+		return ""
+	}
+	switch {
+	case v == uint64(HashCRC32) && b == BehaviorKetamaHash:
+		return `ketama_hash "crc32" is not supported: the CRC-32 is a custom key hash ("hash"), and libmemcached takes ketama_hash as one of its own algorithms`
+	case v == uint64(HashCRC32):
+		return ""
+	case v >= uint64(HashMax):
+		return fmt.Sprintf("%s = %d is not a hash algorithm; want one of %s", b, v, choices(hashNames))
+	}
+	return ""
+}
+
+// placementBehaviors are the behaviors that change the key hash or the
+// distribution; a client with gomemcache's placement refuses them.
+var placementBehaviors = []Behavior{BehaviorHash, BehaviorDistribution, BehaviorKetama, BehaviorKetamaWeighted, BehaviorSortHosts}
+
+// checkPlacementChange refuses, on a client with gomemcache's placement, a
+// behavior change that would replace its hash or distribution.
+func (c *Client) checkPlacementChange(op string, s []behaviorSetting) error {
+	if !c.gomemcache {
+		return nil
+	}
+	for _, x := range s {
+		for _, b := range placementBehaviors {
+			if x.b == b {
+				return errorf(op, "", ErrInvalidArguments, fmt.Sprintf(
+					"%s cannot change on a client with gomemcache's placement (WithGomemcachePlacement): it would move most keys; make a second client to change placement", x.b))
+			}
+		}
+	}
+	return nil
+}
+
+// settleMaster builds a changed master's distribution once from its
+// settings (golibmc_settle) and checks it.
+func settleMaster(op string, m cMaster) error {
+	if rc := m.settle(-1); !rc.Success() {
+		return newError(op, "", rc, m.lastError())
+	}
+	return checkMaster(op, m)
+}
+
+// checkMaster refuses a configuration the client cannot run safely,
+// however it was made (options, configuration string, behaviors): UDP, a
+// namespace that is not a valid key prefix, a behavior value out of range,
+// and as many replicas as servers.
+func checkMaster(op string, m cMaster) error {
+	if m.behavior(BehaviorUseUDP) != 0 {
+		return &Error{Op: op, Code: ReturnDeprecated, sentinel: ErrNotSupported,
+			Message: "UDP is not supported: libmemcached " + HeaderVersion + " deprecated it, and a UDP request has no reply to report its outcome"}
+	}
+	if ns := m.namespace(); ns != "" {
+		if p := namespaceProblem(ns); p != "" {
+			return errorf(op, "", ErrMalformedKey, "namespace: "+p)
+		}
+	}
+	for _, b := range behaviorTable {
+		if err := b.check(op, m.behavior(b.b)); err != nil {
+			return err
+		}
+	}
+	if r, n := m.behavior(BehaviorNumberOfReplicas), m.serverCount(); r > 0 && r >= uint64(n) {
+		return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("num_replicas %d with %d servers: there must be fewer replicas than servers", r, n))
+	}
+	return nil
 }

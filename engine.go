@@ -42,8 +42,7 @@ type config struct {
 	gen        uint64
 	servers    []serverID
 	names      []string // servers' names as errors and Stats report them
-	namespace  string
-	maxKey     int // MaxKeyLen less the namespace
+	keyRules            // namespace, and the longest key it leaves
 	hash       Hash
 	poll       time.Duration // the poll timeout: how long a split call waits for a reply
 	autoEject  bool
@@ -84,7 +83,6 @@ func (e *engine) readConfig(gen uint64) *config {
 	cfg := &config{
 		gen:        gen,
 		servers:    m.servers(e.scratch),
-		namespace:  m.namespace(),
 		hash:       m.keyHash(),
 		poll:       time.Duration(m.behavior(BehaviorPollTimeout)) * time.Millisecond,
 		autoEject:  m.behavior(BehaviorAutoEjectHosts) != 0,
@@ -92,6 +90,7 @@ func (e *engine) readConfig(gen uint64) *config {
 		cas:        m.behavior(BehaviorSupportCAS) != 0,
 		distribute: Distribution(m.behavior(BehaviorDistribution)),
 	}
+	cfg.namespace = m.namespace()
 	cfg.maxKey = MaxKeyLen - len(cfg.namespace)
 	cfg.ejectFor = int64(m.behavior(BehaviorDeadTimeout))
 	if cfg.ejectFor == 0 {
@@ -164,32 +163,6 @@ func (e *engine) wait(cl *call, key string) (g grant, lead bool, err error) {
 	}
 	fail.sent = sent // its batch sends it all the same
 	return grant{}, false, fail
-}
-
-// do runs fn alone with a handle (commands that cannot share a round
-// trip): begin, wait for a handle, fn, release.
-func (e *engine) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
-	if _, err := e.begin(ctx, op, key); err != nil {
-		return err
-	}
-	cl := getCall(ctx, callSolo, op, nil, nil)
-	g, _, err := e.wait(cl, key)
-	putCall(cl)
-	if err != nil {
-		return err
-	}
-	h, cfg, err := e.prepare(g.h, op, key, false)
-	if err != nil {
-		return err
-	}
-	ms := remainingMS(ctx) // the time left after waiting in line
-	if ms == 0 {
-		err = ctxError(op, key, context.DeadlineExceeded)
-	} else {
-		err = fn(h, cfg, ms)
-	}
-	e.release(h, cfg, false)
-	return err
 }
 
 // keyError builds the error of one key's failed outcome, with the server
@@ -349,4 +322,14 @@ func (e *ejections) reset() {
 	clear(e.until)
 	e.epoch.Add(1)
 	e.mu.Unlock()
+}
+
+// probe is a handle holding one server of the client, for the commands
+// every server answers on its own (stats, version, flush_all): run on a
+// handle of its own, each server's outcome is its own, and one server down
+// or hung costs the others nothing.
+type probe struct {
+	sem chan struct{} // held by the command in flight
+	h   *cHandle
+	gen uint64
 }

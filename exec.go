@@ -7,6 +7,7 @@ package libmemcached
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // newCall makes a call of kind for keys (and items, for stores); it may
@@ -196,99 +197,6 @@ func stepLost(lost []bool, server int) bool {
 	return false
 }
 
-// keyIndex finds the positions of a batch's keys, for the records of a
-// read. It lives on the handle and is reused: a read allocates nothing but
-// its items.
-type keyIndex struct {
-	keys  []string // every call's keys, back to back
-	next  []int32  // the next position of the same key, or -1
-	seen  []int32  // per first position: records read for the key
-	got   []*Item  // per position
-	where map[string]int32
-}
-
-// smallIndex: up to this many keys are found by comparing them all.
-const smallIndex = 16
-
-// index builds h's key index for batch.
-func (h *handle) index(batch []*call) *keyIndex {
-	ix := &h.ix
-	for _, cl := range batch {
-		ix.keys = append(ix.keys, cl.keys...)
-	}
-	n := len(ix.keys)
-	ix.next = grow(ix.next, n)
-	ix.seen = grow(ix.seen, n)
-	ix.got = grow(ix.got, n)
-	if n > smallIndex && ix.where == nil {
-		ix.where = make(map[string]int32, n)
-	}
-	for i := n - 1; i >= 0; i-- {
-		ix.next[i] = -1
-		if n > smallIndex {
-			if j, ok := ix.where[ix.keys[i]]; ok {
-				ix.next[i] = j
-			}
-			ix.where[ix.keys[i]] = int32(i)
-			continue
-		}
-		for j := i + 1; j < n; j++ {
-			if ix.keys[j] == ix.keys[i] {
-				ix.next[i] = int32(j)
-				break
-			}
-		}
-	}
-	return ix
-}
-
-// find returns the first position of key k, or -1.
-func (ix *keyIndex) find(k []byte) int32 {
-	if len(ix.keys) > smallIndex {
-		if i, ok := ix.where[string(k)]; ok {
-			return i
-		}
-		return -1
-	}
-	for i, key := range ix.keys {
-		if key == string(k) {
-			return int32(i)
-		}
-	}
-	return -1
-}
-
-// count is how many positions ask the key first asked at position i.
-func (ix *keyIndex) count(i int32) int32 {
-	n := int32(0)
-	for ; i >= 0; i = ix.next[i] {
-		n++
-	}
-	return n
-}
-
-// reset empties the index, keeping its memory (a large map is dropped).
-func (ix *keyIndex) reset() {
-	if cap(ix.keys) > batchKeys { // one large GetMulti: do not keep its memory
-		*ix = keyIndex{}
-		return
-	}
-	clear(ix.keys)
-	clear(ix.got)
-	ix.keys = ix.keys[:0]
-	clear(ix.where)
-}
-
-// grow returns s with length n, zeroed.
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
-}
-
 // execStore writes every item (or key) of the batch and gives each call
 // its per-key errors.
 func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
@@ -465,4 +373,140 @@ func getPacked() *packed {
 	p := packedPool.Get().(*packed)
 	p.reset()
 	return p
+}
+
+// do runs fn alone with a handle (commands that cannot share a round
+// trip): begin, wait for a handle, fn, release.
+func (e *engine) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
+	if _, err := e.begin(ctx, op, key); err != nil {
+		return err
+	}
+	cl := getCall(ctx, callSolo, op, nil, nil)
+	g, _, err := e.wait(cl, key)
+	putCall(cl)
+	if err != nil {
+		return err
+	}
+	h, cfg, err := e.prepare(g.h, op, key, false)
+	if err != nil {
+		return err
+	}
+	ms := remainingMS(ctx) // the time left after waiting in line
+	if ms == 0 {
+		err = ctxError(op, key, context.DeadlineExceeded)
+	} else {
+		err = fn(h, cfg, ms)
+	}
+	e.release(h, cfg, false)
+	return err
+}
+
+// waitDeadline is when a split wait must end: the context's deadline or
+// the poll timeout from now, whichever is first (zero: neither). A passed
+// deadline ends the wait at once.
+func waitDeadline(ctx context.Context, cfg *config) time.Time {
+	var d time.Time
+	if cfg.poll > 0 {
+		d = time.Now().Add(cfg.poll)
+	}
+	if dl, ok := ctx.Deadline(); ok && (d.IsZero() || dl.Before(d)) {
+		d = dl
+	}
+	return d
+}
+
+// splitGet is a read whose waits happen in the netpoller (see split).
+func (e *engine) splitGet(h *handle, cfg *config, p *packed, ctx context.Context) {
+	h.req = sendReq{ctx: ctx, p: p, late: h.req.late[:0]}
+	e.split(h, waitDeadline(ctx, cfg))
+	h.req = sendReq{late: h.req.late[:0]}
+}
+
+// step is the callback of every wait of a split call (pollConn.wait): its
+// first call on a call not yet sent sends the request and says whether
+// the server waited on has replies coming on that very socket; every other
+// call reads what has arrived (golibmc_get_recv, golibmc_store_recv,
+// without waiting) and says whether that server's reply is complete. It
+// is bound once per handle (h.stepFn), so a wait allocates nothing.
+func (h *handle) step(int) bool {
+	r := &h.req
+	if !r.sent {
+		r.sent = true
+		ms := remainingMS(r.ctx)
+		if r.store {
+			h.c.requestSend(ms, r.cmd, r.p, r.arg)
+		} else {
+			h.c.getSend(ms, r.p)
+		}
+		h.srv = h.c.servers(h.srv)
+		s, pc := h.srv[r.at], h.w.watched(r.at)
+		return !(pc != nil && s.wait && s.fd == pc.fd)
+	}
+	return h.recv(false) == 0 || !h.srv[r.at].wait
+}
+
+// recv reads what has arrived of the replies (block: waiting in C for the
+// rest) and returns how many servers still wait for bytes.
+func (h *handle) recv(block bool) int {
+	r := &h.req
+	ms := remainingMS(r.ctx)
+	var n int
+	if r.store {
+		n = h.c.requestRecv(ms, r.cmd, r.p.len(), r.late, block)
+	} else {
+		n = h.c.getRecv(ms, r.p, r.late, block)
+	}
+	r.late = r.late[:0]
+	r.read, r.waiting = true, n
+	h.srv = h.c.servers(h.srv)
+	return n
+}
+
+// split sends h.req and reads its replies, parking in the netpoller while
+// a server's reply is incomplete, until every reply is in or deadline
+// passes (a server late by then has its socket shut down and its part
+// fails with a timeout). The request is sent from inside the first wait
+// when a socket is already watched: its reply cannot then arrive before
+// the wait starts. A socket that cannot be watched makes the rest of the
+// call wait in C.
+func (e *engine) split(h *handle, deadline time.Time) {
+	r := &h.req
+	if h.stepFn == nil {
+		h.stepFn = h.step
+	}
+	r.at = h.w.any()
+	if r.at < 0 {
+		r.at = 0
+		h.step(0) // sends
+	}
+	for i := r.at; i >= 0; i = firstWaiting(h.srv) {
+		pc := h.w.watched(i)
+		if r.sent {
+			var err error
+			if pc, err = h.w.conn(h.c, i, h.srv[i].fd); err != nil {
+				h.recv(true) // the rest waits in C
+				return
+			}
+		}
+		r.at = i
+		if err := pc.wait(deadline, h.stepFn); err != nil { // timed out, or the socket failed
+			h.w.shutdown(i)
+			r.late = append(r.late, uint32(i))
+			h.recv(false)
+		}
+	}
+	if !r.read || r.waiting > 0 { // nothing was waited for, or a socket could not be: the read ends in C
+		h.recv(true)
+	}
+}
+
+// firstWaiting is the first server with a reply to wait for (C flags them
+// after sending and after each read), or -1.
+func firstWaiting(srv []serverResult) int {
+	for i, s := range srv {
+		if s.wait && s.fd >= 0 {
+			return i
+		}
+	}
+	return -1
 }

@@ -8,16 +8,6 @@ import (
 	"sync"
 )
 
-// probe is a handle holding one server of the client, for the commands
-// every server answers on its own (stats, version, flush_all): run on a
-// handle of its own, each server's outcome is its own, and one server down
-// or hung costs the others nothing.
-type probe struct {
-	sem chan struct{} // held by the command in flight
-	h   *cHandle
-	gen uint64
-}
-
 // fanOut runs fn on every server in parallel, each on its probe handle,
 // and returns nil or a *MultiError keyed by server name.
 func (e *engine) fanOut(ctx context.Context, op string, fn func(i int, h *cHandle, ms int32) keyResult) error {

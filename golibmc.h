@@ -59,9 +59,6 @@
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #if !defined(LIBMEMCACHED_VERSION_HEX) || LIBMEMCACHED_VERSION_HEX < 0x001000000
 #error "golibmc needs libmemcached 1.0 or later (libmemcached-awesome 1.1 recommended)"
@@ -315,8 +312,11 @@ GOLIBMC_FN int golibmc_lend_check(int binary) {
 // adding a second reallocates the instance array, and libmemcached leaves
 // the first one's read pointer at the old address until it connects), and
 // checks that golibmc_set_buffering reads back through
-// memcached_behavior_get and changes nothing else. It returns the layout.
-GOLIBMC_FN int golibmc_layout_check(void) {
+// memcached_behavior_get and changes nothing else. It returns the layout,
+// or none without looking when the private layout is not to be used at all
+// (enabled 0: GOLIBMC_PRIVATE_LAYOUT=off).
+GOLIBMC_FN int golibmc_layout_check(int enabled) {
+  if (!enabled) return golibmc_layout = GOLIBMC_LAYOUT_NONE;
   int ok11 = 1, ok10 = 1, flips = 1;
   const char *hosts[2] = {"127.0.0.1", "127.0.0.2"};
   in_port_t ports[2] = {47131, 39017};
@@ -355,14 +355,6 @@ GOLIBMC_FN int golibmc_layout_check(void) {
   return layout;
 }
 
-// golibmc_layout_force sets the layout in use and returns the one before
-// (tests: GOLIBMC_LAYOUT_NONE runs the library as on a libmemcached that
-// neither mirror matches).
-GOLIBMC_FN int golibmc_layout_force(int layout) {
-  int was = golibmc_layout;
-  golibmc_layout = layout;
-  return was;
-}
 
 // What golibmc_verify_fd tells of a socket.
 enum {
@@ -451,39 +443,6 @@ GOLIBMC_FN uint64_t golibmc_inst_error_query(const memcached_st *mc, const memca
   return e->query_id;
 }
 
-// golibmc_layout_probe checks the private reads on a live connection to
-// host:port (a memcached the caller started): it stores two items, asks
-// for both in one mget and takes the first reply only. It copies up to cap
-// bytes of what golibmc_inst_unread then shows (the second reply, read
-// from the socket and not parsed) into out, and returns
-// the socket when golibmc_verify_socket confirms it, -1 when it does not,
-// or -3 when the server did not answer.
-GOLIBMC_FN int golibmc_layout_probe(const char *host, in_port_t port, char *out, size_t cap, size_t *n) {
-  const char *keys[2] = {"golibmc-probe-a", "golibmc-probe-b"};
-  size_t lens[2] = {15, 15};
-  int ret = -3;
-  *n = 0;
-  memcached_st *mc = memcached_create(NULL);
-  if (mc == NULL) return ret;
-  if (memcached_server_add(mc, host, port) == MEMCACHED_SUCCESS &&
-      memcached_set(mc, keys[0], lens[0], "a", 1, 0, 0) == MEMCACHED_SUCCESS &&
-      memcached_set(mc, keys[1], lens[1], "b", 1, 0, 0) == MEMCACHED_SUCCESS &&
-      memcached_mget(mc, keys, lens, 2) == MEMCACHED_SUCCESS) {
-    memcached_return_t rc;
-    memcached_result_st *r = memcached_fetch_result(mc, NULL, &rc);
-    if (r != NULL) {
-      const memcached_instance_st *s = memcached_server_instance_by_position(mc, 0);
-      const char *at;
-      size_t have = golibmc_inst_unread(s, &at);
-      *n = have < cap ? have : cap;
-      if (*n) memcpy(out, at, *n);
-      ret = golibmc_verify_socket(mc, 0) == GOLIBMC_SOCKET_SAME ? golibmc_inst_fd(s) : -1;
-      memcached_result_free(r);
-    }
-  }
-  memcached_free(mc);
-  return ret;
-}
 
 
 // GOLIBMC_LM10 is 1 when compiled against libmemcached 1.0.x (1.0.18),
@@ -2677,16 +2636,6 @@ GOLIBMC_FN memcached_return_t golibmc_server_by_key(golibmc_handle *h, memcached
 }
 
 
-// golibmc_c_heap returns the bytes malloc has handed out (glibc's
-// mallinfo2), or -1 where it is not available; the leak checks read it.
-GOLIBMC_FN int64_t golibmc_c_heap(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 mi = mallinfo2();
-  return (int64_t) mi.uordblks + (int64_t) mi.hblkhd;
-#else
-  return -1;
-#endif
-}
 
 
 // ---------------------------------------------------------------------------

@@ -8,21 +8,6 @@ import (
 	"time"
 )
 
-// handle is one pooled libmemcached handle and what the client knows of it.
-type handle struct {
-	c       *cHandle
-	gen     uint64         // configuration generation it was cloned at
-	ejEpoch uint64         // ejections applied to it (see ejections)
-	broken  bool           // an outcome did not prove its connections in step
-	srv     []serverResult // scratch for the last call's per-server results
-	w       waiter         // its sockets in the netpoller (split calls)
-	ix      keyIndex       // scratch: a read's keys (execGet)
-	rs      []keyResult    // scratch: a batch's store results (execStore)
-	req     sendReq        // a split call's request (split)
-	stepFn  func(int) bool // h.step
-	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
-}
-
 // prepare readies a granted handle: a slot without one, or a handle cloned
 // before the last configuration change, gets a fresh clone of the master;
 // servers ejected since it was last used are ejected on it too. On failure

@@ -83,8 +83,15 @@ func namespaceProblem(ns string) string {
 	return ""
 }
 
+// keyRules are what a key must be, given the namespace in force (the
+// client's configuration holds them).
+type keyRules struct {
+	namespace string
+	maxKey    int // MaxKeyLen less the namespace
+}
+
 // checkKey validates a key for op against the namespace in force.
-func checkKey(cfg *config, op, key string) error {
+func (cfg keyRules) checkKey(op, key string) error {
 	if validKey(key, cfg.maxKey) {
 		return nil
 	}
@@ -92,11 +99,11 @@ func checkKey(cfg *config, op, key string) error {
 }
 
 // checkItem validates an item before anything is sent.
-func checkItem(cfg *config, op string, item *Item) error {
+func (cfg keyRules) checkItem(op string, item *Item) error {
 	if item == nil {
 		return errorf(op, "", ErrInvalidArguments, "nil item")
 	}
-	if err := checkKey(cfg, op, item.Key); err != nil {
+	if err := cfg.checkKey(op, item.Key); err != nil {
 		return err
 	}
 	return checkExpiration(op, item.Key, item.Expiration)

@@ -48,33 +48,11 @@ func cBytes(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
-// privateLayout is golibmc_layout_check's verdict on the loaded library:
-// which mirror of its private instance struct matched (11 for 1.1.x, 10 for
-// 1.0.18), or 0 when none did and the features that need it are off.
-var privateLayout = int(C.golibmc_layout_check())
-
-// forceLayout sets the private layout in use and returns the one before;
-// tests use 0 to run the library as on a libmemcached that neither mirror
-// matches (no netpoller waits, buffered stores or reply checks).
-func forceLayout(layout int) int {
-	was := int(C.golibmc_layout_force(C.int(layout)))
-	splitAvailable.Store(layout != 0)
-	return was
-}
-
-// probeLayout reads, through the private layout, a live connection to a
-// memcached at host:port that answered the first of two pipelined gets
-// (golibmc_layout_probe): the socket as the kernel confirms it (-1: the
-// kernel disagrees, -3: no answer), and the bytes read from it
-// and not parsed yet. The tests check both on every libmemcached version.
-func probeLayout(host string, port int) (fd int, unread string) {
-	ch := C.CString(host)
-	defer C.free(unsafe.Pointer(ch))
-	var buf [256]C.char
-	var n C.size_t
-	fd = int(C.golibmc_layout_probe(ch, C.in_port_t(port), &buf[0], C.size_t(len(buf)), &n))
-	return fd, C.GoStringN(&buf[0], C.int(n))
-}
+// checkLayout is golibmc_layout_check: which mirror of libmemcached's
+// private instance struct matches the loaded library (11 for 1.1.x, 10 for
+// 1.0.18), or 0 when none does or enabled is false (nothing is looked at),
+// and the features that need it are off.
+func checkLayout(enabled bool) int { return int(C.golibmc_layout_check(cBool(enabled))) }
 
 // HeaderVersion is the version of the libmemcached headers the package was
 // compiled against (LIBMEMCACHED_VERSION_STRING); LibraryVersion is the
@@ -208,9 +186,6 @@ func (m cMaster) applyEjections(idx []uint32, until []int64) {
 func hashValue(key string, h Hash) uint32 {
 	return uint32(C.memcached_generate_hash_value(cStr(key), C.size_t(len(key)), C.memcached_hash_t(h)))
 }
-
-// cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
-func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
 
 // readServer decodes one server identity written by golibmc_put_server.
 func readServer(b []byte) (serverID, []byte) {

@@ -4,10 +4,10 @@ package libmemcached
 // crossings (split calls).
 
 import (
-	"context"
 	"errors"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -52,11 +52,22 @@ var defaultPollMode = func() PollMode {
 }()
 
 // splitAvailable: the split needs each connection's socket, read through
-// the private layout golibmc_layout_check validated. It turns off for the
-// process if a connection's socket is ever proven another (socketOther).
+// the private layout golibmc_layout_check validated (see privateLayout). It
+// turns off for the process if a connection's socket is ever proven
+// another (socketOther).
 var splitAvailable atomic.Bool
 
-func init() { splitAvailable.Store(privateLayout != 0) }
+// privateLayout checks, once, which mirror of libmemcached's private
+// instance struct the loaded library matches (checkLayout: 0 for none),
+// when the first client is made (nothing is done at import). The
+// environment variable GOLIBMC_PRIVATE_LAYOUT=off makes it none without
+// looking: every call then runs through libmemcached's own calls alone
+// (no checked replies, no netpoller waits; see docs/development.md).
+var privateLayout = sync.OnceValue(func() int {
+	layout := checkLayout(os.Getenv("GOLIBMC_PRIVATE_LAYOUT") != "off")
+	splitAvailable.Store(layout != 0)
+	return layout
+})
 
 // waiter parks goroutines in the netpoller on the sockets of one handle:
 // per server, a duplicate (F_DUPFD_CLOEXEC) of libmemcached's socket,
@@ -84,16 +95,6 @@ type pollConn struct {
 
 // errNoSocket: a server's socket could not be duplicated or watched.
 var errNoSocket = errors.New("socket not available to the netpoller")
-
-// socketCheck is what verifySocket tells of a socket read through the
-// private layout.
-type socketCheck int
-
-const (
-	socketOther   socketCheck = 0  // the kernel answered: not the connection (the layout is wrong)
-	socketSame    socketCheck = 1  // the connection
-	socketUnknown socketCheck = -1 // cannot be told now (the connection was reset, or is gone)
-)
 
 // conn returns the netpoller wrapper of server i's socket fd on handle h.
 // A new socket is first checked against libmemcached's public view of the
@@ -258,128 +259,4 @@ func splitFor(m PollMode, w *waiter, n int) bool {
 		w.drop()
 	}
 	return false
-}
-
-// waitDeadline is when a split wait must end: the context's deadline or
-// the poll timeout from now, whichever is first (zero: neither). A passed
-// deadline ends the wait at once.
-func waitDeadline(ctx context.Context, cfg *config) time.Time {
-	var d time.Time
-	if cfg.poll > 0 {
-		d = time.Now().Add(cfg.poll)
-	}
-	if dl, ok := ctx.Deadline(); ok && (d.IsZero() || dl.Before(d)) {
-		d = dl
-	}
-	return d
-}
-
-// splitGet is a read whose waits happen in the netpoller (see split).
-func (e *engine) splitGet(h *handle, cfg *config, p *packed, ctx context.Context) {
-	h.req = sendReq{ctx: ctx, p: p, late: h.req.late[:0]}
-	e.split(h, waitDeadline(ctx, cfg))
-	h.req = sendReq{late: h.req.late[:0]}
-}
-
-// sendReq is the request a split call sends and whose replies it reads.
-type sendReq struct {
-	ctx     context.Context
-	store   bool
-	cmd     command
-	arg     uint64
-	p       *packed
-	sent    bool     // the request went out
-	read    bool     // its replies were read at least once
-	waiting int      // servers still waiting for bytes after the last read
-	at      int      // the server whose socket is waited on
-	late    []uint32 // servers that did not answer in time, for the next read
-}
-
-// step is the callback of every wait of a split call (pollConn.wait): its
-// first call on a call not yet sent sends the request and says whether
-// the server waited on has replies coming on that very socket; every other
-// call reads what has arrived (golibmc_get_recv, golibmc_store_recv,
-// without waiting) and says whether that server's reply is complete. It
-// is bound once per handle (h.stepFn), so a wait allocates nothing.
-func (h *handle) step(int) bool {
-	r := &h.req
-	if !r.sent {
-		r.sent = true
-		ms := remainingMS(r.ctx)
-		if r.store {
-			h.c.requestSend(ms, r.cmd, r.p, r.arg)
-		} else {
-			h.c.getSend(ms, r.p)
-		}
-		h.srv = h.c.servers(h.srv)
-		s, pc := h.srv[r.at], h.w.watched(r.at)
-		return !(pc != nil && s.wait && s.fd == pc.fd)
-	}
-	return h.recv(false) == 0 || !h.srv[r.at].wait
-}
-
-// recv reads what has arrived of the replies (block: waiting in C for the
-// rest) and returns how many servers still wait for bytes.
-func (h *handle) recv(block bool) int {
-	r := &h.req
-	ms := remainingMS(r.ctx)
-	var n int
-	if r.store {
-		n = h.c.requestRecv(ms, r.cmd, r.p.len(), r.late, block)
-	} else {
-		n = h.c.getRecv(ms, r.p, r.late, block)
-	}
-	r.late = r.late[:0]
-	r.read, r.waiting = true, n
-	h.srv = h.c.servers(h.srv)
-	return n
-}
-
-// split sends h.req and reads its replies, parking in the netpoller while
-// a server's reply is incomplete, until every reply is in or deadline
-// passes (a server late by then has its socket shut down and its part
-// fails with a timeout). The request is sent from inside the first wait
-// when a socket is already watched: its reply cannot then arrive before
-// the wait starts. A socket that cannot be watched makes the rest of the
-// call wait in C.
-func (e *engine) split(h *handle, deadline time.Time) {
-	r := &h.req
-	if h.stepFn == nil {
-		h.stepFn = h.step
-	}
-	r.at = h.w.any()
-	if r.at < 0 {
-		r.at = 0
-		h.step(0) // sends
-	}
-	for i := r.at; i >= 0; i = firstWaiting(h.srv) {
-		pc := h.w.watched(i)
-		if r.sent {
-			var err error
-			if pc, err = h.w.conn(h.c, i, h.srv[i].fd); err != nil {
-				h.recv(true) // the rest waits in C
-				return
-			}
-		}
-		r.at = i
-		if err := pc.wait(deadline, h.stepFn); err != nil { // timed out, or the socket failed
-			h.w.shutdown(i)
-			r.late = append(r.late, uint32(i))
-			h.recv(false)
-		}
-	}
-	if !r.read || r.waiting > 0 { // nothing was waited for, or a socket could not be: the read ends in C
-		h.recv(true)
-	}
-}
-
-// firstWaiting is the first server with a reply to wait for (C flags them
-// after sending and after each read), or -1.
-func firstWaiting(srv []serverResult) int {
-	for i, s := range srv {
-		if s.wait && s.fd >= 0 {
-			return i
-		}
-	}
-	return -1
 }

@@ -30,7 +30,7 @@ func fdOf(t *testing.T, conn interface{ File() (*os.File, error) }) int {
 // not a socket at all); a connection the server has reset, which has no
 // peer left to compare, cannot be told.
 func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
-	if privateLayout == 0 {
+	if privateLayout() == 0 {
 		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
 	}
 	s := mctest.Start(t)
@@ -77,10 +77,10 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 // made) never turn the netpoller off for the process: afterwards calls
 // still wait in it (the handle's sockets are watched by the netpoller).
 func TestRestartsKeepTheNetpoller(t *testing.T) {
-	if privateLayout == 0 {
+	if privateLayout() == 0 {
 		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
 	}
-	t.Cleanup(func() { splitAvailable.Store(privateLayout != 0) }) // for the other tests, whatever happens here
+	t.Cleanup(func() { splitAvailable.Store(privateLayout() != 0) }) // for the other tests, whatever happens here
 	s1, s2 := mctest.Start(t), mctest.Start(t)
 	p := mctest.StartProxy(t, s2.Addr)
 	for _, binary := range []bool{false, true} {

@@ -14,15 +14,12 @@ const cgoAvailable = false
 // LinkInfo says how libmemcached was linked into this binary.
 const LinkInfo = "not linked: built with CGO_ENABLED=0"
 
-const privateLayout = 0
-
 // HeaderVersion is empty: no libmemcached headers were compiled in.
 var HeaderVersion = ""
 
 func libraryVersion() string                        { return "" }
-func forceLayout(int) int                           { return 0 }
+func checkLayout(bool) int                          { return 0 }
 func hashValue(string, Hash) uint32                 { return 0 }
-func cHeapInUse() int64                             { return -1 }
 func newCMaster() (cMaster, bool)                   { return cMaster{}, false }
 func newCMasterFromConfig(string) (cMaster, string) { return cMaster{}, errNoCgo }
 

@@ -438,3 +438,139 @@ func (p *pool) stats() PoolStats {
 	defer p.mu.Unlock()
 	return PoolStats{Size: p.size, Open: p.open, InUse: p.inUse, Queued: len(p.queue), Batches: p.nBatches, Carried: p.nCarried}
 }
+
+// PoolStats describes a client's pool of libmemcached handles.
+type PoolStats struct {
+	Size   int // the bound set by WithPoolSize
+	Open   int // handles created and not yet freed (each has its own connections)
+	InUse  int // handles lent to calls in flight
+	Queued int // calls waiting in line for a handle
+
+	// Implicit pipelining (see WithBatching), since the client was made:
+	Batches uint64 // round trips that carried calls from the line
+	Carried uint64 // calls that went in a batch another call led
+
+	Ejected int // servers libmemcached ejected (auto_eject) that are not back yet
+}
+
+// handle is one pooled libmemcached handle and what the client knows of it.
+type handle struct {
+	c       *cHandle
+	gen     uint64         // configuration generation it was cloned at
+	ejEpoch uint64         // ejections applied to it (see ejections)
+	broken  bool           // an outcome did not prove its connections in step
+	srv     []serverResult // scratch for the last call's per-server results
+	w       waiter         // its sockets in the netpoller (split calls)
+	ix      keyIndex       // scratch: a read's keys (execGet)
+	rs      []keyResult    // scratch: a batch's store results (execStore)
+	req     sendReq        // a split call's request (split)
+	stepFn  func(int) bool // h.step
+	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
+}
+
+// keyIndex finds the positions of a batch's keys, for the records of a
+// read. It lives on the handle and is reused: a read allocates nothing but
+// its items.
+type keyIndex struct {
+	keys  []string // every call's keys, back to back
+	next  []int32  // the next position of the same key, or -1
+	seen  []int32  // per first position: records read for the key
+	got   []*Item  // per position
+	where map[string]int32
+}
+
+// smallIndex: up to this many keys are found by comparing them all.
+const smallIndex = 16
+
+// index builds h's key index for batch.
+func (h *handle) index(batch []*call) *keyIndex {
+	ix := &h.ix
+	for _, cl := range batch {
+		ix.keys = append(ix.keys, cl.keys...)
+	}
+	n := len(ix.keys)
+	ix.next = grow(ix.next, n)
+	ix.seen = grow(ix.seen, n)
+	ix.got = grow(ix.got, n)
+	if n > smallIndex && ix.where == nil {
+		ix.where = make(map[string]int32, n)
+	}
+	for i := n - 1; i >= 0; i-- {
+		ix.next[i] = -1
+		if n > smallIndex {
+			if j, ok := ix.where[ix.keys[i]]; ok {
+				ix.next[i] = j
+			}
+			ix.where[ix.keys[i]] = int32(i)
+			continue
+		}
+		for j := i + 1; j < n; j++ {
+			if ix.keys[j] == ix.keys[i] {
+				ix.next[i] = int32(j)
+				break
+			}
+		}
+	}
+	return ix
+}
+
+// find returns the first position of key k, or -1.
+func (ix *keyIndex) find(k []byte) int32 {
+	if len(ix.keys) > smallIndex {
+		if i, ok := ix.where[string(k)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, key := range ix.keys {
+		if key == string(k) {
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+// count is how many positions ask the key first asked at position i.
+func (ix *keyIndex) count(i int32) int32 {
+	n := int32(0)
+	for ; i >= 0; i = ix.next[i] {
+		n++
+	}
+	return n
+}
+
+// reset empties the index, keeping its memory (a large map is dropped).
+func (ix *keyIndex) reset() {
+	if cap(ix.keys) > batchKeys { // one large GetMulti: do not keep its memory
+		*ix = keyIndex{}
+		return
+	}
+	clear(ix.keys)
+	clear(ix.got)
+	ix.keys = ix.keys[:0]
+	clear(ix.where)
+}
+
+// grow returns s with length n, zeroed.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// sendReq is the request a split call sends and whose replies it reads.
+type sendReq struct {
+	ctx     context.Context
+	store   bool
+	cmd     command
+	arg     uint64
+	p       *packed
+	sent    bool     // the request went out
+	read    bool     // its replies were read at least once
+	waiting int      // servers still waiting for bytes after the last read
+	at      int      // the server whose socket is waited on
+	late    []uint32 // servers that did not answer in time, for the next read
+}

@@ -10,7 +10,7 @@ func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return nil, err
 	}
-	if err := checkKey(c.e.cfg.Load(), op, key); err != nil {
+	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
 		return nil, err
 	}
 	cl := c.e.newCall1(ctx, callGet, op, key, nil)
@@ -43,7 +43,7 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 	}
 	cfg := c.e.cfg.Load()
 	for _, k := range keys {
-		if err := checkKey(cfg, op, k); err != nil {
+		if err := cfg.checkKey(op, k); err != nil {
 			return nil, err
 		}
 	}
@@ -88,7 +88,7 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 	}
 	var it *Item
 	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
-		if err := checkKey(cfg, op, key); err != nil {
+		if err := cfg.checkKey(op, key); err != nil {
 			return err
 		}
 		h.c.getAndTouch(ms, key, seconds)
@@ -100,4 +100,41 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 		return err
 	})
 	return it, err
+}
+
+// GetValue reads key and decodes it into dst with the client's Codec,
+// decompressing a compressed value first. A miss wraps ErrCacheMiss; a
+// value the codec cannot decode wraps ErrUnsupportedFlags (pickles) or
+// ErrUnsupportedType, and Get still returns it raw.
+func (c *Client) GetValue(ctx context.Context, key string, dst any) error {
+	if dst == nil {
+		return errorf("GetValue", key, ErrInvalidArguments, "nil destination")
+	}
+	it, err := c.Get(ctx, key)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			e.Op = "GetValue"
+		}
+		return err
+	}
+	if err := c.decode(it.Value, it.Flags, dst); err != nil {
+		return errorf("GetValue", key, nil, err.Error()).withCause(err)
+	}
+	return nil
+}
+
+// decode decompresses (bounded) when flag 8 is set, then runs the codec.
+func (c *Client) decode(value []byte, flags uint32, dst any) error {
+	if flags&FlagCompressed != 0 {
+		limit := c.maxInflate
+		if limit == 0 {
+			limit = DefaultMaxDecompressedSize
+		}
+		var err error
+		if value, err = inflate(value, limit); err != nil {
+			return err
+		}
+		flags &^= FlagCompressed
+	}
+	return c.codecOrDefault().Decode(value, flags, dst)
 }

@@ -172,15 +172,3 @@ func parseServer(spec string) (serverSpec, error) {
 	}
 	return s, nil
 }
-
-// name formats a server the way the client reports it: "host:port",
-// "[v6addr]:port", or the socket path.
-func (id serverID) name() string {
-	if id.port == 0 || strings.HasPrefix(id.host, "/") {
-		return id.host
-	}
-	if strings.IndexByte(id.host, ':') >= 0 {
-		return "[" + id.host + "]:" + itoa(int64(id.port))
-	}
-	return id.host + ":" + itoa(int64(id.port))
-}

@@ -3,7 +3,12 @@ package libmemcached
 // The writes of the client's API: the storage commands, deletes,
 // counters and touch, single and multi-key.
 
-import "context"
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"fmt"
+)
 
 // Set stores item unconditionally.
 func (c *Client) Set(ctx context.Context, item *Item) error {
@@ -11,7 +16,7 @@ func (c *Client) Set(ctx context.Context, item *Item) error {
 	if _, err := c.e.begin(ctx, op, keyOf(item)); err != nil {
 		return err
 	}
-	if err := checkItem(c.e.cfg.Load(), op, item); err != nil {
+	if err := c.e.cfg.Load().checkItem(op, item); err != nil {
 		return err
 	}
 	cl := c.e.newCall1(ctx, callStore, op, item.Key, item)
@@ -50,7 +55,7 @@ func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
 // store runs one storage command for item.
 func (c *Client) store(ctx context.Context, op string, cmd command, k opClass, item *Item) error {
 	return c.e.do(ctx, op, keyOf(item), func(h *handle, cfg *config, ms int32) error {
-		if err := checkItem(cfg, op, item); err != nil {
+		if err := cfg.checkItem(op, item); err != nil {
 			return err
 		}
 		if cmd == cmdCAS && item.CasID == 0 {
@@ -62,7 +67,7 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opClass, i
 		p := getPacked()
 		defer packedPool.Put(p)
 		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
-		rs := c.e.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.opts.pollMode, &h.w, 1), h.rs[:0])
+		rs := c.e.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.e.pollMode, &h.w, 1), h.rs[:0])
 		r := rs[0]
 		clear(rs)
 		h.rs = rs[:0]
@@ -80,7 +85,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return err
 	}
-	if err := checkKey(c.e.cfg.Load(), op, key); err != nil {
+	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
 		return err
 	}
 	return c.runOne(c.e.newCall1(ctx, callDelete, op, key, nil))
@@ -103,7 +108,7 @@ func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint6
 func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
 	var v uint64
 	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
-		if err := checkKey(cfg, op, key); err != nil {
+		if err := cfg.checkKey(op, key); err != nil {
 			return err
 		}
 		p := getPacked()
@@ -129,7 +134,7 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 		return err
 	}
 	return c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
-		if err := checkKey(cfg, op, key); err != nil {
+		if err := cfg.checkKey(op, key); err != nil {
 			return err
 		}
 		p := getPacked()
@@ -213,7 +218,7 @@ func (c *Client) checkItems(op string, items []*Item) ([]string, error) {
 	cfg := c.e.cfg.Load()
 	keys := make([]string, len(items))
 	for i, it := range items {
-		if err := checkItem(cfg, op, it); err != nil {
+		if err := cfg.checkItem(op, it); err != nil {
 			return nil, err
 		}
 		keys[i] = it.Key
@@ -228,7 +233,7 @@ func (c *Client) checkKeys(ctx context.Context, op string, keys []string) error 
 	}
 	cfg := c.e.cfg.Load()
 	for _, k := range keys {
-		if err := checkKey(cfg, op, k); err != nil {
+		if err := cfg.checkKey(op, k); err != nil {
 			return err
 		}
 	}
@@ -274,4 +279,41 @@ func (c *Client) runMulti(cl *call) error {
 		return err
 	}
 	return lastOutcomes(cl.keys, cl.result.errs)
+}
+
+// SetValue encodes v with the client's Codec (and compression) and stores it.
+func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int32) error {
+	value, flags, err := c.encode(v)
+	if err != nil {
+		return errorf("SetValue", key, ErrUnsupportedType, err.Error()).withCause(err)
+	}
+	err = c.store(ctx, "SetValue", cmdSet, classOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
+	return err
+}
+
+// encode runs the codec, then compresses when configured and worth it.
+func (c *Client) encode(v any) ([]byte, uint32, error) {
+	value, flags, err := c.codecOrDefault().Encode(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	if flags&FlagCompressed != 0 {
+		return nil, 0, fmt.Errorf("%w: the codec set flag %d, which the client reserves for compression", ErrUnsupportedFlags, FlagCompressed)
+	}
+	cz := c.compress
+	if cz.minLen > 0 && len(value) >= cz.minLen {
+		var buf bytes.Buffer
+		w, err := zlib.NewWriterLevel(&buf, cz.level)
+		if err != nil {
+			return nil, 0, err
+		}
+		w.Write(value)
+		if err := w.Close(); err != nil {
+			return nil, 0, err
+		}
+		if buf.Len() < len(value) {
+			return buf.Bytes(), flags | FlagCompressed, nil
+		}
+	}
+	return value, flags, nil
 }
