@@ -126,8 +126,10 @@ bench: deps
 	fi
 	mkdir -p $(BENCH_BIN)
 	cc -O2 -Wall -o $(BENCH_BIN)/single-c bench/single/c/single.c $$(pkg-config --cflags --libs libmemcached) -lpthread
-	cd bench && for p in golibmc gomemcache memcache; do $(GO) build -o results/bin/single-$$p ./single/$$p || exit 1; done
-	cd bench && $(GO) build -o results/bin/driver ./single/driver && $(GO) build -o results/bin/compare ./compare
+	cd bench && $(GO) build -o results/bin/single-golibmc ./single/golibmc && \
+		$(GO) build -o results/bin/single-gomemcache ./single/gomemcache && \
+		$(GO) build -tags memcachepkg -o results/bin/single-memcache ./single/gomemcache && \
+		$(GO) build -o results/bin/driver ./single/driver && $(GO) build -o results/bin/compare ./compare
 	cd bench && ../scripts/with-memcached.sh ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) \
 		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
 		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
