@@ -115,7 +115,10 @@ func render(sr *single.Result, reps int, addr, concReport string, concTargets []
 			"20,000 Sets and 20,000 Gets of 100 B values over 1,000 keys, 2,000 GetMulti of 100 keys, then the other rows. "+
 			"Each program reads its own CPU (getrusage RUSAGE_SELF, every thread) around each phase, after a short warm-up. "+
 			"The driver runs them as separate processes, %d rounds, in a rotated order; the tables show medians, and "+
-			"\\[a–b\\] is the range of the ratio measured within each round.\n\n", sr.Rounds)
+			"[a–b] is the range of the ratio measured within each round.\n\n", sr.Rounds)
+		if l := sr.LoadLine(); l != "" {
+			b.WriteString(l + "\n")
+		}
 		b.WriteString(sr.Headline())
 		b.WriteString("\n### Every workload (medians)\n\n")
 		b.WriteString(sr.Full())

@@ -218,6 +218,35 @@ func (r *Result) PlacementTable() string {
 	return b.String()
 }
 
+// LoadLine says how busy the machine was while the programs ran, besides
+// the program itself: the median over the runs of the other busy CPU time
+// (memcached's, the driver's, anything else running) as a share of the
+// machine, and the hypervisor's steal.
+func (r *Result) LoadLine() string {
+	if len(r.Load) == 0 || r.CPUs == 0 {
+		return ""
+	}
+	var other, steal []float64
+	noisy := 0
+	for _, l := range r.Load {
+		if !l.Quiet {
+			noisy++
+		}
+		capacity := l.Wall.Seconds() * float64(r.CPUs)
+		other = append(other, (l.Busy-l.Child).Seconds()/capacity)
+		steal = append(steal, l.Steal.Seconds()/capacity)
+	}
+	sort.Float64s(other)
+	s := fmt.Sprintf("While the programs ran, the rest of the machine (memcached, the driver, anything else) kept "+
+		"%.0f%% of its %d CPUs busy (median over the runs; highest %.0f%%), and the hypervisor took %.1f%% (steal).",
+		100*Median(other), r.CPUs, 100*other[len(other)-1], 100*Median(steal))
+	if noisy > 0 {
+		s += fmt.Sprintf(" **%d of %d runs started while other processes kept the machine busy** (the driver waits for "+
+			"it to be idle, within a budget): their numbers are less reliable.", noisy, len(r.Load))
+	}
+	return s + "\n"
+}
+
 // SyscallNames are the columns of the syscall table, in order; the rest
 // are summed as "other".
 var SyscallNames = []string{"sendto", "recvfrom", "poll", "futex", "nanosleep", "sched_yield", "epoll_pwait", "epoll_ctl", "getpid", "tgkill", "rt_sigreturn"}

@@ -140,6 +140,18 @@ type Syscalls struct {
 	Wall    time.Duration // of the counted run: how much the tool slowed it
 }
 
+// RunLoad is what the machine did while one program ran.
+type RunLoad struct {
+	Program string
+	Round   int
+	Wall    time.Duration
+	Child   time.Duration // the program's own CPU, whole run
+	Busy    time.Duration // every CPU's busy time over the run (/proc/stat), the program's and memcached's included
+	Steal   time.Duration // time the hypervisor ran something else on our vCPUs
+	Waited  time.Duration // for the machine to be idle before the run
+	Quiet   bool          // it was (else the wait's budget ran out)
+}
+
 // Placement is the three phases of issue 23 run with memcached pinned to
 // one CPU and each program pinned to the same CPU or to another one.
 type Placement struct {
@@ -162,6 +174,8 @@ type Result struct {
 	Stats      map[string]map[string]Stat     // program -> phase -> medians
 	Syscalls   []Syscalls
 	Placements []Placement
+	Load       []RunLoad
+	CPUs       int
 }
 
 // Summarize fills Stats from Samples.

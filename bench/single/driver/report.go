@@ -16,6 +16,7 @@ func Report(r *single.Result) string {
 		"(%s first in round 1); medians over the rounds. CPU is each program's own user + system time "+
 		"(getrusage RUSAGE_SELF, every thread) over each phase; phases: `%s`.\n\n",
 		r.Date, r.Addr, r.Rounds, strings.Join(r.Order[0], ", "), r.Phases)
+	b.WriteString(r.LoadLine() + "\n")
 	b.WriteString(r.Headline())
 	b.WriteString("\n## Every phase\n\n")
 	b.WriteString(r.Full())
