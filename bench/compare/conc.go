@@ -24,6 +24,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	golibmc "github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/bench/internal/machine"
 	"github.com/golibmc/libmemcached/bench/internal/server"
 )
 
@@ -158,8 +159,9 @@ func (c cell) String() string {
 }
 
 var (
-	cellFilter string // -cells
-	concOnly   bool   // -conc-only
+	quietBudget time.Duration // -quiet: how long in all to wait for an idle machine before the cells
+	noisyCells  []string      // cells that started while the machine was busy
+	cellFilter  string        // -cells
 )
 
 var cells = func() []cell {
@@ -306,6 +308,9 @@ func runCells(addr string, reps int, slice time.Duration) (map[string]map[string
 			addrs = addrs3
 		}
 		preload(addrs)
+		if _, quiet := machine.WaitQuiet(&quietBudget); !quiet {
+			noisyCells = append(noisyCells, c.String())
+		}
 		clients := []concClient{newGolibmc(addrs, true), newGolibmc(addrs, false), newGomemcache(addrs)}
 		samples := map[string][]concSample{}
 		for r := 0; r < reps; r++ {
@@ -391,6 +396,10 @@ func renderConc(results map[string]map[string]concResult, reps int, slice time.D
 		"(expiration 0) hit present keys; cas is a CompareAndSwap of the goroutine's own key with the CAS id it read once, "+
 		"so after its first call each one is answered EXISTS (a conflict: the same round trip as a success). "+
 		"CPU is the client process's user+sys time per operation (all clients share this process; they alternate).\n\n", slice, reps, concKeys)
+	if len(noisyCells) > 0 {
+		fmt.Fprintf(&b, "**%d cells started while other processes kept the machine busy** (the program waits for it to be idle, "+
+			"within a budget): %s.\n\n", len(noisyCells), strings.Join(noisyCells, "; "))
+	}
 	fmt.Fprintf(&b, "| workload | goroutines | GOMAXPROCS | servers | golibmc ops/s | batching off | gomemcache | golibmc ÷ gomemcache | batching off ÷ gomemcache | CPU µs/op golibmc | batching off | gomemcache |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cells {

@@ -63,6 +63,7 @@ func main() {
 	ab := flag.String("ab", "", "benchstat comparison of single-goroutine benchmarks before and after implicit pipelining")
 	slice := flag.Duration("slice", 400*time.Millisecond, "how long each many-goroutines cell runs per client and repetition")
 	conc := flag.Bool("conc", true, "run the many-goroutines cells")
+	flag.DurationVar(&quietBudget, "quiet", time.Minute, "how long in all to wait, before the cells, for the machine to be idle")
 	flag.StringVar(&cellFilter, "cells", "", "run only the many-goroutines cells whose name contains this (development)")
 	flag.Parse()
 	log.SetFlags(0)

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golibmc/libmemcached/bench/internal/machine"
 	"github.com/golibmc/libmemcached/bench/internal/server"
 	"github.com/golibmc/libmemcached/bench/internal/single"
 )
@@ -54,7 +55,7 @@ func main() {
 	syscalls := flag.Int("syscalls", 20000, "Gets and Sets per syscall count (0: do not count)")
 	sysReps := flag.Int("syscall-reps", 3, "runs per syscall count (medians)")
 	sysPrograms := flag.String("syscall-programs", single.C+","+single.Golibmc, "programs whose syscalls are counted")
-	quiet := flag.Duration("quiet", 3*time.Minute, "how long in all to wait, before each run, for the machine to be idle (other processes below 10% of it)")
+	quiet := flag.Duration("quiet", 2*time.Minute, "how long in all to wait, before each run, for the machine to be idle (other processes below 10% of it)")
 	placeRounds := flag.Int("placement", 0, "rounds of the pinned runs (memcached and the programs on the same CPU, then on different CPUs; 0: none)")
 	placePhases := flag.String("placement-phases", PlacementPhases, "PHASE:COUNT list of the pinned runs")
 	jsonOut := flag.String("json", "", "write the results as JSON here (bench/compare reads it)")
@@ -91,7 +92,7 @@ func main() {
 		for i := range progs {
 			p := progs[(i+r)%len(progs)]
 			order = append(order, p.name)
-			waited, idle := waitQuiet(quiet)
+			waited, idle := machine.WaitQuiet(quiet)
 			out, ld, err := run(p.path, *addr, *phases)
 			if err != nil {
 				log.Fatalf("%s: %v", p.name, err)
@@ -159,68 +160,16 @@ func run(path, addr, phases string, prefix ...string) (string, single.RunLoad, e
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	b0, s0 := machineCPU()
+	b0, s0 := machine.CPU()
 	t0 := time.Now()
 	err := cmd.Run()
 	ld := single.RunLoad{Wall: time.Since(t0)}
-	b1, s1 := machineCPU()
+	b1, s1 := machine.CPU()
 	ld.Busy, ld.Steal = b1-b0, s1-s0
 	if cmd.ProcessState != nil {
 		ld.Child = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	return out.String(), ld, err
-}
-
-// waitQuiet waits, while *budget lasts, until the machine's CPUs are less
-// than 10% busy over half a second (another session's tests share this
-// kind of machine); it returns how long it waited and whether the machine
-// was quiet.
-func waitQuiet(budget *time.Duration) (time.Duration, bool) {
-	t0 := time.Now()
-	for {
-		b0, _ := machineCPU()
-		time.Sleep(500 * time.Millisecond)
-		b1, _ := machineCPU()
-		busy := (b1 - b0).Seconds() / (0.5 * float64(runtime.NumCPU()))
-		waited := time.Since(t0)
-		if busy < 0.10 {
-			*budget -= waited
-			return waited, true
-		}
-		if waited >= *budget {
-			log.Printf("the machine is still %.0f%% busy; running anyway", 100*busy)
-			*budget = 0
-			return waited, false
-		}
-	}
-}
-
-// machineCPU reads /proc/stat: the CPU time all CPUs spent busy (neither
-// idle nor waiting for I/O), and the time the hypervisor took from them
-// (steal).
-func machineCPU() (busy, steal time.Duration) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0
-	}
-	tick := time.Second / 100 // USER_HZ
-	var sum time.Duration
-	for i, v := range f[1:9] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		switch i {
-		case 3, 4: // idle, iowait
-		case 7:
-			steal = time.Duration(n) * tick
-		default:
-			sum += time.Duration(n) * tick
-		}
-	}
-	return sum, steal
 }
 
 // placements runs phases with a memcached of its own pinned to the last
@@ -249,7 +198,7 @@ func placements(res *single.Result, progs []program, phases string, rounds int, 
 		for r := 0; r < rounds; r++ {
 			for i := range progs {
 				p := progs[(i+r)%len(progs)]
-				waitQuiet(quiet)
+				machine.WaitQuiet(quiet)
 				out, _, err := run(p.path, srv.Addr, phases, "taskset", "-c", strconv.Itoa(pl.Client))
 				if err != nil {
 					return fmt.Errorf("%s (%s): %v", p.name, pl.Name, err)
