@@ -109,6 +109,9 @@ BENCH_DEB := strace linux-perf
 # different CPUs); 0 skips them.
 BENCH_PLACEMENT ?= 3
 BENCH_BIN := bench/results/bin
+# How long, in all, the single-goroutine runs and then the many-goroutines cells
+# may each wait for other processes to leave the machine idle.
+BENCH_QUIET ?= 90s
 
 ## bench: golibmc vs the C loop over libmemcached vs gomemcache on one local memcached; writes BENCHMARKS.md.
 ## The single-goroutine rows come from bench/single (each client a separate process, alternating,
@@ -130,14 +133,14 @@ bench: deps
 		$(GO) build -o results/bin/single-gomemcache ./single/gomemcache && \
 		$(GO) build -tags memcachepkg -o results/bin/single-memcache ./single/gomemcache && \
 		$(GO) build -o results/bin/driver ./single/driver && $(GO) build -o results/bin/compare ./compare
-	cd bench && ../scripts/with-memcached.sh ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) \
+	cd bench && ../scripts/with-memcached.sh ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
 		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
 		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt
 	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt
 	GOLIBMC_MEMCHECK=1 $(GO) test -count=1 -run '^TestMemoryFlat$$' -v . | tee bench/results/memcheck.txt
 	BENCHSTAT=$(BENCHSTAT) GO=$(GO) ./scripts/bench-ab.sh $(BENCH_BASE) bench/results/ab.txt || echo "not measured" > bench/results/ab.txt
-	cd bench && ../scripts/with-memcached.sh ./results/bin/compare -single results/single.json -reps $(BENCH_COUNT) -out ../BENCHMARKS.md \
+	cd bench && ../scripts/with-memcached.sh ./results/bin/compare -single results/single.json -reps $(BENCH_COUNT) -quiet $(BENCH_QUIET) -out ../BENCHMARKS.md \
 		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt
 
 DISTS ?= bullseye bookworm trixie
