@@ -132,6 +132,13 @@ static void parallel(long n, int set) {
   for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
 }
 
+/* prepare stores what phase name reads, before its clock starts. */
+static void prepare(memcached_st *mc, const char *name) {
+  if (!strcmp(name, "get1")) set1(mc, "bench:one", 9, value100, sizeof(value100));
+  if (!strcmp(name, "get10k")) set1(mc, "bench:big", 9, value10k, sizeof(value10k));
+  if (!strcmp(name, "incr")) set1(mc, "bench:ctr", 9, "0", 1);
+}
+
 /* run runs phase name count times; it returns the units (ops or keys) or
  * -1 for a phase this client does not have. */
 static long run(memcached_st *mc, memcached_result_st *res, const char *name, long n) {
@@ -153,7 +160,6 @@ static long run(memcached_st *mc, memcached_result_st *res, const char *name, lo
     return n;
   }
   if (!strcmp(name, "get1")) {
-    set1(mc, "bench:one", 9, value100, sizeof(value100));
     for (long i = 0; i < n; i++) get1(mc, "bench:one", 9, sizeof(value100));
     return n;
   }
@@ -162,7 +168,6 @@ static long run(memcached_st *mc, memcached_result_st *res, const char *name, lo
     return n;
   }
   if (!strcmp(name, "get10k")) {
-    set1(mc, "bench:big", 9, value10k, sizeof(value10k));
     for (long i = 0; i < n; i++) get1(mc, "bench:big", 9, sizeof(value10k));
     return n;
   }
@@ -186,7 +191,6 @@ static long run(memcached_st *mc, memcached_result_st *res, const char *name, lo
     return n;
   }
   if (!strcmp(name, "incr")) {
-    set1(mc, "bench:ctr", 9, "0", 1);
     for (long i = 0; i < n; i++) {
       uint64_t v;
       memcached_return_t rc = memcached_increment(mc, "bench:ctr", 9, 1, &v);
@@ -240,6 +244,7 @@ int main(int argc, char **argv) {
     long n = atol(c + 1);
     const char *name = tok;
     if (!strncmp(name, "warm-", 5)) name += 5; /* a warm-up runs the same loop */
+    prepare(mc, name);
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);
     long long t0 = now_ns();
