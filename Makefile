@@ -133,7 +133,7 @@ bench: deps
 		$(GO) build -o results/bin/single-gomemcache ./single/gomemcache && \
 		$(GO) build -tags memcachepkg -o results/bin/single-memcache ./single/gomemcache && \
 		$(GO) build -o results/bin/driver ./single/driver && $(GO) build -o results/bin/compare ./compare
-	cd bench && ../scripts/with-memcached.sh ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
+	cd bench && ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
 		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
 		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt

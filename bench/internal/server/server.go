@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,30 @@ type Server struct {
 
 // Pid is the server's process id.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// CPU is the server's user + system time so far (/proc/PID/stat, every
+// thread), or -1 if it cannot be read.
+func (s *Server) CPU() time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.Pid()) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:])) // from field 3 (state) on
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	st, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+}
 
 // Stop kills the server (by its pid) and waits for it.
 func (s *Server) Stop() {

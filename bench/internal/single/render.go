@@ -227,19 +227,28 @@ func (r *Result) LoadLine() string {
 		return ""
 	}
 	var other, steal []float64
-	noisy := 0
+	noisy, withServer := 0, true
 	for _, l := range r.Load {
 		if !l.Quiet {
 			noisy++
 		}
 		capacity := l.Wall.Seconds() * float64(r.CPUs)
-		other = append(other, (l.Busy-l.Child).Seconds()/capacity)
+		o := l.Busy - l.Child
+		if l.Server >= 0 {
+			o -= l.Server
+		} else {
+			withServer = false
+		}
+		other = append(other, o.Seconds()/capacity)
 		steal = append(steal, l.Steal.Seconds()/capacity)
 	}
 	sort.Float64s(other)
-	s := fmt.Sprintf("While the programs ran, the rest of the machine (memcached, the driver, anything else) kept "+
-		"%.0f%% of its %d CPUs busy (median over the runs; highest %.0f%%), and the hypervisor took %.1f%% (steal).",
-		100*Median(other), r.CPUs, 100*other[len(other)-1], 100*Median(steal))
+	who := "everything but the program and memcached (the driver, other sessions' work)"
+	if !withServer {
+		who = "everything but the program (memcached, the driver, other sessions' work)"
+	}
+	s := fmt.Sprintf("While the programs ran, %s kept %.0f%% of the %d CPUs busy (median over the runs; highest %.0f%%), "+
+		"and the hypervisor took %.1f%% (steal).", who, 100*Median(other), r.CPUs, 100*other[len(other)-1], 100*Median(steal))
 	if noisy > 0 {
 		s += fmt.Sprintf(" **%d of %d runs started while other processes kept the machine busy** (the driver waits for "+
 			"it to be idle, within a budget): their numbers are less reliable.", noisy, len(r.Load))

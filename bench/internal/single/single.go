@@ -147,6 +147,7 @@ type RunLoad struct {
 	Wall    time.Duration
 	Child   time.Duration // the program's own CPU, whole run
 	Busy    time.Duration // every CPU's busy time over the run (/proc/stat), the program's and memcached's included
+	Server  time.Duration // memcached's CPU over the run (-1: unknown, the driver did not start it)
 	Steal   time.Duration // time the hypervisor ran something else on our vCPUs
 	Waited  time.Duration // for the machine to be idle before the run
 	Quiet   bool          // it was (else the wait's budget ran out)

@@ -44,6 +44,10 @@ const PlacementPhases = "warm-set:1000,warm-get:500,set:5000,get:5000,getmulti:5
 
 type program struct{ name, path string }
 
+// serverCPU is the measured memcached's CPU time so far, when the driver
+// started it (-1: unknown).
+var serverCPU = func() time.Duration { return -1 }
+
 func main() {
 	addr := flag.String("addr", os.Getenv("MEMCACHED_SERVER"), "memcached HOST:PORT (or the last argument)")
 	cBin := flag.String("c", "", "the C program (bench/single/c/single.c, built)")
@@ -66,8 +70,14 @@ func main() {
 	if *addr == "" && flag.NArg() > 0 {
 		*addr = flag.Arg(flag.NArg() - 1) // scripts/with-memcached.sh appends the address
 	}
-	if *addr == "" {
-		log.Fatal("no server: -addr, MEMCACHED_SERVER or a last argument")
+	if *addr == "" { // a server of our own, whose CPU we can tell apart from the rest of the machine's
+		srv, err := server.Start()
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer srv.Stop()
+		*addr, serverCPU = srv.Addr, srv.CPU
+		log.Printf("memcached pid %d on %s", srv.Pid(), srv.Addr)
 	}
 	var progs []program
 	for _, p := range []program{{single.C, *cBin}, {single.Golibmc, *golibmcBin}, {single.Gomemcache, *gomemcacheBin}, {single.Memcache, *memcacheBin}} {
@@ -160,12 +170,16 @@ func run(path, addr, phases string, prefix ...string) (string, single.RunLoad, e
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	m0 := serverCPU()
 	b0, s0 := machine.CPU()
 	t0 := time.Now()
 	err := cmd.Run()
-	ld := single.RunLoad{Wall: time.Since(t0)}
+	ld := single.RunLoad{Wall: time.Since(t0), Server: -1}
 	b1, s1 := machine.CPU()
 	ld.Busy, ld.Steal = b1-b0, s1-s0
+	if m1 := serverCPU(); m0 >= 0 && m1 >= 0 {
+		ld.Server = m1 - m0
+	}
 	if cmd.ProcessState != nil {
 		ld.Child = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
