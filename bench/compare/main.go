@@ -223,23 +223,26 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   way, its runtime's own threads included. The C loop is what a C program does: memcached_get
   (freeing the value it returns) and memcached_set with MEMCACHED_BEHAVIOR_TCP_NODELAY on, and
   memcached_mget + memcached_fetch_result into one reused memcached_result_st for GetMulti. It is the
-  floor a binding is measured against, not an outlier: the numbers are as reliable as anyone's here.
-  Earlier versions of this file measured the Go clients inside this program and the C loop in a fresh
-  process per workload, one sample each per repetition, and reported no spread; in one such run the C
-  loop's phases cost 35 µs of CPU per Get where they usually cost 9-21 µs, and the file said golibmc
-  used 0.76× the C loop's CPU per Get. Why a phase can cost 2-3× more: see the next note.
-- **A round trip's cost depends on where the scheduler puts the client and memcached.** On this VM a
-  Get whose client thread and memcached's worker thread share a vCPU hands the CPU back and forth
-  without waking an idle vCPU; on different vCPUs every request and reply wakes the other vCPU
-  (an inter-processor interrupt, which a VM pays for in exits to the hypervisor, more when the host
-  is busy). The placement table above measures both for every client; without pinning, each process
-  lands on one or the other, and it can change from run to run. That is why every ratio is given
-  with the range of the ratios measured within each round, and why the rounds alternate.
+  floor a binding is measured against; its numbers are as good as any client's here.
+- **Why single calls need ranges and the placement table.** On this 2-vCPU VM most of a round trip's
+  client CPU is the kernel putting the thread to sleep and waking it (context switches and wakeups,
+  over half of the C loop's profile). With memcached and the client on the same vCPU the C loop costs
+  about 10 µs per Get; on different vCPUs, where every request and reply wakes the other vCPU, 22-33 µs
+  (the placement table measures both for every client). Unpinned, each process lands in one state or
+  the other, or between, and can change between phases; within one state golibmc has cost 1.2-1.6× the
+  C loop's CPU per Get, but across states a round's ratio ranged from 0.56× to 1.63×. An earlier
+  version of this file, which measured the Go clients inside bench/compare and the C loop in a fresh
+  process per workload with no spread reported, published 0.76× (C loop: 35 µs per Get, 0.41 µs per
+  GetMulti key: the different-vCPU state's numbers) and GetMulti at 1.03×. With placement pinned, that
+  old program and bench/single agree (golibmc 13.5-14.4 against 13.9-14.2 µs per Get): measuring
+  inside one process, GC, warm-up, memcached_get's allocation and the order of runs moved nothing
+  measurable; the state did. Read the medians with their ranges, and the pinned rows for changes of
+  a few percent.
 - **System calls.** strace stops the traced thread at every system call, so under strace a Get takes
   a few hundred µs instead of tens. The Go runtime's sysmon then finds the thread still inside the
   cgo call on most of its ticks, takes its P and wakes another thread to run it (futex), which finds
   nothing to do and sleeps again (futex); sysmon's own 20 µs sleeps show as nanosleep. Without strace
-  (the perf rows) the same events are a small fraction per call. Both are reported; the strace count
+  (the perf rows) the same events are a tenth as frequent or less. Both are reported; the strace count
   is the one the targets use.
 - **GetMulti** is one cgo crossing for the whole batch: golibmc packs the keys in one Go buffer, C runs
   memcached_mget + memcached_fetch_result and writes all results into one reusable C buffer, and Go
