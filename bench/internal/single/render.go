@@ -226,7 +226,8 @@ func (r *Result) LoadLine() string {
 	if len(r.Load) == 0 || r.CPUs == 0 {
 		return ""
 	}
-	var other, steal []float64
+	var other []float64
+	var sumOther, sumSteal, sumCap float64
 	noisy, withServer := 0, true
 	for _, l := range r.Load {
 		if !l.Quiet {
@@ -239,16 +240,19 @@ func (r *Result) LoadLine() string {
 		} else {
 			withServer = false
 		}
-		other = append(other, o.Seconds()/capacity)
-		steal = append(steal, l.Steal.Seconds()/capacity)
+		other = append(other, max(0, o.Seconds()/capacity))
+		sumOther += o.Seconds()
+		sumSteal += l.Steal.Seconds()
+		sumCap += capacity
 	}
 	sort.Float64s(other)
 	who := "everything but the program and memcached (the driver, other sessions' work)"
 	if !withServer {
 		who = "everything but the program (memcached, the driver, other sessions' work)"
 	}
-	s := fmt.Sprintf("While the programs ran, %s kept %.0f%% of the %d CPUs busy (median over the runs; highest %.0f%%), "+
-		"and the hypervisor took %.1f%% (steal).", who, 100*Median(other), r.CPUs, 100*other[len(other)-1], 100*Median(steal))
+	s := fmt.Sprintf("While the programs ran, %s kept about %.0f%% of the %d CPUs busy (over all the runs; the busiest run: %.0f%%; "+
+		"from /proc/stat's tick-sampled counts), and the hypervisor took %.1f%% (steal).",
+		who, 100*max(0, sumOther/sumCap), r.CPUs, 100*other[len(other)-1], 100*sumSteal/sumCap)
 	if noisy > 0 {
 		s += fmt.Sprintf(" **%d of %d runs started while other processes kept the machine busy** (the driver waits for "+
 			"it to be idle, within a budget): their numbers are less reliable.", noisy, len(r.Load))
