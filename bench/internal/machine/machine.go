@@ -28,7 +28,9 @@ func WaitQuiet(budget *time.Duration) (time.Duration, bool) {
 			return waited, true
 		}
 		if waited >= *budget {
-			log.Printf("the machine is still %.0f%% busy; running anyway", 100*busy)
+			if *budget > 0 {
+				log.Printf("the machine is still %.0f%% busy and the wait's budget is spent: running anyway from now on", 100*busy)
+			}
 			*budget = 0
 			return waited, false
 		}
