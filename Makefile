@@ -9,11 +9,11 @@ GO ?= go
 
 # The one list of Debian packages the tests, the demo and the Docker image need.
 DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-dev memcached libmemcached-tools \
-	python3 python3-pylibmc php-cli php-memcached sasl2-bin libsasl2-modules
+	python3 python3-pylibmc php-cli php-memcached sasl2-bin libsasl2-modules nutcracker
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet variants poll-modes gomemcache demo generate hash-vectors bench soak leakcheck fuzz docker-test
+.PHONY: deps test vet variants poll-modes gomemcache demo generate hash-vectors bench startup startup-c soak leakcheck fuzz docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -46,7 +46,7 @@ soak: deps
 	GOLIBMC_SOAK=$(SOAK) $(GO) test -race -count=1 -timeout 30m -run '^TestSoak$$' -v .
 	GOLIBMC_SM_STEPS=$(SM_STEPS) $(GO) test -race -count=1 -timeout 30m -run '^TestStateMachine$$' -v .
 
-LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey|TestBatch|TestLongStoreReplies|TestNoDescriptorLeak|TestBinaryStatusSweep
+LEAK_TESTS := TestSetGet|TestBinaryValues|TestGetMulti$$|TestSetMulti|TestAddMulti|TestIncrementDecrement|TestTouchAndExpiry|TestStatsVersionPing|TestBehaviorErrors|TestClose$$|TestValueRoundTrip|TestValueFlagsAndCorruption|TestHungServer|TestServerKilledWithoutEject|TestNewFromConfig|TestSASL|TestResponsesStayInStep|TestConcurrentMixedOperations|TestMalformedKeys|TestStateMachine|TestFakeServerNeverWrongKey|TestBatch|TestLongStoreReplies|TestNoDescriptorLeak|TestBinaryStatusSweep|TestStaleServerErrorNotReported|TestServerBackUsedAgain
 ## leakcheck: the core operations under AddressSanitizer + LeakSanitizer (go test -asan).
 ## A leak prints "ERROR: LeakSanitizer: detected memory leaks" with the allocating
 ## stacks and fails the run; a clean run ends with "ok".
@@ -136,12 +136,25 @@ bench: deps
 	cd bench && ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
 		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
 		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
+	$(MAKE) --no-print-directory startup-c
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt
 	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt
 	GOLIBMC_MEMCHECK=1 $(GO) test -count=1 -run '^TestMemoryFlat$$' -v . | tee bench/results/memcheck.txt
 	BENCHSTAT=$(BENCHSTAT) GO=$(GO) ./scripts/bench-ab.sh $(BENCH_BASE) bench/results/ab.txt || echo "not measured" > bench/results/ab.txt
 	cd bench && ../scripts/with-memcached.sh ./results/bin/compare -single results/single.json -reps $(BENCH_COUNT) -quiet $(BENCH_QUIET) -out ../BENCHMARKS.md \
-		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt
+		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt \
+		-cstartup results/cstartup.txt
+
+## startup-c: the C reference for start-up (bench/cstartup: memcached_create, one server push and
+## one behavior set, 10 and 100 servers), into bench/results/cstartup.txt.
+startup-c: deps
+	mkdir -p bench/results
+	cc -O2 -Wall -o bench/results/cstartup bench/cstartup/cstartup.c $$(pkg-config --cflags --libs libmemcached)
+	{ bench/results/cstartup 10 201 && bench/results/cstartup 100 51; } | tee bench/results/cstartup.txt
+
+## startup: start-up alone: the C reference, then BenchmarkNew (New with 10 and 100 servers, pools of 8 and 64).
+startup: startup-c
+	$(GO) test -run '^$$' -bench '^BenchmarkNew$$' -benchmem -count $(BENCH_COUNT) . | tee bench/results/startup-bench.txt
 
 DISTS ?= bullseye bookworm trixie
 ## docker-test: build the Dockerfile on each Debian release of $(DISTS) (11: libmemcached

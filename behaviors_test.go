@@ -2,6 +2,8 @@ package libmemcached_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"hash/crc32"
 	"math"
 	"os/exec"
 	"testing"
@@ -208,4 +210,114 @@ func TestBehaviorReachesPooledHandles(t *testing.T) {
 	_, err = c.Get(bg(), "k")
 	require.NoError(t, err)
 	assert.NotEqual(t, before, rawStats(t, servers[0].Addr)["total_connections"], "DisconnectAll makes the next call reconnect")
+}
+
+// TestHashCRC32: "crc32" is the whole CRC-32 of the key as the key hash,
+// on any distribution, set at New or later, read back by name and as
+// HashCRC32, kept by every pooled handle; ketama_hash refuses it, and a
+// raw hash value past libmemcached's enum is refused (libmemcached would
+// report success and keep the old hash).
+func TestHashCRC32(t *testing.T) {
+	servers := []string{"192.0.2.1:11211:1", "192.0.2.2:11211:2", "192.0.2.3:11300:3"}
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("crc-%d", i)
+	}
+	c, err := mc.New(servers, mc.WithBehaviors(map[string]any{"hash": "crc32", "distribution": "consistent weighted"}), mc.WithPoolSize(3))
+	require.NoError(t, err)
+	defer c.Close()
+	b, err := c.Behaviors()
+	require.NoError(t, err)
+	assert.Equal(t, "crc32", b["hash"])
+	assert.Equal(t, "consistent weighted", b["distribution"])
+	v, err := c.Behavior(mc.BehaviorHash)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(mc.HashCRC32), v)
+	assert.Equal(t, "crc32", mc.HashCRC32.Name())
+	for _, k := range keys[:20] {
+		assert.Equal(t, crc32.ChecksumIEEE([]byte(k)), c.Hash(k), k)
+		assert.Equal(t, crc32.ChecksumIEEE([]byte(k)), mc.HashKey(k, mc.HashCRC32), k)
+	}
+	assert.Empty(t, mc.PooledHandlesDiffer(c, keys))
+	onRing := map[string]string{}
+	for _, k := range keys {
+		onRing[k], err = c.ServerForKey(k)
+		require.NoError(t, err)
+	}
+
+	// Set later, by constant, on a client made without it: the same ring.
+	later, err := mc.New(servers, mc.WithBehaviors(map[string]any{"distribution": "consistent weighted", "hash": "md5"}))
+	require.NoError(t, err)
+	defer later.Close()
+	require.NoError(t, later.SetBehavior(mc.BehaviorHash, uint64(mc.HashCRC32)))
+	moved := 0
+	for _, k := range keys {
+		s, err := later.ServerForKey(k)
+		require.NoError(t, err)
+		assert.Equal(t, onRing[k], s, k)
+		if s != onRing[k] {
+			moved++
+		}
+	}
+	assert.Zero(t, moved)
+	// The unweighted ring hashes its points with the key hash: set later,
+	// it is rebuilt with the CRC-32.
+	equal := []string{"192.0.2.1:11211", "192.0.2.2:11211", "192.0.2.3:11300"}
+	first, err := mc.New(equal, mc.WithBehaviors(map[string]any{"hash": "crc32", "distribution": "consistent"}))
+	require.NoError(t, err)
+	defer first.Close()
+	second, err := mc.New(equal, mc.WithBehaviors(map[string]any{"distribution": "consistent"}))
+	require.NoError(t, err)
+	defer second.Close()
+	require.NoError(t, second.SetBehaviors(map[string]any{"hash": "crc32"}))
+	for _, k := range keys {
+		want, err := first.ServerForKey(k)
+		require.NoError(t, err)
+		got, err := second.ServerForKey(k)
+		require.NoError(t, err)
+		require.Equal(t, want, got, k)
+	}
+	// And back to a libmemcached hash: the custom function is replaced.
+	require.NoError(t, later.SetBehaviors(map[string]any{"hash": "md5"}))
+	v, err = later.Behavior(mc.BehaviorHash)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(mc.HashMD5), v)
+	assert.Equal(t, mc.HashKey("k", mc.HashMD5), later.Hash("k"))
+
+	// With modula it is gomemcache's placement.
+	gm, err := mc.New(servers[:2], mc.WithGomemcachePlacement())
+	require.NoError(t, err)
+	defer gm.Close()
+	modula, err := mc.New(servers[:2], mc.WithBehaviors(map[string]any{"hash": "crc32"}))
+	require.NoError(t, err)
+	defer modula.Close()
+	both, err := mc.New(servers[:2], mc.WithGomemcachePlacement(), mc.WithBehaviors(map[string]any{"hash": "crc32"}))
+	require.NoError(t, err, "crc32 is gomemcache's own hash: no conflict")
+	defer both.Close()
+	for _, k := range keys {
+		want, err := gm.ServerForKey(k)
+		require.NoError(t, err)
+		for _, other := range []*mc.Client{modula, both} {
+			got, err := other.ServerForKey(k)
+			require.NoError(t, err)
+			require.Equal(t, want, got, k)
+		}
+	}
+
+	// Refused: crc32 as ketama_hash (by name and by constant), a hash value
+	// past libmemcached's enum; nothing changes.
+	for _, err := range []error{
+		c.SetBehaviors(map[string]any{"ketama_hash": "crc32"}),
+		c.SetBehavior(mc.BehaviorKetamaHash, uint64(mc.HashCRC32)),
+		c.SetBehavior(mc.BehaviorHash, uint64(mc.HashMax)+7),
+		c.SetBehavior(mc.BehaviorKetamaHash, 1<<40),
+	} {
+		require.ErrorIs(t, err, mc.ErrInvalidArguments)
+	}
+	_, err = mc.New(servers, mc.WithBehaviors(map[string]any{"ketama_hash": mc.HashCRC32}))
+	require.ErrorIs(t, err, mc.ErrInvalidArguments)
+	assert.Contains(t, err.Error(), "key hash")
+	after, err := c.Behaviors()
+	require.NoError(t, err)
+	assert.Equal(t, b, after)
 }

@@ -59,6 +59,23 @@ var (
 	ErrCanceled = errors.New("memcached: call canceled")
 	// ErrFailure is any other libmemcached failure.
 	ErrFailure = errors.New("memcached: failure")
+
+	// ErrNotSent means a write (a store, Delete, Increment, Decrement,
+	// Touch, GetAndTouch, FlushAll) was not sent, so the server did not
+	// apply it: the call ended before it went out (its context, Close,
+	// invalid input), or its server could not be asked (not reachable,
+	// ejected, failed earlier in the same call). Retrying it is safe.
+	ErrNotSent = errors.New("memcached: request not sent")
+	// ErrOutcomeUnknown means a write was sent but no answer was read for
+	// it: the call's deadline or context ended after it went out, the
+	// connection failed, or the reply could not be understood. The server
+	// may or may not have applied it: read the key to find out.
+	//
+	// Every error a write returns is exactly one of three kinds: the
+	// server's answer (ErrCacheMiss, ErrNotStored, ErrCASConflict,
+	// ErrTooLarge, ErrNotNumeric, ErrServerError, ErrClientError), or
+	// ErrNotSent, or ErrOutcomeUnknown.
+	ErrOutcomeUnknown = errors.New("memcached: request sent, outcome unknown")
 )
 
 // returnCodeErrors maps every memcached_return_t to nil (success) or a
@@ -143,14 +160,14 @@ func (rc ReturnCode) sentinel() error {
 	return ErrFailure
 }
 
-// opKind groups the operations whose outcomes read differently.
-type opKind int
+// opClass groups the operations whose outcomes read differently.
+type opClass int
 
 const (
-	kindOther   opKind = iota
-	kindAdd            // Add, AddMulti
-	kindPresent        // Replace, Append, Prepend: the key must exist
-	kindIncr           // Increment, Decrement
+	classOther   opClass = iota
+	classAdd             // Add, AddMulti
+	classPresent         // Replace, Append, Prepend: the key must exist
+	classCounter         // Increment, Decrement
 )
 
 // opErrors are the codes whose sentinel depends on the operation. The binary
@@ -158,14 +175,14 @@ const (
 // (KEY_EEXISTS for Add, KEY_ENOENT for Replace/Append/Prepend); both mean
 // "not stored" here, as the text protocol says. The text protocol answers
 // an increment of a value that is not a number with CLIENT_ERROR.
-var opErrors = map[opKind]map[ReturnCode]error{
-	kindAdd:     {ReturnDataExists: ErrNotStored},
-	kindPresent: {ReturnNotFound: ErrNotStored},
-	kindIncr:    {ReturnClientError: ErrNotNumeric},
+var opErrors = map[opClass]map[ReturnCode]error{
+	classAdd:     {ReturnDataExists: ErrNotStored},
+	classPresent: {ReturnNotFound: ErrNotStored},
+	classCounter: {ReturnClientError: ErrNotNumeric},
 }
 
 // sentinelFor returns the sentinel of rc for an operation of kind k.
-func sentinelFor(k opKind, rc ReturnCode) error {
+func sentinelFor(k opClass, rc ReturnCode) error {
 	if err, ok := opErrors[k][rc]; ok {
 		return err
 	}
@@ -208,21 +225,6 @@ func isCounter(v []byte) bool {
 	return err == nil && n < 1<<63
 }
 
-// inStep reports whether an outcome proves that the connection it came on
-// is still in step with the server: an expected answer was read whole, or
-// no connection was used at all. After any other outcome the client closes
-// the handle's connections before it is used again.
-func inStep(rc ReturnCode) bool {
-	switch rc {
-	case ReturnNotFound, ReturnNotStored, ReturnDataExists, ReturnE2BIG, ReturnServerMemoryAllocationFailure,
-		// No connection was used, or libmemcached closed it.
-		ReturnConnectionFailure, ReturnHostLookupFailure, ReturnConnectionBindFailure,
-		ReturnServerMarkedDead, ReturnServerTemporarilyDisabled, ReturnNoServers:
-		return true
-	}
-	return rc.Success()
-}
-
 // Error describes a failed operation. It unwraps to the sentinel for its
 // Code (and, when the call's context expired, to the context's error), so
 // errors.Is(err, ErrCacheMiss) works; use errors.As for the details.
@@ -236,6 +238,39 @@ type Error struct {
 	sentinel error // what Code (or the operation) means; see Unwrap
 	ctxErr   error // context.DeadlineExceeded or Canceled, when it caused the failure
 	cause    error // an underlying Go error (a codec's), when there is one
+	sent     bool  // the request went out (see outcome)
+}
+
+// writeOps are the operations that change data on a server: their errors
+// also say whether the request was sent (see ErrOutcomeUnknown).
+var writeOps = map[string]bool{
+	"Set": true, "Add": true, "Replace": true, "Append": true, "Prepend": true, "CompareAndSwap": true,
+	"Delete": true, "Increment": true, "Decrement": true, "Touch": true, "GetAndTouch": true,
+	"SetMulti": true, "AddMulti": true, "DeleteMulti": true, "IncrementMulti": true, "FlushAll": true,
+}
+
+// answered reports whether rc is a server's answer to a request: its
+// outcome is known (the server said why it did not apply it). An error
+// made in Go (invalid input, a context, Close) carries no code.
+func answered(rc ReturnCode) bool {
+	switch rc {
+	case ReturnNotFound, ReturnNotStored, ReturnDataExists, ReturnE2BIG, ReturnServerError, ReturnClientError,
+		ReturnError, ReturnServerMemoryAllocationFailure, ReturnInvalidArguments, ReturnAuthFailure:
+		return true
+	}
+	return rc != ReturnSuccess && rc.Success()
+}
+
+// outcome is ErrNotSent or ErrOutcomeUnknown for a write's error that is
+// not the server's answer, nil otherwise.
+func (e *Error) outcome() error {
+	switch {
+	case !writeOps[e.Op] || answered(e.Code):
+		return nil
+	case e.sent:
+		return ErrOutcomeUnknown
+	}
+	return ErrNotSent
 }
 
 // withCause records an underlying error, which Unwrap also returns.
@@ -276,12 +311,16 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the sentinel for the error's code, and the context error
-// when the call's context ended.
+// Unwrap returns the sentinel for the error's code, the context error
+// when the call's context ended, and for a write ErrNotSent or
+// ErrOutcomeUnknown when the error is not the server's answer.
 func (e *Error) Unwrap() []error {
-	errs := make([]error, 0, 2)
+	errs := make([]error, 0, 3)
 	if e.sentinel != nil {
 		errs = append(errs, e.sentinel)
+	}
+	if o := e.outcome(); o != nil {
+		errs = append(errs, o)
 	}
 	if e.ctxErr != nil {
 		errs = append(errs, e.ctxErr)
@@ -415,3 +454,6 @@ func ctxError(op, key string, err error) *Error {
 	e.Message = err.Error()
 	return e
 }
+
+// itoa formats v in decimal, for messages.
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -48,33 +48,11 @@ func cBytes(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
-// privateLayout is golibmc_layout_check's verdict on the loaded library:
-// which mirror of its private instance struct matched (11 for 1.1.x, 10 for
-// 1.0.18), or 0 when none did and the features that need it are off.
-var privateLayout = int(C.golibmc_layout_check())
-
-// forceLayout sets the private layout in use and returns the one before;
-// tests use 0 to run the library as on a libmemcached that neither mirror
-// matches (no netpoller waits, buffered stores or reply checks).
-func forceLayout(layout int) int {
-	was := int(C.golibmc_layout_force(C.int(layout)))
-	splitAvailable.Store(layout != 0)
-	return was
-}
-
-// probeLayout reads, through the private layout, a live connection to a
-// memcached at host:port that answered the first of two pipelined gets
-// (golibmc_layout_probe): the socket as the kernel confirms it (-1: the
-// kernel disagrees, -3: no answer), and the bytes read from it
-// and not parsed yet. The tests check both on every libmemcached version.
-func probeLayout(host string, port int) (fd int, unread string) {
-	ch := C.CString(host)
-	defer C.free(unsafe.Pointer(ch))
-	var buf [256]C.char
-	var n C.size_t
-	fd = int(C.golibmc_layout_probe(ch, C.in_port_t(port), &buf[0], C.size_t(len(buf)), &n))
-	return fd, C.GoStringN(&buf[0], C.int(n))
-}
+// checkLayout is golibmc_layout_check: which mirror of libmemcached's
+// private instance struct matches the loaded library (11 for 1.1.x, 10 for
+// 1.0.18), or 0 when none does or enabled is false (nothing is looked at),
+// and the features that need it are off.
+func checkLayout(enabled bool) int { return int(C.golibmc_layout_check(cBool(enabled))) }
 
 // HeaderVersion is the version of the libmemcached headers the package was
 // compiled against (LIBMEMCACHED_VERSION_STRING); LibraryVersion is the
@@ -95,20 +73,20 @@ func newCMaster() (cMaster, bool) {
 	return cMaster{p}, p != nil
 }
 
-// newCMasterFromConfig checks config with libmemcached_check_configuration
-// and builds a master from it with memcached(). On failure it returns
-// libmemcached's own description of the problem.
+// newCMasterFromConfig builds a master from config with memcached(); when
+// that fails, libmemcached_check_configuration (which parses and builds a
+// client too: called only then, so a valid configuration is built once)
+// describes the problem, and that description is returned.
 func newCMasterFromConfig(config string) (cMaster, string) {
+	if p := C.memcached(cStr(config), C.size_t(len(config))); p != nil {
+		return cMaster{p}, ""
+	}
 	const errLen = 512
 	var buf [errLen]C.char
 	if rc := ReturnCode(C.libmemcached_check_configuration(cStr(config), C.size_t(len(config)), &buf[0], errLen)); rc != ReturnSuccess {
 		return cMaster{}, C.GoString(&buf[0])
 	}
-	p := C.memcached(cStr(config), C.size_t(len(config)))
-	if p == nil {
-		return cMaster{}, "memcached() could not build a client from the configuration"
-	}
-	return cMaster{p}, ""
+	return cMaster{}, "memcached() could not build a client from the configuration"
 }
 
 // free releases the master (memcached_free).
@@ -128,9 +106,6 @@ func (m cMaster) addServer(kind ConnectionType, host string, port uint16, weight
 // serverCount is memcached_server_count.
 func (m cMaster) serverCount() int { return int(C.memcached_server_count(m.p)) }
 
-// rebuild rebuilds the distribution from the current settings (golibmc_rebuild).
-func (m cMaster) rebuild() ReturnCode { return ReturnCode(C.golibmc_rebuild(m.p)) }
-
 // setBehavior is golibmc_behavior_set: memcached_behavior_set, with
 // remove_failed the auto_eject switch on every libmemcached version.
 func (m cMaster) setBehavior(b Behavior, v uint64) ReturnCode {
@@ -142,12 +117,6 @@ func (m cMaster) setBehavior(b Behavior, v uint64) ReturnCode {
 // correctly.
 func (m cMaster) behavior(b Behavior) uint64 {
 	return uint64(C.golibmc_behavior_get(m.p, C.memcached_behavior_t(b)))
-}
-
-// clone is memcached_clone: a copy of the master's servers and settings.
-func (m cMaster) clone() (cMaster, bool) {
-	p := C.memcached_clone(nil, m.p)
-	return cMaster{p}, p != nil
 }
 
 // lastError is memcached_last_error_message.
@@ -217,9 +186,6 @@ func (m cMaster) applyEjections(idx []uint32, until []int64) {
 func hashValue(key string, h Hash) uint32 {
 	return uint32(C.memcached_generate_hash_value(cStr(key), C.size_t(len(key)), C.memcached_hash_t(h)))
 }
-
-// cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
-func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
 
 // readServer decodes one server identity written by golibmc_put_server.
 func readServer(b []byte) (serverID, []byte) {
@@ -329,7 +295,7 @@ func (h *cHandle) result(i int) keyResult {
 		s = int(r.server)
 	}
 	return keyResult{rc: ReturnCode(r.rc), server: s, msg: h.message(r.msg), flags: uint32(r.flags),
-		cas: uint64(r.cas), num: uint64(r.num)}
+		cas: uint64(r.cas), num: uint64(r.num), sent: r.sent != 0}
 }
 
 // servers returns every server's part of the handle's last call.
@@ -339,26 +305,28 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 	for i := range srv {
 		s := &srv[i]
 		out = append(out, serverResult{rc: ReturnCode(s.rc), msg: h.message(s.msg), fd: int(s.fd),
-			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0})
+			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0, wait: s.wait != 0, stale: s.stale != 0})
 	}
 	return out
 }
 
-// records walks the items a read wrote (golibmc_put_item); key and value
-// point into C memory and are valid only during fn.
-func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64)) {
+// records walks the items a read wrote (golibmc_put_item), with the index
+// of the server that sent each (-1 when unknown); key and value point into
+// C memory and are valid only during fn.
+func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64, server int)) {
 	buf := h.out()
 	ne := binary.NativeEndian
-	for i := 0; i < int(h.p.nrecords) && len(buf) >= 24; i++ {
-		cas := ne.Uint64(buf)
-		flags := ne.Uint32(buf[8:])
-		klen := int(ne.Uint32(buf[12:]))
-		vlen := int(ne.Uint64(buf[16:]))
-		buf = buf[24:]
+	for i := 0; i < int(h.p.nrecords) && len(buf) >= C.GOLIBMC_ITEM_HEAD; i++ {
+		cas := ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
+		vlen := int(ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:]))
+		flags := ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
+		klen := int(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
+		server := int(int32(ne.Uint32(buf[C.GOLIBMC_ITEM_SERVER:])))
+		buf = buf[C.GOLIBMC_ITEM_HEAD:]
 		if len(buf) < klen+vlen {
 			return
 		}
-		fn(buf[:klen], buf[klen:klen+vlen], flags, cas)
+		fn(buf[:klen], buf[klen:klen+vlen], flags, cas, server)
 		buf = buf[klen+vlen:]
 	}
 }
@@ -465,16 +433,38 @@ func (h *cHandle) getSend(ms int32, p *packed) ReturnCode {
 	return ReturnCode(C.golibmc_get_send(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0]))
 }
 
-// getRecv reads the replies of getSend; late lists the servers that did
-// not answer in time (golibmc_get_recv).
-func (h *cHandle) getRecv(ms int32, p *packed, late []uint32) {
+// getRecv reads what has arrived of the replies of getSend, without
+// waiting; late lists the servers that did not send more in time. It
+// returns how many servers still wait for bytes (serverResult.wait); at 0
+// the read is over (golibmc_get_recv).
+func (h *cHandle) getRecv(ms int32, p *packed, late []uint32, block bool) int {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
-	var lp *C.uint32_t
-	if len(late) > 0 {
-		lp = (*C.uint32_t)(unsafe.Pointer(&late[0]))
+	return int(C.golibmc_get_recv(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0], lateList(late), C.size_t(len(late)), cBool(block)))
+}
+
+// cBool is a C truth value.
+func cBool(b bool) C.int {
+	if b {
+		return 1
 	}
-	C.golibmc_get_recv(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0], lp, C.size_t(len(late)))
+	return 0
+}
+
+// lateList lends a list of server indices to C.
+func lateList(late []uint32) *C.uint32_t {
+	if len(late) == 0 {
+		return nil
+	}
+	return (*C.uint32_t)(unsafe.Pointer(&late[0]))
+}
+
+// keyServers records in the results the server of every key of p
+// (golibmc_key_servers), which a read records only when a server failed.
+func (h *cHandle) keyServers(p *packed) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	C.golibmc_key_servers(h.p, C.size_t(p.len()), k, kl, &res[0])
 }
 
 // getAndTouch touches then reads one key (golibmc_gat).
@@ -483,55 +473,59 @@ func (h *cHandle) getAndTouch(ms int32, key string, exp int32) {
 	C.golibmc_gat(h.p, C.int32_t(ms), cStr(key), C.size_t(len(key)), C.time_t(exp), &res[0])
 }
 
-// commands runs cmd for every key (and item) of p, one libmemcached call
-// each (golibmc_commands); arg is the CAS id or the delta.
-func (h *cHandle) commands(ms int32, cmd command, p *packed, arg uint64) {
+// requests runs cmd (a storage command, delete, increment, decrement or
+// touch) for every key (and item) of p, waiting in C: libmemcached sends
+// each request, and golibmc reads and checks every reply (golibmc_requests;
+// one libmemcached call each where it cannot: see canRead). arg is the CAS
+// id or the delta.
+func (h *cHandle) requests(ms int32, cmd command, p *packed, arg uint64) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_commands(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
+	C.golibmc_requests(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// stores runs a batch of Set or Delete requests, written back to back and
-// each answered exactly (golibmc_stores).
-func (h *cHandle) stores(ms int32, cmd command, p *packed) {
+// verifySocket tells whether server i's socket, read through the private
+// layout, is surely its connection (golibmc_verify_socket).
+func (h *cHandle) verifySocket(i int) socketCheck {
+	return socketCheck(C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)))
+}
+
+// canRead reports whether golibmc reads the replies of cmd on this handle
+// (golibmc_can_read), which a split call needs.
+func (h *cHandle) canRead(cmd command) bool { return C.golibmc_can_read(h.p, C.int(cmd)) != 0 }
+
+// verifyFD is golibmc_verify_fd: verifySocket for any descriptor (tests).
+func (h *cHandle) verifyFD(i, fd int) socketCheck {
+	return socketCheck(C.golibmc_verify_fd(h.p.mc, C.uint32_t(i), C.int(fd)))
+}
+
+// The socketCheck values are golibmc.h's (the build fails if one drifts).
+var (
+	_ = [1]struct{}{}[socketSame-C.GOLIBMC_SOCKET_SAME]
+	_ = [1]struct{}{}[socketOther-C.GOLIBMC_SOCKET_OTHER]
+	_ = [1]struct{}{}[socketUnknown-C.GOLIBMC_SOCKET_UNKNOWN]
+)
+
+// requestSend writes at most requestChunk requests of cmd
+// (golibmc_request_send); requestRecv reads their replies.
+func (h *cHandle) requestSend(ms int32, cmd command, p *packed, arg uint64) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_stores(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
+	C.golibmc_request_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
 }
 
-// verifySocket reports whether server i's socket, read through the
-// private layout, is surely its connection (golibmc_verify_socket).
-func (h *cHandle) verifySocket(i int) bool {
-	return C.golibmc_verify_socket(h.p.mc, C.uint32_t(i)) == 1
+// requestRecv reads what has arrived of the replies of requestSend, without
+// waiting (block: waiting in C for the rest); late lists the servers that
+// did not answer in time. It returns how many servers still wait for bytes
+// (golibmc_request_recv).
+func (h *cHandle) requestRecv(ms int32, cmd command, n int, late []uint32, block bool) int {
+	return int(C.golibmc_request_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lateList(late), C.size_t(len(late)), cBool(block)))
 }
 
-// canBuffer reports whether stores are written back to back on this handle.
-func (h *cHandle) canBuffer() bool { return C.golibmc_can_buffer(h.p) != 0 }
-
-// storeSend writes a batch of at most storeChunk Set or Delete requests
-// (golibmc_store_send); storeRecv reads their replies.
-func (h *cHandle) storeSend(ms int32, cmd command, p *packed) {
-	res := h.results(p.len())
-	k, kl := p.cKeys()
-	v, vl, e, f := p.cVals()
-	C.golibmc_store_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, &res[0])
-}
-
-// storeRecv reads the replies of storeSend, waiting in C for those that
-// have not all arrived; late lists the servers that did not answer in
-// time (golibmc_store_recv).
-func (h *cHandle) storeRecv(ms int32, cmd command, n int, late []uint32) {
-	var lp *C.uint32_t
-	if len(late) > 0 {
-		lp = (*C.uint32_t)(unsafe.Pointer(&late[0]))
-	}
-	C.golibmc_store_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lp, C.size_t(len(late)))
-}
-
-// storeChunk is how many stores storeSend may carry (golibmc_policy_chunk).
-const storeChunk = C.golibmc_policy_chunk
+// requestChunk is how many requests requestSend may carry (golibmc_policy_chunk).
+const requestChunk = C.golibmc_policy_chunk
 
 // serverCommand runs op on a one-server handle (memcached_stat_execute,
 // memcached_version, memcached_flush); stats come back through each.
@@ -580,4 +574,43 @@ func (h *cHandle) hasGomemcacheHash() bool { return C.golibmc_has_gomemcache_has
 // calls to hash a key under gomemcache's placement: crc32.ChecksumIEEE.
 func gomemcacheHash(key string) uint32 {
 	return uint32(C.golibmc_gomemcache_hash(cStr(key), C.size_t(len(key)), nil))
+}
+
+// Placement at fleet scale (placement.go).
+
+// holdDistribution makes the master's distribution modula without building
+// it, so that servers added one by one do not each rebuild the continuum
+// (golibmc_hold_distribution); it returns the distribution settle restores.
+func (m cMaster) holdDistribution() int { return int(C.golibmc_hold_distribution(m.p)) }
+
+// settle restores distribution d (-1: keeps the master's), turns weighted
+// ketama on when a server weighs more than 1, and builds the distribution
+// once from the master's settings (golibmc_settle).
+func (m cMaster) settle(d int) ReturnCode { return ReturnCode(C.golibmc_settle(m.p, C.int(d))) }
+
+// cloneForChange copies the master for a behavior change
+// (golibmc_master_clone: memcached_clone without building the
+// distribution, every behavior checked and repaired); the caller settles
+// the copy. On failure it returns libmemcached's or the check's message.
+func (m cMaster) cloneForChange() (cMaster, string) {
+	var buf [256]C.char
+	p := C.golibmc_master_clone(m.p, &buf[0], C.size_t(len(buf)))
+	if p == nil {
+		return cMaster{}, C.GoString(&buf[0])
+	}
+	return cMaster{p}, ""
+}
+
+// setCRC32Hash makes the whole CRC-32 (IEEE) of the key the master's key
+// hash (golibmc_set_crc32_hash; hasGomemcacheHash then reports it).
+func (m cMaster) setCRC32Hash() { C.golibmc_set_crc32_hash(m.p) }
+
+// newScratchHandle is a handle with no server (golibmc_handle_new_empty):
+// the buffers placement queries on the master write into.
+func newScratchHandle() *cHandle {
+	p := C.golibmc_handle_new_empty()
+	if p == nil {
+		return nil
+	}
+	return &cHandle{p: p}
 }

@@ -1,9 +1,13 @@
 package libmemcached
 
+// Where calls wait for replies: in C, or parked in Go's netpoller between
+// crossings (split calls).
+
 import (
 	"errors"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,23 +51,23 @@ var defaultPollMode = func() PollMode {
 	return PollAuto
 }()
 
-// WithPollMode sets where calls wait for replies (see PollMode).
-func WithPollMode(m PollMode) Option {
-	return func(o *options) error {
-		if m < PollAuto || m > PollNever {
-			return errorf("WithPollMode", "", ErrInvalidArguments, "unknown poll mode "+itoa(int64(m)))
-		}
-		o.pollMode = m
-		return nil
-	}
-}
-
 // splitAvailable: the split needs each connection's socket, read through
-// the private layout golibmc_layout_check validated. It turns off for the
-// process if a connection's socket ever fails verifySocket.
+// the private layout golibmc_layout_check validated (see privateLayout). It
+// turns off for the process if a connection's socket is ever proven
+// another (socketOther).
 var splitAvailable atomic.Bool
 
-func init() { splitAvailable.Store(privateLayout != 0) }
+// privateLayout checks, once, which mirror of libmemcached's private
+// instance struct the loaded library matches (checkLayout: 0 for none),
+// when the first client is made (nothing is done at import). The
+// environment variable GOLIBMC_PRIVATE_LAYOUT=off makes it none without
+// looking: every call then runs through libmemcached's own calls alone
+// (no checked replies, no netpoller waits; see docs/development.md).
+var privateLayout = sync.OnceValue(func() int {
+	layout := checkLayout(os.Getenv("GOLIBMC_PRIVATE_LAYOUT") != "off")
+	splitAvailable.Store(layout != 0)
+	return layout
+})
 
 // waiter parks goroutines in the netpoller on the sockets of one handle:
 // per server, a duplicate (F_DUPFD_CLOEXEC) of libmemcached's socket,
@@ -85,9 +89,8 @@ type pollConn struct {
 
 	// The wait in progress (see wait); ready is pc.onReady, made once so
 	// that a wait allocates nothing.
-	ready   func(uintptr) bool
-	first   func(fd int) bool
-	started bool
+	ready func(uintptr) bool
+	step  func(fd int) bool
 }
 
 // errNoSocket: a server's socket could not be duplicated or watched.
@@ -95,8 +98,11 @@ var errNoSocket = errors.New("socket not available to the netpoller")
 
 // conn returns the netpoller wrapper of server i's socket fd on handle h.
 // A new socket is first checked against libmemcached's public view of the
-// connection (verifySocket); one that does not match turns the split off
-// for the process, and every call waits in C from then on.
+// connection (verifySocket). One proven another turns the split off for
+// the process, and every call waits in C from then on; one that cannot be
+// told (a connection the server has just reset has no peer left to
+// compare) only makes this call wait for that server in C, where the
+// failure is read and reported.
 func (w *waiter) conn(h *cHandle, i, fd int) (*pollConn, error) {
 	for len(w.conns) <= i {
 		w.conns = append(w.conns, nil)
@@ -111,8 +117,12 @@ func (w *waiter) conn(h *cHandle, i, fd int) (*pollConn, error) {
 		return pc, nil
 	}
 	pc.close()
-	if !h.verifySocket(i) {
+	switch h.verifySocket(i) {
+	case socketSame:
+	case socketOther:
 		splitAvailable.Store(false)
+		return nil, errNoSocket
+	default:
 		return nil, errNoSocket
 	}
 	dup, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
@@ -156,49 +166,37 @@ func (w *waiter) drop() {
 	w.blockRuns = 0
 }
 
-// wait parks until the socket is readable or deadline (zero: none)
-// passes. first runs once the netpoller's state for the socket has been
-// reset, and says whether there is anything to wait for: a reply that
-// arrives after that wakes the wait, so none is missed. (Sending the
-// request from first costs nothing more; otherwise first peeks at the
-// socket, for a reply that came before the wait.) At the deadline the
-// socket gets one last look: the netpoller gives up without one, and
-// without calling first at all when the deadline had passed before the
-// wait began (the later servers of a call whose first server used up its
-// time), which would take a reply that is there for a missing one.
-func (pc *pollConn) wait(deadline time.Time, first func(fd int) bool) error {
+// wait runs step once the netpoller's state for the socket has been reset,
+// then each time the socket becomes readable, until step reports done or
+// deadline (zero: none) passes: a byte that arrives after the reset wakes
+// the wait, so none is missed, and step reads what came before it. At the
+// deadline step runs once more (the netpoller gives up without calling it,
+// and without calling it at all when the deadline had passed before the
+// wait began). It returns errTimedOut when step never reported done.
+func (pc *pollConn) wait(deadline time.Time, step func(fd int) bool) error {
 	if err := pc.f.SetReadDeadline(deadline); err != nil {
 		return err
 	}
-	pc.first, pc.started = first, false
+	pc.step = step
 	err := pc.rc.Read(pc.ready)
-	pc.first = nil
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		pc.step = nil
 		return err
 	}
-	look := unreadable
-	if !pc.started {
-		look = first
-	}
-	waiting := true
-	if err := pc.rc.Control(func(fd uintptr) { waiting = look(int(fd)) }); err != nil {
+	done := false
+	err = pc.rc.Control(func(fd uintptr) { done = step(int(fd)) })
+	pc.step = nil
+	if err != nil {
 		return err
 	}
-	if waiting {
+	if !done {
 		return errTimedOut
 	}
 	return nil
 }
 
-// onReady is the netpoller's callback: first on the first call, then
-// "done" (the socket became readable).
-func (pc *pollConn) onReady(fd uintptr) bool {
-	if pc.started {
-		return true
-	}
-	pc.started = true
-	return !pc.first(int(fd))
-}
+// onReady is the netpoller's callback (pc.ready): the wait's step.
+func (pc *pollConn) onReady(fd uintptr) bool { return pc.step(int(fd)) }
 
 // any returns a socket already watched, to send a request from inside its
 // wait (see wait), or -1.
@@ -212,14 +210,6 @@ func (w *waiter) any() int {
 }
 
 var errTimedOut = errors.New("timed out")
-
-// unreadable reports whether fd has nothing to read yet (no byte, no end
-// of stream), without blocking or consuming anything.
-func unreadable(fd int) bool {
-	var b [1]byte
-	_, _, err := syscall.Recvfrom(fd, b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	return err == syscall.EAGAIN || err == syscall.EINTR
-}
 
 // shutdown ends server i's connection from our side, so that libmemcached
 // sees the end of the stream at its next read and closes the connection

@@ -14,15 +14,12 @@ const cgoAvailable = false
 // LinkInfo says how libmemcached was linked into this binary.
 const LinkInfo = "not linked: built with CGO_ENABLED=0"
 
-const privateLayout = 0
-
 // HeaderVersion is empty: no libmemcached headers were compiled in.
 var HeaderVersion = ""
 
 func libraryVersion() string                        { return "" }
-func forceLayout(int) int                           { return 0 }
+func checkLayout(bool) int                          { return 0 }
 func hashValue(string, Hash) uint32                 { return 0 }
-func cHeapInUse() int64                             { return -1 }
 func newCMaster() (cMaster, bool)                   { return cMaster{}, false }
 func newCMasterFromConfig(string) (cMaster, string) { return cMaster{}, errNoCgo }
 
@@ -33,10 +30,8 @@ func (cMaster) addServer(ConnectionType, string, uint16, uint32) ReturnCode {
 	return ReturnNotSupported
 }
 func (cMaster) serverCount() int                        { return 0 }
-func (cMaster) rebuild() ReturnCode                     { return ReturnNotSupported }
 func (cMaster) setBehavior(Behavior, uint64) ReturnCode { return ReturnNotSupported }
 func (cMaster) behavior(Behavior) uint64                { return 0 }
-func (cMaster) clone() (cMaster, bool)                  { return cMaster{}, false }
 func (cMaster) lastError() string                       { return errNoCgo }
 func (cMaster) setNamespace(string) ReturnCode          { return ReturnNotSupported }
 func (cMaster) namespace() string                       { return "" }
@@ -48,6 +43,11 @@ func (cMaster) serverByKey(*cHandle, string) (serverID, ReturnCode) {
 func (cMaster) applyEjections([]uint32, []int64)               {}
 func (cMaster) newHandle([]uint32, []int64) (*cHandle, string) { return nil, errNoCgo }
 func (cMaster) newSingleHandle(int) (*cHandle, string)         { return nil, errNoCgo }
+func (cMaster) holdDistribution() int                          { return 0 }
+func (cMaster) settle(int) ReturnCode                          { return ReturnNotSupported }
+func (cMaster) cloneForChange() (cMaster, string)              { return cMaster{}, errNoCgo }
+func (cMaster) setCRC32Hash()                                  {}
+func newScratchHandle() *cHandle                               { return nil }
 
 type cHandle struct{}
 
@@ -57,21 +57,21 @@ func (*cHandle) applyEjections([]uint32, []int64)                               
 func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
-func (*cHandle) records(func([]byte, []byte, uint32, uint64))                       {}
+func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}
 func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
-func (*cHandle) commands(int32, command, *packed, uint64)                           {}
-func (*cHandle) stores(int32, command, *packed)                                     {}
+func (*cHandle) keyServers(*packed)                                                 {}
+func (*cHandle) requests(int32, command, *packed, uint64)                           {}
 func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
 func (*cHandle) getSend(int32, *packed)                                             {}
-func (*cHandle) getRecv(int32, *packed, []uint32)                                   {}
-func (*cHandle) storeSend(int32, command, *packed)                                  {}
-func (*cHandle) storeRecv(int32, command, int, []uint32)                            {}
-func (*cHandle) canBuffer() bool                                                    { return false }
-func (*cHandle) verifySocket(int) bool                                              { return false }
+func (*cHandle) getRecv(int32, *packed, []uint32, bool) int                         { return 0 }
+func (*cHandle) requestSend(int32, command, *packed, uint64)                        {}
+func (*cHandle) requestRecv(int32, command, int, []uint32, bool) int                { return 0 }
+func (*cHandle) canRead(command) bool                                               { return false }
+func (*cHandle) verifySocket(int) socketCheck                                       { return socketUnknown }
 
-// storeChunk is how many stores go out before their replies are read.
-const storeChunk = 256
+// requestChunk is how many requests go out before their replies are read.
+const requestChunk = 256
 
 type packed struct{ n int }
 

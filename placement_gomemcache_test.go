@@ -151,10 +151,10 @@ func TestGomemcachePlacementSurvivesChanges(t *testing.T) {
 
 	h, err := c.Behavior(mc.BehaviorHash)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(mc.HashCustom), h)
+	assert.Equal(t, uint64(mc.HashCRC32), h, "gomemcache's placement is the crc32 hash with modula")
 	all, err := c.Behaviors()
 	require.NoError(t, err)
-	assert.Equal(t, "", all["hash"])
+	assert.Equal(t, "crc32", all["hash"])
 	assert.Equal(t, "modula", all["distribution"])
 
 	for _, b := range []map[string]any{

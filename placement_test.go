@@ -331,18 +331,36 @@ func hashByName(name string) mc.Hash {
 // phpPeer runs testdata/php_peer.php with Debian's php-cli and php-memcached.
 func phpPeer(t *testing.T, req any, resp any) {
 	t.Helper()
+	needPHP(t)
+	require.NoError(t, phpPeerTry(req, resp))
+}
+
+// needPHP skips the test when php-memcached is missing.
+func needPHP(t *testing.T) {
+	t.Helper()
 	if err := exec.Command("php", "-r", `exit(class_exists("Memcached") ? 0 : 1);`).Run(); err != nil {
 		t.Skip("php-memcached is not installed (make test installs it): " + err.Error())
 	}
+}
+
+// phpPeerTry runs the PHP peer (see needPHP) and returns its failure, if any.
+func phpPeerTry(req any, resp any) error {
 	in, err := json.Marshal(req)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command("php", "testdata/php_peer.php")
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err, "php peer: %s", stderr.String())
-	require.NoError(t, json.Unmarshal(out, resp), "php peer said %s", out)
+	if err != nil {
+		return fmt.Errorf("php peer: %w: %s", err, stderr.String())
+	}
+	if err := json.Unmarshal(out, resp); err != nil {
+		return fmt.Errorf("php peer said %.200s: %w", out, err)
+	}
+	return nil
 }
 
 // landingConfig is one placement configuration the README offers.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -200,6 +201,49 @@ func TestIncrementPastUint64(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint64(0), n, "2^64 wraps to 0")
 	})
+}
+
+// TestNotNumericKeepsTheConnection: memcached's CLIENT_ERROR to the
+// increment of a value that is not a number is a whole reply, read to its
+// end: the connection stays in step and is kept, not reconnected per call
+// (counted by the server: total_connections, read over a raw socket, which
+// itself counts one). A storage command's CLIENT_ERROR still drops it.
+func TestNotNumericKeepsTheConnection(t *testing.T) {
+	s := mctest.Start(t)
+	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1))
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Set(bg(), &mc.Item{Key: "text", Value: []byte("abc")}))
+	connections := func() int {
+		n, err := strconv.Atoi(rawStats(t, s.Addr)["total_connections"])
+		require.NoError(t, err)
+		return n
+	}
+	before := connections()
+	for i := 0; i < 20; i++ {
+		_, err := c.Increment(bg(), "text", 1)
+		require.ErrorIs(t, err, mc.ErrNotNumeric)
+		_, err = c.Decrement(bg(), "text", 1)
+		require.ErrorIs(t, err, mc.ErrNotNumeric)
+		require.ErrorIs(t, c.IncrementMulti(bg(), []string{"text"}, 1), mc.ErrNotNumeric)
+	}
+	it, err := c.Get(bg(), "text")
+	require.NoError(t, err)
+	assert.Equal(t, "abc", string(it.Value))
+	assert.Equal(t, 1, connections()-before, "new connections for 60 increments of a value that is not a number (1: the raw stats)")
+
+	f := startFake(t, 1, 0)
+	f.mu.Lock()
+	f.storeReply = "CLIENT_ERROR bad data chunk\r\n"
+	f.mu.Unlock()
+	p := mctest.StartProxy(t, f.addr()) // counts the connections
+	fc, err := mc.New([]string{p.Addr}, mc.WithPoolSize(1))
+	require.NoError(t, err)
+	defer fc.Close()
+	for i := 0; i < 5; i++ {
+		require.ErrorIs(t, fc.Add(bg(), &mc.Item{Key: fmt.Sprint("add", i), Value: []byte("v")}), mc.ErrClientError)
+	}
+	assert.Equal(t, 5, p.Accepted(), "a storage command's CLIENT_ERROR proves nothing: a new connection each")
 }
 
 // TestConfigurationErrors: ports out of range are refused (libmemcached's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"runtime"
@@ -65,7 +66,8 @@ type smRun struct {
 	m       smModel
 	servers []*mctest.Server
 	ns      string
-	hist    []string // the last operations, printed on a failure
+	placed  map[string]string // each key's server when the run began
+	hist    []string          // the last operations, printed on a failure
 }
 
 func (r *smRun) failf(format string, args ...any) {
@@ -146,6 +148,9 @@ func (r *smRun) one() {
 	k := r.key()
 	cur, have := r.m.items[k]
 	op := r.rng.Intn(22)
+	if r.rng.Intn(50) == 0 {
+		op = 22 // every connection is made again after it: rarer
+	}
 	if len(r.hist) == 12 {
 		r.hist = r.hist[1:]
 	}
@@ -412,6 +417,38 @@ func (r *smRun) one() {
 			r.failf("long key: got %q, want %q", trunc(it.Value), trunc([]byte(v)))
 		}
 		r.expect("Delete long key", r.c.Delete(ctx, long), nil)
+	case 22: // behaviors that do not decide placement, or a disconnect, never move a key
+		var err error
+		what := "DisconnectAll"
+		if r.rng.Intn(4) == 0 {
+			err = r.c.DisconnectAll()
+		} else {
+			b := map[string]any{}
+			// (Not tcp_nodelay: Nagle's delays would slow the rest of the run.)
+			for name, v := range map[string]any{"tcp_keepalive": r.rng.Intn(2) == 0,
+				"connect_timeout": 2000 + r.rng.Intn(6000), "retry_timeout": 2 + r.rng.Intn(28),
+				"_poll_timeout": 5000 + r.rng.Intn(4000), "dead_timeout": r.rng.Intn(10)} {
+				if r.rng.Intn(2) == 0 {
+					b[name] = v
+				}
+			}
+			what = fmt.Sprintf("SetBehaviors(%v)", b)
+			err = r.c.SetBehaviors(b)
+		}
+		r.expect(what, err, nil)
+		r.checkPlacement(what)
+	}
+}
+
+// checkPlacement fails the run when a key is no longer on the server it
+// was on when the run began.
+func (r *smRun) checkPlacement(after string) {
+	r.t.Helper()
+	for _, k := range r.keys {
+		s, err := r.c.ServerForKey(k)
+		if err != nil || s != r.placed[k] {
+			r.failf("after %s: key %s on %s (%v), on %s when the run began", after, k, s, err, r.placed[k])
+		}
 	}
 }
 
@@ -455,6 +492,7 @@ func (r *smRun) checkMultiErrs(op string, err error, want map[string]error) {
 // audit compares the model with the servers, read over raw sockets.
 func (r *smRun) audit() {
 	r.t.Helper()
+	r.checkPlacement("step " + strconv.Itoa(r.step))
 	byServer := map[string][]string{}
 	for _, k := range r.keys {
 		s, err := r.c.ServerForKey(k)
@@ -532,34 +570,49 @@ func TestStateMachine(t *testing.T) {
 		pool       int
 		goroutines int
 		ns         string
-		solo       bool // batching off
+		solo       bool           // batching off
+		placement  map[string]any // nil: consistent ketama
+		weights    []int          // per server; nil: none given
 	}
 	var configs []config
 	for _, binary := range []bool{false, true} {
 		configs = append(configs,
-			config{binary, 1, 1, 1, "", false},
-			config{binary, 3, 1, 1, "sm:", false},
-			config{binary, 3, 4, 4, "", false},
-			config{binary, 1, 4, 4, "ns.", true},
+			config{binary, 1, 1, 1, "", false, nil, nil},
+			// PHP's OPT_LIBKETAMA_COMPATIBLE with equal weights, and a
+			// consistent distribution over weighted servers: the placements
+			// a plain copy of the master lost.
+			config{binary, 3, 1, 1, "sm:", false, map[string]any{"ketama_weighted": true}, nil},
+			config{binary, 3, 4, 4, "", false, map[string]any{"distribution": "consistent", "hash": "fnv1a_32"}, []int{2, 1, 3}},
+			config{binary, 1, 4, 4, "ns.", true, nil, nil},
 			// More goroutines than handles: calls wait in line and share
 			// round trips (implicit pipelining).
-			config{binary, 3, 2, 8, "", false},
-			config{binary, 1, 1, 6, "b.", false},
+			config{binary, 3, 2, 8, "", false, nil, nil},
+			config{binary, 1, 1, 6, "b.", false, nil, nil},
 		)
 	}
 	total := 0
 	var carried uint64
 	var mu sync.Mutex
 	for _, cf := range configs {
-		name := fmt.Sprintf("binary=%v/servers=%d/pool=%d/goroutines=%d/ns=%q/batching=%v", cf.binary, cf.servers, cf.pool, cf.goroutines, cf.ns, !cf.solo)
+		placement := map[string]any{"distribution": "consistent ketama"}
+		if cf.placement != nil {
+			placement = cf.placement
+		}
+		name := fmt.Sprintf("binary=%v/servers=%d/pool=%d/goroutines=%d/ns=%q/batching=%v/placement=%v/weights=%v",
+			cf.binary, cf.servers, cf.pool, cf.goroutines, cf.ns, !cf.solo, placement, cf.weights)
 		t.Run(name, func(t *testing.T) {
 			servers := mctest.StartN(t, cf.servers, "-I", strconv.Itoa(smItemSize), "-o", mctest.SlabChunkMax(t, 16))
-			opts := []mc.Option{mc.WithPoolSize(cf.pool), mc.WithBatching(!cf.solo),
-				mc.WithBehaviors(map[string]any{"binary_protocol": cf.binary, "distribution": "consistent ketama"})}
+			behaviors := map[string]any{"binary_protocol": cf.binary}
+			maps.Copy(behaviors, placement)
+			opts := []mc.Option{mc.WithPoolSize(cf.pool), mc.WithBatching(!cf.solo), mc.WithBehaviors(behaviors)}
 			if cf.ns != "" {
 				opts = append(opts, mc.WithNamespace(cf.ns))
 			}
-			c, err := mc.New(mctest.Addrs(servers), opts...)
+			specs := mctest.Addrs(servers)
+			for i, w := range cf.weights {
+				specs[i] += ":" + strconv.Itoa(w)
+			}
+			c, err := mc.New(specs, opts...)
 			require.NoError(t, err)
 			defer c.Close()
 			seed := time.Now().UnixNano()
@@ -571,8 +624,12 @@ func TestStateMachine(t *testing.T) {
 			for g := 0; g < cf.goroutines; g++ {
 				r := &smRun{t: t, c: c, cfg: name, seed: seed + int64(g), rng: rand.New(rand.NewSource(seed + int64(g))),
 					m: smModel{items: map[string]smItem{}, cas: map[string]uint64{}}, servers: servers, ns: cf.ns}
+				r.placed = map[string]string{}
 				for i := 0; i < 16; i++ {
-					r.keys = append(r.keys, fmt.Sprintf("g%d-k%d", g, i))
+					k := fmt.Sprintf("g%d-k%d", g, i)
+					r.keys = append(r.keys, k)
+					r.placed[k], err = c.ServerForKey(k)
+					require.NoError(t, err)
 				}
 				wg.Add(1)
 				go func() {

@@ -472,12 +472,10 @@ func TestServerDownAndTimeout(t *testing.T) {
 	assert.ErrorIs(t, c.FlushAll(), libmemcached.ErrServerDown)
 	assert.ErrorIs(t, c.Set(&memcache.Item{Key: down[0], Value: []byte("v")}), libmemcached.ErrServerDown)
 
-	// Back on the same port, the server is used again (libmemcached does not
-	// keep it disabled for a retry_timeout, as gomemcache keeps nothing).
+	// Back on the same port, the server is used again from the next call
+	// (libmemcached does not keep it disabled, as gomemcache keeps nothing).
 	servers[1].Restart(t)
-	require.Eventually(t, func() bool {
-		return c.Set(&memcache.Item{Key: down[0], Value: []byte("back")}) == nil
-	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, c.Set(&memcache.Item{Key: down[0], Value: []byte("back")}))
 	v, ok := rawGet(t, addrs[1], down[0])
 	assert.True(t, ok)
 	assert.Equal(t, "back", v)
@@ -670,4 +668,33 @@ func TestServerListedTwice(t *testing.T) {
 		}
 	}
 	assert.Greater(t, onA, 150, "about two thirds on the server listed twice")
+}
+
+// TestServerBackUsedAtOnce: a server that failed is tried again from the
+// next call, on every pooled connection, as gomemcache dials again: once
+// it is back, no call started after that is refused without trying it
+// (libmemcached kept it disabled until its next whole second).
+func TestServerBackUsedAtOnce(t *testing.T) {
+	p := mctest.StartProxy(t, mctest.Start(t).Addr)
+	c := memcache.New(p.Addr)
+	defer c.Close()
+	require.NoError(t, c.Set(&memcache.Item{Key: "k", Value: []byte("v")}))
+	refused, other := 0, 0
+	for round := 0; round < 3; round++ {
+		_, calls := p.Bounce(8, 20, 200*time.Millisecond, func() error {
+			_, err := c.Get("k")
+			return err
+		})
+		for _, cl := range calls {
+			var e *libmemcached.Error
+			switch {
+			case errors.As(cl.Err, &e) && e.Code == libmemcached.ReturnServerTemporarilyDisabled:
+				refused++
+			case cl.Err != nil:
+				other++
+			}
+		}
+	}
+	assert.Zero(t, refused, "calls refused though the server was back")
+	t.Logf("3 rounds: %d calls refused after the server was back, %d other errors", refused, other)
 }

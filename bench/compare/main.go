@@ -61,6 +61,7 @@ func main() {
 	memcheck := flag.String("memcheck", "", "output of TestMemoryFlat -v (memory section)")
 	benchstat := flag.String("benchstat", "", "benchstat summary of the go test -bench output")
 	ab := flag.String("ab", "", "benchstat comparison of single-goroutine benchmarks before and after implicit pipelining")
+	cstartup := flag.String("cstartup", "", "output of bench/cstartup (start-up section, with -gobench's BenchmarkNew)")
 	slice := flag.Duration("slice", 400*time.Millisecond, "how long each many-goroutines cell runs per client and repetition")
 	conc := flag.Bool("conc", true, "run the many-goroutines cells")
 	flag.DurationVar(&quietBudget, "quiet", time.Minute, "how long in all to wait, before the cells, for the machine to be idle")
@@ -89,6 +90,7 @@ func main() {
 	report := render(sr, *reps, *addr, concReport, targets)
 	report += singleAB(*ab)
 	report += allocations(*gobench)
+	report += startup(*gobench, *cstartup)
 	report += memory(*memcheck)
 	if *benchstat != "" {
 		if b, err := os.ReadFile(*benchstat); err == nil && len(b) > 0 {
@@ -316,8 +318,8 @@ func allocations(path string) string {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
-			continue
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") || strings.HasPrefix(fields[0], "BenchmarkNew/") {
+			continue // BenchmarkNew: the start-up section
 		}
 		name := fields[0]
 		if i := strings.LastIndexByte(name, '-'); i > 0 {

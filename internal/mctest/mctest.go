@@ -334,3 +334,96 @@ func (s *Server) Restart(t TB) {
 	}
 	t.Fatalf("restarting memcached on %s: %v", s.Addr, err)
 }
+
+// Nutcracker is one twemproxy process (Debian's nutcracker) started by
+// StartNutcracker.
+type Nutcracker struct {
+	// Pools maps each pool's name to the address it listens on.
+	Pools map[string]string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartNutcracker starts twemproxy with one pool per entry of pools (its
+// name, and its YAML settings other than "listen", each line indented by
+// two spaces), each listening on a free loopback port, its configuration,
+// log and pid files in dir. It waits until every pool accepts connections
+// and stops the process by its pid when the test ends. The stats server
+// listens on a free loopback port too.
+func StartNutcracker(t TB, dir string, pools map[string]string) *Nutcracker {
+	t.Helper()
+	bin, err := exec.LookPath("nutcracker")
+	if err != nil {
+		bin = "/usr/sbin/nutcracker"
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("nutcracker not found: install it (make test does: apt-get install nutcracker)")
+		}
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		n := &Nutcracker{Pools: map[string]string{}}
+		var conf strings.Builder
+		for name, body := range pools {
+			n.Pools[name] = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+			fmt.Fprintf(&conf, "%s:\n  listen: %s\n%s\n", name, n.Pools[name], strings.TrimRight(body, "\n"))
+		}
+		file := filepath.Join(dir, fmt.Sprintf("nutcracker-%d.yml", attempt))
+		if err := os.WriteFile(file, []byte(conf.String()), 0o600); err != nil {
+			t.Fatalf("writing the nutcracker configuration: %v", err)
+		}
+		if out, err := exec.Command(bin, "-t", "-c", file).CombinedOutput(); err != nil {
+			t.Fatalf("nutcracker refuses its configuration: %v: %s\n%s", err, out, conf.String())
+		}
+		n.cmd = exec.Command(bin, "-c", file, "-a", "127.0.0.1", "-s", strconv.Itoa(FreePort(t)),
+			"-o", filepath.Join(dir, fmt.Sprintf("nutcracker-%d.log", attempt)),
+			"-p", filepath.Join(dir, fmt.Sprintf("nutcracker-%d.pid", attempt)))
+		n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if lastErr = n.cmd.Start(); lastErr != nil {
+			continue
+		}
+		n.done = make(chan struct{})
+		go func() { n.cmd.Wait(); close(n.done) }()
+		if lastErr = n.waitListening(); lastErr == nil {
+			t.Cleanup(n.Stop)
+			return n
+		}
+		n.Stop()
+	}
+	t.Fatalf("starting nutcracker: %v", lastErr)
+	return nil
+}
+
+// waitListening waits until every pool accepts connections, or the
+// process exits (a port taken meanwhile).
+func (n *Nutcracker) waitListening() error {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, addr := range n.Pools {
+		for {
+			c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-n.done:
+				return fmt.Errorf("nutcracker exited at start")
+			default:
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("nutcracker did not listen on %s: %v", addr, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// Stop kills the process by its pid and waits for it.
+func (n *Nutcracker) Stop() {
+	if n.cmd == nil || n.cmd.Process == nil || n.done == nil {
+		return
+	}
+	n.cmd.Process.Kill()
+	<-n.done
+}

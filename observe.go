@@ -1,0 +1,100 @@
+package libmemcached
+
+import "time"
+
+// Observer watches a client: each function, when set, is called for its
+// kind of event. Install observers with WithObserver; the
+// github.com/golibmc/libmemcached/otel module turns them into OpenTelemetry
+// metrics and spans.
+//
+// The functions run synchronously, on the goroutine whose call produced
+// the event, after the operation has finished and its libmemcached handle
+// is back in the pool, holding no lock of the client's: a slow function
+// delays only that caller, and a panic unwinds only that caller's
+// goroutine (the client stays consistent and usable). Events of a batch
+// are delivered once all of its calls have been given their results. The
+// values passed (and the slices in them) are valid only during the call:
+// copy what you keep. A client with no observer does no work for them.
+type Observer struct {
+	// Operation is called once for every operation of the client's API
+	// when it returns (including those refused before anything was sent).
+	Operation func(OperationInfo)
+	// Batch is called once for every round trip that carried the calls of
+	// several callers (implicit pipelining, see WithBatching).
+	Batch func(BatchInfo)
+	// Server is called for what happens to a server's connections.
+	Server func(ServerEvent)
+}
+
+// OperationInfo describes one operation of the client's API.
+type OperationInfo struct {
+	Op      string   // the method, e.g. "Get", "SetMulti"
+	Key     string   // the key of a single-key operation ("" for the others); keys may be personal data
+	Keys    int      // how many keys (or items) the operation named
+	Servers []string // the servers the operation involved, as Error.Server names them (in server order)
+
+	Start    time.Time     // when the call started
+	Duration time.Duration // how long the call took
+	Queued   time.Duration // of Duration, the time spent waiting for a handle or in line for a batch
+
+	// BatchCalls is how many callers' calls shared the operation's round
+	// trip: 1 when it went alone.
+	BatchCalls int
+	// Hits and Misses count the keys a read found and did not find
+	// (a key whose server failed is neither).
+	Hits, Misses int
+	// Err is the error the call returned (nil on success; a miss of a
+	// single-key read is its ErrCacheMiss).
+	Err error
+}
+
+// BatchInfo describes a round trip that carried several callers' calls.
+type BatchInfo struct {
+	Kind     string        // "get", "store" or "delete"
+	Calls    int           // the calls it carried, its leader included
+	Keys     int           // their keys (or items) in all
+	Start    time.Time     // when it was sent
+	Duration time.Duration // until every reply was read
+}
+
+// ServerEventKind says what happened to a server.
+type ServerEventKind int
+
+const (
+	// ServerConnectionFailed: a call could not reach the server, or its
+	// connection failed (ServerEvent.Err says how).
+	ServerConnectionFailed ServerEventKind = iota + 1
+	// ServerReconnected: a handle's connections were closed after a call
+	// that did not leave them provably in step (a timeout, an error, a
+	// reply out of step), and will be made again by its next call.
+	ServerReconnected
+	// ServerEjected: libmemcached took the server out of the distribution
+	// (auto_eject); its keys go to the others until it is retried.
+	ServerEjected
+	// ServerReturned: an ejected server's time out is over; it is tried
+	// again and its keys go back to it.
+	ServerReturned
+)
+
+// String returns the event kind's name.
+func (k ServerEventKind) String() string {
+	switch k {
+	case ServerConnectionFailed:
+		return "connection_failed"
+	case ServerReconnected:
+		return "reconnected"
+	case ServerEjected:
+		return "ejected"
+	case ServerReturned:
+		return "returned"
+	}
+	return "ServerEventKind(" + itoa(int64(k)) + ")"
+}
+
+// ServerEvent describes something that happened to a server's connections.
+type ServerEvent struct {
+	Kind   ServerEventKind
+	Server string // as Error.Server names it
+	Time   time.Time
+	Err    error // the failure, for ServerConnectionFailed
+}
