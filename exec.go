@@ -35,6 +35,14 @@ func (e *engine) newCall1(ctx context.Context, kind callKind, op, key string, it
 	return cl
 }
 
+// newRequest makes a batchable call of cmd (see callRequest) for one key
+// and its item (nil for a counter), with arg (the CAS id or the delta).
+func (e *engine) newRequest(ctx context.Context, op string, cmd command, key string, item *Item, arg uint64, t *opTrace) *call {
+	cl := e.newCall1(ctx, callRequest, op, key, item, t)
+	cl.cmd, cl.arg = cmd, arg
+	return cl
+}
+
 // run runs a batchable call: alone on a free handle, or in line as part of
 // a batch, which this call leads (runs) or another call carries.
 func (e *engine) run(cl *call) error {
@@ -77,7 +85,7 @@ func (e *engine) lead(g grant) {
 	split := splitFor(e.pollMode, &h.w, len(batch))
 	p := getPacked()
 	for _, cl := range batch {
-		if kind == callStore {
+		if cl.items != nil {
 			for _, it := range cl.items {
 				p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 			}
@@ -88,14 +96,15 @@ func (e *engine) lead(g grant) {
 		}
 	}
 	e.pool.packed(batch)
-	if kind == callGet {
+	switch kind {
+	case callGet:
 		e.execGet(h, cfg, batch, p, ms, split, observed)
-	} else {
-		cmd := cmdSet
-		if kind == callDelete {
-			cmd = cmdDelete
-		}
-		e.execStore(h, cfg, batch, p, cmd, ms, split)
+	case callStore:
+		e.execStore(h, cfg, batch, p, cmdSet, classOther, ms, split)
+	case callDelete:
+		e.execStore(h, cfg, batch, p, cmdDelete, classOther, ms, split)
+	default:
+		e.execStore(h, cfg, batch, p, batch[0].cmd, classOf(batch[0].cmd), ms, split)
 	}
 	packedPool.Put(p)
 	var info BatchInfo
@@ -397,21 +406,28 @@ func stepLost(lost []bool, server int) bool {
 	return false
 }
 
-// execStore writes every item (or key) of the batch and gives each call
-// its per-key errors.
-func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
-	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
+// execStore runs cmd for every item (or key) of the batch, of class k,
+// and gives each call its per-key errors (and a counter's value).
+func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, k opClass, ms int32, split bool) {
+	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, batch[0].arg, ms, split, h.rs[:0])
 	off := 0
 	for _, cl := range batch {
 		// With a key given more than once, its last item decides.
-		for j, k := range cl.keys {
+		for j, key := range cl.keys {
 			r := rs[off+j]
 			if cl.tr != nil {
 				cl.noteServer(cfg, r.server)
 			}
-			e.outcome(h, cfg, classOther, r.rc, r.server)
-			if !r.rc.Success() {
-				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, classOther, k, r)
+			e.outcome(h, cfg, k, r.rc, r.server)
+			switch {
+			case r.rc.Success():
+				if cl.result.nums != nil {
+					cl.result.nums[j] = r.num
+				}
+			case k == classCounter:
+				cl.result.errs[j] = e.incrError(cl.ctx, h, cfg, cl.op, key, r, ms)
+			default:
+				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, k, key, r)
 			}
 		}
 		off += len(cl.keys)
@@ -420,6 +436,20 @@ func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 		clear(rs)
 		h.rs = rs[:0]
 	}
+}
+
+// classOf is the class of a request's outcomes (see inStep and
+// sentinelFor).
+func classOf(cmd command) opClass {
+	switch cmd {
+	case cmdAdd:
+		return classAdd
+	case cmdReplace, cmdAppend, cmdPrepend:
+		return classPresent
+	case cmdIncr, cmdDecr:
+		return classCounter
+	}
+	return classOther
 }
 
 // requestOn runs cmd (a storage command, delete, increment, decrement or
@@ -496,16 +526,6 @@ func (e *engine) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 		}
 	}
 	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
-}
-
-// keyOutcome turns key i's result into nil or its error.
-func (e *engine) keyOutcome(ctx context.Context, h *handle, cfg *config, op string, k opClass, key string, i int) error {
-	r := h.c.result(i)
-	e.outcome(h, cfg, k, r.rc, r.server)
-	if r.rc.Success() {
-		return nil
-	}
-	return e.keyError(ctx, cfg, op, k, key, r)
 }
 
 // collect turns the per-key outcomes of a multi-key call into a

@@ -12,10 +12,11 @@ import (
 type callKind uint8
 
 const (
-	callSolo   callKind = iota // any other call: runs alone
-	callGet                    // Get, GetMulti: one memcached_mget for all
-	callStore                  // Set, SetMulti: stores written back to back
-	callDelete                 // Delete, DeleteMulti: deletes written back to back
+	callSolo    callKind = iota // any other call: runs alone
+	callGet                     // Get, GetMulti: one memcached_mget for all
+	callStore                   // Set, SetMulti: stores written back to back
+	callDelete                  // Delete, DeleteMulti: deletes written back to back
+	callRequest                 // one request of another command (call.cmd): Add, Replace, Append, Prepend, CompareAndSwap, Increment, Decrement, Touch
 )
 
 // Batch limits: what one round trip may carry (a call bigger than this
@@ -39,6 +40,8 @@ type call struct {
 	keys     []string  // the keys (get, delete) or the items' keys (store)
 	items    []*Item   // store
 	bytes    int       // store: value bytes
+	cmd      command   // request: the command
+	arg      uint64    // request: the CAS id or the delta
 
 	// The pool's side (under pool.mu).
 	state callState
@@ -56,11 +59,13 @@ type call struct {
 
 	key1  [1]string
 	item1 [1]*Item
+	own   Item // a request's item made for it (Touch)
 	self  [1]*call
 	res1  struct {
 		items [1]*Item
 		errs  [1]*Error
 		miss  [1]bool
+		nums  [1]uint64
 	}
 }
 
@@ -80,6 +85,7 @@ type callResult struct {
 	items []*Item  // get: per key, nil when missed or failed
 	errs  []*Error // per key: nil on success (and on a miss, see miss)
 	miss  []bool   // get: per key, a clean miss
+	nums  []uint64 // request: per key, the counter's new value
 }
 
 // grant hands a handle (nil: the right to create one) and a batch to the
@@ -117,12 +123,13 @@ func (cl *call) init(ctx context.Context, kind callKind, op string, keys []strin
 	} else {
 		cl.result.errs = make([]*Error, n)
 	}
-	if kind == callGet {
-		if n == 1 {
-			cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
-		} else {
-			cl.result.items, cl.result.miss = make([]*Item, n), make([]bool, n)
-		}
+	switch {
+	case kind == callGet && n == 1:
+		cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
+	case kind == callGet:
+		cl.result.items, cl.result.miss = make([]*Item, n), make([]bool, n)
+	case kind == callRequest:
+		cl.result.nums = cl.res1.nums[:] // one key
 	}
 }
 
@@ -358,7 +365,8 @@ func (p *pool) nextBatch() []*call {
 	w := at // the queue is filtered in place: what stays moves up
 	for _, cl := range p.queue[at+1:] {
 		fits := head.shares && cl.shares && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
-			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes)
+			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes) &&
+			(head.kind != callRequest || cl.cmd == head.cmd && cl.arg == head.arg)
 		if fits {
 			batch = append(batch, cl)
 			keys += len(cl.keys)
