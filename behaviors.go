@@ -3,28 +3,27 @@ package libmemcached
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 )
 
-// behaviorKind says what values a behavior takes.
-type behaviorKind int
+// valueKind says what values a behavior takes.
+type valueKind int
 
 const (
-	kindBool behaviorKind = iota
-	kindInt
-	kindHash
-	kindDistribution
+	valueBool valueKind = iota
+	valueInt
+	valueHash
+	valueDistribution
 )
 
 // behaviorInfo describes one behavior by its pylibmc name.
 type behaviorInfo struct {
 	name string
 	b    Behavior
-	kind behaviorKind
-	min  uint64 // smallest value accepted (kindInt, kindBool)
-	max  uint64 // largest value accepted (kindInt, kindBool)
+	kind valueKind
+	min  uint64 // smallest value accepted (valueInt, valueBool)
+	max  uint64 // largest value accepted (valueInt, valueBool)
 	doc  string // meaning and unit, for errors and the README table
 	why  string // why values above max are refused, when that is not obvious
 }
@@ -45,48 +44,48 @@ const (
 // lacks. Behaviors() reports them in this order. SetBehaviors applies a map
 // in this order too, so the result does not depend on map iteration.
 var behaviorTable = []behaviorInfo{
-	{"no_block", BehaviorNoBlock, kindBool, 0, 1, "asynchronous I/O: writes may return before the server answered", ""},
-	{"tcp_nodelay", BehaviorTCPNoDelay, kindBool, 0, 1, "TCP_NODELAY on connections (on by default in this client)", ""},
-	{"tcp_keepalive", BehaviorTCPKeepAlive, kindBool, 0, 1, "SO_KEEPALIVE on connections", ""},
-	{"hash", BehaviorHash, kindHash, 0, 0, "key hash algorithm, by name", ""},
-	{"ketama_hash", BehaviorKetamaHash, kindHash, 0, 0, "hash used to build the consistent continuum, by name", ""},
-	{"ketama", BehaviorKetama, kindBool, 0, 1, "true: distribution \"consistent ketama\" (keeps the key hash); false: modula", ""},
-	{"ketama_weighted", BehaviorKetamaWeighted, kindBool, 0, 1, "true: md5 key hash, md5 continuum, weighted (PHP Memcached's OPT_LIBKETAMA_COMPATIBLE)", ""},
-	{"distribution", BehaviorDistribution, kindDistribution, 0, 0, "server distribution, by name", ""},
-	{"cas", BehaviorSupportCAS, kindBool, 0, 1, "use gets so Get fills CasID (on by default in this client)", ""},
-	{"buffer_requests", BehaviorBufferRequests, kindBool, 0, 0, "buffer storage commands until a read or flush",
+	{"no_block", BehaviorNoBlock, valueBool, 0, 1, "asynchronous I/O: writes may return before the server answered", ""},
+	{"tcp_nodelay", BehaviorTCPNoDelay, valueBool, 0, 1, "TCP_NODELAY on connections (on by default in this client)", ""},
+	{"tcp_keepalive", BehaviorTCPKeepAlive, valueBool, 0, 1, "SO_KEEPALIVE on connections", ""},
+	{"hash", BehaviorHash, valueHash, 0, 0, "key hash algorithm, by name", ""},
+	{"ketama_hash", BehaviorKetamaHash, valueHash, 0, 0, "hash used to build the consistent continuum, by name", ""},
+	{"ketama", BehaviorKetama, valueBool, 0, 1, "true: distribution \"consistent ketama\" (keeps the key hash); false: modula", ""},
+	{"ketama_weighted", BehaviorKetamaWeighted, valueBool, 0, 1, "true: md5 key hash, md5 continuum, weighted (PHP Memcached's OPT_LIBKETAMA_COMPATIBLE)", ""},
+	{"distribution", BehaviorDistribution, valueDistribution, 0, 0, "server distribution, by name", ""},
+	{"cas", BehaviorSupportCAS, valueBool, 0, 1, "use gets so Get fills CasID (on by default in this client)", ""},
+	{"buffer_requests", BehaviorBufferRequests, valueBool, 0, 0, "buffer storage commands until a read or flush",
 		"this client sends every Set at once and reports its outcome (SetMulti sends a batch back to back); buffered stores would stay unsent and unanswered"},
-	{"verify_keys", BehaviorVerifyKey, kindBool, 0, 1, "libmemcached also checks keys (this client always checks them in Go); ASCII protocol only", ""},
-	{"connect_timeout", BehaviorConnectTimeout, kindInt, 1, maxInt32, "connect timeout, milliseconds (0 would fail every connect at once)", ""},
-	{"send_timeout", BehaviorSndTimeout, kindInt, 0, maxInt32, "SO_SNDTIMEO, microseconds (0: none)", ""},
-	{"receive_timeout", BehaviorRcvTimeout, kindInt, 0, maxInt32, "SO_RCVTIMEO, microseconds (0: none)", ""},
-	{"num_replicas", BehaviorNumberOfReplicas, kindInt, 0, maxUint32, "number of extra copies stored on other servers (binary protocol; fewer than the servers)", ""},
-	{"auto_eject", BehaviorAutoEjectHosts, kindBool, 0, 1, "remove a server from the distribution after failure_limit failures", ""},
-	{"retry_timeout", BehaviorRetryTimeout, kindInt, 0, maxInt32, "seconds before a failed server is tried again", ""},
-	{"remove_failed", BehaviorRemoveFailedServers, kindBool, 0, 1, "same switch as auto_eject (on libmemcached 1.0.18 too)", ""},
-	{"failure_limit", BehaviorServerFailureLimit, kindInt, 1, maxUint32, "consecutive failures before a server is marked failed", ""},
-	{"_io_msg_watermark", BehaviorIOMsgWatermark, kindInt, 0, maxUint32, "buffered messages before an mget reads replies", ""},
-	{"_io_bytes_watermark", BehaviorIOBytesWatermark, kindInt, 0, maxUint32, "buffered bytes before an mget reads replies", ""},
-	{"_io_key_prefetch", BehaviorIOKeyPrefetch, kindInt, 0, maxUint32, "keys sent before an mget reads replies", ""},
-	{"_hash_with_prefix_key", BehaviorHashWithPrefixKey, kindBool, 0, 1, "hash the namespace prefix together with the key", ""},
-	{"_noreply", BehaviorNoReply, kindBool, 0, 1, "ask servers not to answer storage commands (errors are then lost)", ""},
-	{"_sort_hosts", BehaviorSortHosts, kindBool, 0, 1, "sort servers by name before distributing (modula placement then ignores list order)", ""},
-	{"_poll_timeout", BehaviorPollTimeout, kindInt, 1, maxInt32, "timeout of each wait for a server's answer, milliseconds (0 would fail every call at once)", ""},
-	{"_socket_send_size", BehaviorSocketSendSize, kindInt, 0, maxInt32, "SO_SNDBUF, bytes (0: system default)", ""},
-	{"_socket_recv_size", BehaviorSocketRecvSize, kindInt, 0, maxInt32, "SO_RCVBUF, bytes (0: system default)", ""},
-	{"dead_timeout", BehaviorDeadTimeout, kindInt, 0, maxInt32, "seconds an ejected server stays dead before it is retried", ""},
+	{"verify_keys", BehaviorVerifyKey, valueBool, 0, 1, "libmemcached also checks keys (this client always checks them in Go); ASCII protocol only", ""},
+	{"connect_timeout", BehaviorConnectTimeout, valueInt, 1, maxInt32, "connect timeout, milliseconds (0 would fail every connect at once)", ""},
+	{"send_timeout", BehaviorSndTimeout, valueInt, 0, maxInt32, "SO_SNDTIMEO, microseconds (0: none)", ""},
+	{"receive_timeout", BehaviorRcvTimeout, valueInt, 0, maxInt32, "SO_RCVTIMEO, microseconds (0: none)", ""},
+	{"num_replicas", BehaviorNumberOfReplicas, valueInt, 0, maxUint32, "number of extra copies stored on other servers (binary protocol; fewer than the servers)", ""},
+	{"auto_eject", BehaviorAutoEjectHosts, valueBool, 0, 1, "remove a server from the distribution after failure_limit failures", ""},
+	{"retry_timeout", BehaviorRetryTimeout, valueInt, 0, maxInt32, "seconds before a failed server is tried again", ""},
+	{"remove_failed", BehaviorRemoveFailedServers, valueBool, 0, 1, "same switch as auto_eject (on libmemcached 1.0.18 too)", ""},
+	{"failure_limit", BehaviorServerFailureLimit, valueInt, 1, maxUint32, "consecutive failures before a server is marked failed", ""},
+	{"_io_msg_watermark", BehaviorIOMsgWatermark, valueInt, 0, maxUint32, "buffered messages before an mget reads replies", ""},
+	{"_io_bytes_watermark", BehaviorIOBytesWatermark, valueInt, 0, maxUint32, "buffered bytes before an mget reads replies", ""},
+	{"_io_key_prefetch", BehaviorIOKeyPrefetch, valueInt, 0, maxUint32, "keys sent before an mget reads replies", ""},
+	{"_hash_with_prefix_key", BehaviorHashWithPrefixKey, valueBool, 0, 1, "hash the namespace prefix together with the key", ""},
+	{"_noreply", BehaviorNoReply, valueBool, 0, 1, "ask servers not to answer storage commands (errors are then lost)", ""},
+	{"_sort_hosts", BehaviorSortHosts, valueBool, 0, 1, "sort servers by name before distributing (modula placement then ignores list order)", ""},
+	{"_poll_timeout", BehaviorPollTimeout, valueInt, 1, maxInt32, "timeout of each wait for a server's answer, milliseconds (0 would fail every call at once)", ""},
+	{"_socket_send_size", BehaviorSocketSendSize, valueInt, 0, maxInt32, "SO_SNDBUF, bytes (0: system default)", ""},
+	{"_socket_recv_size", BehaviorSocketRecvSize, valueInt, 0, maxInt32, "SO_RCVBUF, bytes (0: system default)", ""},
+	{"dead_timeout", BehaviorDeadTimeout, valueInt, 0, maxInt32, "seconds an ejected server stays dead before it is retried", ""},
 	// libmemcached behaviors pylibmc does not list.
-	{"binary_protocol", BehaviorBinaryProtocol, kindBool, 0, 1, "use the binary protocol (needed for SASL and replicas)", ""},
-	{"use_udp", BehaviorUseUDP, kindBool, 0, 0, "use UDP",
+	{"binary_protocol", BehaviorBinaryProtocol, valueBool, 0, 1, "use the binary protocol (needed for SASL and replicas)", ""},
+	{"use_udp", BehaviorUseUDP, valueBool, 0, 0, "use UDP",
 		"libmemcached 1.1 deprecated UDP servers, and a UDP request has no reply to report its outcome"},
-	{"server_timeout_limit", BehaviorServerTimeoutLimit, kindInt, 0, maxUint32, "consecutive timeouts before a server is marked failed (0: off)", ""},
-	{"randomize_replica_read", BehaviorRandomizeReplicaRead, kindBool, 0, 1, "read from a random replica", ""},
-	{"tcp_keepidle", BehaviorTCPKeepIdle, kindInt, 0, maxKeepIdle, "TCP_KEEPIDLE, seconds (Linux accepts at most 32767)", ""},
+	{"server_timeout_limit", BehaviorServerTimeoutLimit, valueInt, 0, maxUint32, "consecutive timeouts before a server is marked failed (0: off)", ""},
+	{"randomize_replica_read", BehaviorRandomizeReplicaRead, valueBool, 0, 1, "read from a random replica", ""},
+	{"tcp_keepidle", BehaviorTCPKeepIdle, valueInt, 0, maxKeepIdle, "TCP_KEEPIDLE, seconds (Linux accepts at most 32767)", ""},
 }
 
 // check reports whether v is a value of the behavior this client accepts.
 func (bi *behaviorInfo) check(op string, v uint64) error {
-	if bi.kind == kindHash || bi.kind == kindDistribution || (v >= bi.min && v <= bi.max) {
+	if bi.kind == valueHash || bi.kind == valueDistribution || (v >= bi.min && v <= bi.max) {
 		return nil
 	}
 	if bi.why != "" {
@@ -208,12 +207,12 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 		return 0, errorf(op, "", ErrInvalidArguments, fmt.Sprintf("behavior %q: %v (%T) is not valid; want %s", bi.name, v, v, want))
 	}
 	switch bi.kind {
-	case kindHash:
+	case valueHash:
 		if n, ok := byName(v, hashNames, func(h Hash) bool { return h >= 0 && h < HashMax && h != HashCustom || h == HashCRC32 }); ok {
 			return n, nil
 		}
 		return bad("one of " + choices(hashNames))
-	case kindDistribution:
+	case valueDistribution:
 		if n, ok := byName(v, distributionNames, func(d Distribution) bool { return d >= 0 && d < DistributionConsistentMax }); ok {
 			return n, nil
 		}
@@ -245,7 +244,7 @@ func (bi *behaviorInfo) convert(op string, v any) (uint64, error) {
 }
 
 func (bi *behaviorInfo) want() string {
-	if bi.kind == kindBool {
+	if bi.kind == valueBool {
 		return "a bool (or 0/1)"
 	}
 	return fmt.Sprintf("an integer from %d to %d (%s)", bi.min, bi.max, bi.doc)
@@ -266,12 +265,6 @@ func byName[T ~int | ~int32 | ~uint32](v any, names map[string]T, valid func(T) 
 	}
 	return 0, false
 }
-
-// toInt64 and toUint64 read a value of a Go integer type (signed and
-// unsigned respectively; the caller has switched on its type).
-func toInt64(v any) int64 { return reflect.ValueOf(v).Int() }
-
-func toUint64(v any) uint64 { return reflect.ValueOf(v).Uint() }
 
 // resolveBehaviors validates a name -> value map into settings in table order.
 func resolveBehaviors(op string, m map[string]any) ([]behaviorSetting, error) {
@@ -359,19 +352,6 @@ func behaviorError(op string, b Behavior, v uint64, rc ReturnCode, msg string) e
 	return e
 }
 
-// WithBehaviors sets behaviors by pylibmc name when the client is created,
-// after the client's defaults; see SetBehaviors.
-func WithBehaviors(m map[string]any) Option {
-	return func(o *options) error {
-		s, err := resolveBehaviors("WithBehaviors", m)
-		if err != nil {
-			return err
-		}
-		o.behaviors = append(o.behaviors, s...)
-		return nil
-	}
-}
-
 // SetBehavior sets one libmemcached behavior to its raw value, as
 // memcached_behavior_set does, after the same range checks as SetBehaviors.
 // It applies to every call from the next one on.
@@ -404,13 +384,13 @@ func (c *Client) SetBehaviors(m map[string]any) error {
 // the placement ends as a client given all its behaviors before its
 // servers places keys (golibmc_settle).
 func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
-	if err := checkSettings(op, len(c.cfg.Load().servers), s); err != nil {
+	if err := checkSettings(op, len(c.e.cfg.Load().servers), s); err != nil {
 		return err
 	}
 	if err := c.checkPlacementChange(op, s); err != nil {
 		return err
 	}
-	return c.changeMaster(op, func(m cMaster) (bool, error) {
+	return c.e.changeMaster(op, func(m cMaster) (bool, error) {
 		// A checked copy of the master (every behavior, the weighted flag
 		// memcached_clone drops), changed only where s says, and settled:
 		// placement moves only when s changes it.
@@ -419,7 +399,7 @@ func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 			return false, errorf(op, "", ErrFailure, msg)
 		}
 		for _, x := range s {
-			if rc := next.apply(x); !rc.Success() {
+			if rc := next.apply(x.b, x.v); !rc.Success() {
 				err := behaviorError(op, x.b, x.v, rc, next.lastError())
 				next.free()
 				return false, err
@@ -430,7 +410,7 @@ func (c *Client) applyBehaviors(op string, s []behaviorSetting) error {
 			return false, err
 		}
 		m.free()
-		c.master = next
+		c.e.master = next
 		return true, nil
 	})
 }
@@ -441,7 +421,7 @@ func (c *Client) Behavior(b Behavior) (uint64, error) {
 		return 0, errorf("Behavior", "", ErrInvalidArguments, fmt.Sprintf("behavior %d out of range", b))
 	}
 	var v uint64
-	err := c.withMaster("Behavior", func(m cMaster, _ *cHandle) error {
+	err := c.e.withMaster("Behavior", func(m cMaster, _ *cHandle) error {
 		v = m.behavior(b)
 		if b == BehaviorHash {
 			v = uint64(m.keyHash())
@@ -456,16 +436,16 @@ func (c *Client) Behavior(b Behavior) (uint64, error) {
 // (string) for hash, ketama_hash and distribution.
 func (c *Client) Behaviors() (map[string]any, error) {
 	out := make(map[string]any, len(behaviorTable))
-	err := c.withMaster("Behaviors", func(m cMaster, _ *cHandle) error {
+	err := c.e.withMaster("Behaviors", func(m cMaster, _ *cHandle) error {
 		for _, bi := range behaviorTable {
 			v := m.behavior(bi.b)
 			if bi.b == BehaviorHash {
 				v = uint64(m.keyHash())
 			}
 			switch bi.kind {
-			case kindHash:
+			case valueHash:
 				out[bi.name] = Hash(v).Name()
-			case kindDistribution:
+			case valueDistribution:
 				out[bi.name] = Distribution(v).Name()
 			default:
 				out[bi.name] = v
@@ -479,33 +459,75 @@ func (c *Client) Behaviors() (map[string]any, error) {
 	return out, nil
 }
 
-// Hash returns libmemcached's hash of key with the client's "hash" behavior
-// (memcached_generate_hash_value), or the whole CRC-32 of key under
-// HashCRC32 (and WithGomemcachePlacement).
-func (c *Client) Hash(key string) uint32 { return keyHashValue(key, c.cfg.Load().hash) }
-
-// HashKey returns libmemcached's hash of key with algorithm h
-// (memcached_generate_hash_value), or for HashCRC32 the whole CRC-32 (IEEE)
-// of key. For an algorithm this libmemcached was built without (hsieh on
-// Debian), HashCustom or an invalid value, libhashkit returns 1.
-func HashKey(key string, h Hash) uint32 { return keyHashValue(key, h) }
-
-// ServerForKey returns the server the client's next call for key goes to
-// (memcached_server_by_key, with the servers any pooled handle has ejected
-// left out), as "host:port", "[v6]:port" or a socket path.
-func (c *Client) ServerForKey(key string) (string, error) {
-	const op = "ServerForKey"
-	if err := checkKey(c.cfg.Load(), op, key); err != nil {
-		return "", err
+// hashValueProblem says why v is not a value of hash behavior b, or "":
+// libmemcached leaves the hash as it was and reports success for a value
+// past its enum.
+func hashValueProblem(b Behavior, v uint64) string {
+	if b != BehaviorHash && b != BehaviorKetamaHash {
+		return ""
 	}
-	var name string
-	err := c.withMaster(op, func(m cMaster, scratch *cHandle) error {
-		id, rc := m.serverByKey(scratch, key)
-		if rc != ReturnSuccess {
-			return newError(op, key, rc, m.lastError())
-		}
-		name = id.name()
+	switch {
+	case v == uint64(HashCRC32) && b == BehaviorKetamaHash:
+		return `ketama_hash "crc32" is not supported: the CRC-32 is a custom key hash ("hash"), and libmemcached takes ketama_hash as one of its own algorithms`
+	case v == uint64(HashCRC32):
+		return ""
+	case v >= uint64(HashMax):
+		return fmt.Sprintf("%s = %d is not a hash algorithm; want one of %s", b, v, choices(hashNames))
+	}
+	return ""
+}
+
+// placementBehaviors are the behaviors that change the key hash or the
+// distribution; a client with gomemcache's placement refuses them.
+var placementBehaviors = []Behavior{BehaviorHash, BehaviorDistribution, BehaviorKetama, BehaviorKetamaWeighted, BehaviorSortHosts}
+
+// checkPlacementChange refuses, on a client with gomemcache's placement, a
+// behavior change that would replace its hash or distribution.
+func (c *Client) checkPlacementChange(op string, s []behaviorSetting) error {
+	if !c.gomemcache {
 		return nil
-	})
-	return name, err
+	}
+	for _, x := range s {
+		for _, b := range placementBehaviors {
+			if x.b == b {
+				return errorf(op, "", ErrInvalidArguments, fmt.Sprintf(
+					"%s cannot change on a client with gomemcache's placement (WithGomemcachePlacement): it would move most keys; make a second client to change placement", x.b))
+			}
+		}
+	}
+	return nil
+}
+
+// settleMaster builds a changed master's distribution once from its
+// settings (golibmc_settle) and checks it.
+func settleMaster(op string, m cMaster) error {
+	if rc := m.settle(-1); !rc.Success() {
+		return newError(op, "", rc, m.lastError())
+	}
+	return checkMaster(op, m)
+}
+
+// checkMaster refuses a configuration the client cannot run safely,
+// however it was made (options, configuration string, behaviors): UDP, a
+// namespace that is not a valid key prefix, a behavior value out of range,
+// and as many replicas as servers.
+func checkMaster(op string, m cMaster) error {
+	if m.behavior(BehaviorUseUDP) != 0 {
+		return &Error{Op: op, Code: ReturnDeprecated, sentinel: ErrNotSupported,
+			Message: "UDP is not supported: libmemcached " + HeaderVersion + " deprecated it, and a UDP request has no reply to report its outcome"}
+	}
+	if ns := m.namespace(); ns != "" {
+		if p := namespaceProblem(ns); p != "" {
+			return errorf(op, "", ErrMalformedKey, "namespace: "+p)
+		}
+	}
+	for _, b := range behaviorTable {
+		if err := b.check(op, m.behavior(b.b)); err != nil {
+			return err
+		}
+	}
+	if r, n := m.behavior(BehaviorNumberOfReplicas), m.serverCount(); r > 0 && r >= uint64(n) {
+		return errorf(op, "", ErrInvalidArguments, fmt.Sprintf("num_replicas %d with %d servers: there must be fewer replicas than servers", r, n))
+	}
+	return nil
 }

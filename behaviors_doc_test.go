@@ -15,13 +15,13 @@ import (
 func behaviorDocRow(bi behaviorInfo) string {
 	var values string
 	switch {
-	case bi.kind == kindHash:
+	case bi.kind == valueHash:
 		values = "hash name"
-	case bi.kind == kindDistribution:
+	case bi.kind == valueDistribution:
 		values = "distribution name"
-	case bi.kind == kindBool && bi.max == 0:
+	case bi.kind == valueBool && bi.max == 0:
 		values = "false only"
-	case bi.kind == kindBool:
+	case bi.kind == valueBool:
 		values = "bool"
 	default:
 		values = fmt.Sprintf("%d to %d", bi.min, bi.max)

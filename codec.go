@@ -3,12 +3,12 @@ package libmemcached
 import (
 	"bytes"
 	"compress/zlib"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/big"
+	"reflect"
 	"strconv"
 )
 
@@ -195,147 +195,6 @@ type compression struct {
 // ErrCorruptValue, so a hostile value cannot exhaust memory.
 const DefaultMaxDecompressedSize = 32 << 20
 
-// WithCompression zlib-compresses values of at least minLen bytes at level
-// (1-9, or -1 for zlib's default) in SetValue, like pylibmc's
-// min_compress_len and compress_level; a value is stored compressed only if
-// that makes it smaller. Off by default. Compressed values (flag 8) are
-// always decompressed by GetValue, whatever this setting.
-func WithCompression(minLen, level int) Option {
-	return func(o *options) error {
-		if minLen < 1 {
-			return errorf("WithCompression", "", ErrInvalidArguments, "minLen must be at least 1")
-		}
-		if level != zlib.DefaultCompression && (level < zlib.BestSpeed || level > zlib.BestCompression) {
-			return errorf("WithCompression", "", ErrInvalidArguments, "level must be 1-9 or -1")
-		}
-		o.compress = compression{minLen: minLen, level: level}
-		return nil
-	}
-}
-
-// WithCodec sets the Codec of SetValue and GetValue (default PylibmcCodec).
-func WithCodec(codec Codec) Option {
-	return func(o *options) error {
-		if codec == nil {
-			return errorf("WithCodec", "", ErrInvalidArguments, "nil codec")
-		}
-		o.codec = codec
-		return nil
-	}
-}
-
-// WithMaxDecompressedSize changes DefaultMaxDecompressedSize.
-func WithMaxDecompressedSize(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return errorf("WithMaxDecompressedSize", "", ErrInvalidArguments, "size must be positive")
-		}
-		o.maxInflate = n
-		return nil
-	}
-}
-
-// WithNamespace prefixes every key with prefix on the wire, using
-// libmemcached's key prefix (MEMCACHED_CALLBACK_PREFIX_KEY, which PHP
-// Memcached's OPT_PREFIX_KEY sets). Callers use unprefixed keys. Whether the
-// prefix takes part in placement follows the _hash_with_prefix_key behavior
-// (off by default: only the key is hashed). The prefix is 1 to 127 bytes of
-// printable ASCII (0x21-0x7e) and leaves 250 - len(prefix) bytes for keys;
-// the same holds for a namespace set by NewFromConfig's --NAMESPACE.
-func WithNamespace(prefix string) Option {
-	return func(o *options) error {
-		if prefix == "" {
-			return errorf("WithNamespace", "", ErrMalformedKey, "empty namespace")
-		}
-		if p := namespaceProblem(prefix); p != "" {
-			return errorf("WithNamespace", "", ErrMalformedKey, p)
-		}
-		o.namespace = prefix
-		return nil
-	}
-}
-
-// SetValue encodes v with the client's Codec (and compression) and stores it.
-func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int32) error {
-	value, flags, err := c.encode(v)
-	if err != nil {
-		return errorf("SetValue", key, ErrUnsupportedType, err.Error()).withCause(err)
-	}
-	err = c.store(ctx, "SetValue", cmdSet, kindOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
-	return err
-}
-
-// GetValue reads key and decodes it into dst with the client's Codec,
-// decompressing a compressed value first. A miss wraps ErrCacheMiss; a
-// value the codec cannot decode wraps ErrUnsupportedFlags (pickles) or
-// ErrUnsupportedType, and Get still returns it raw.
-func (c *Client) GetValue(ctx context.Context, key string, dst any) error {
-	if dst == nil {
-		return errorf("GetValue", key, ErrInvalidArguments, "nil destination")
-	}
-	it, err := c.Get(ctx, key)
-	if err != nil {
-		if e, ok := err.(*Error); ok {
-			e.Op = "GetValue"
-		}
-		return err
-	}
-	if err := c.decode(it.Value, it.Flags, dst); err != nil {
-		return errorf("GetValue", key, nil, err.Error()).withCause(err)
-	}
-	return nil
-}
-
-func (c *Client) codec() Codec {
-	if c.opts.codec != nil {
-		return c.opts.codec
-	}
-	return PylibmcCodec{}
-}
-
-// encode runs the codec, then compresses when configured and worth it.
-func (c *Client) encode(v any) ([]byte, uint32, error) {
-	value, flags, err := c.codec().Encode(v)
-	if err != nil {
-		return nil, 0, err
-	}
-	if flags&FlagCompressed != 0 {
-		return nil, 0, fmt.Errorf("%w: the codec set flag %d, which the client reserves for compression", ErrUnsupportedFlags, FlagCompressed)
-	}
-	cz := c.opts.compress
-	if cz.minLen > 0 && len(value) >= cz.minLen {
-		var buf bytes.Buffer
-		w, err := zlib.NewWriterLevel(&buf, cz.level)
-		if err != nil {
-			return nil, 0, err
-		}
-		w.Write(value)
-		if err := w.Close(); err != nil {
-			return nil, 0, err
-		}
-		if buf.Len() < len(value) {
-			return buf.Bytes(), flags | FlagCompressed, nil
-		}
-	}
-	return value, flags, nil
-}
-
-// decode decompresses (bounded) when flag 8 is set, then runs the codec.
-func (c *Client) decode(value []byte, flags uint32, dst any) error {
-	if flags&FlagCompressed != 0 {
-		limit := c.opts.maxInflate
-		if limit == 0 {
-			limit = DefaultMaxDecompressedSize
-		}
-		var err error
-		if value, err = inflate(value, limit); err != nil {
-			return err
-		}
-		flags &^= FlagCompressed
-	}
-	return c.codec().Decode(value, flags, dst)
-}
-
 // inflate decompresses a zlib stream, refusing to produce more than limit bytes.
 func inflate(value []byte, limit int) ([]byte, error) {
 	r, err := zlib.NewReader(bytes.NewReader(value))
@@ -352,3 +211,9 @@ func inflate(value []byte, limit int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// toInt64 and toUint64 read a value of a Go integer type (signed and
+// unsigned respectively; the caller has switched on its type).
+func toInt64(v any) int64 { return reflect.ValueOf(v).Int() }
+
+func toUint64(v any) uint64 { return reflect.ValueOf(v).Uint() }

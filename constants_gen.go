@@ -4,6 +4,8 @@
 
 package libmemcached
 
+import "strconv"
+
 // Behavior is a libmemcached behavior (memcached_behavior_t), set with Client.SetBehavior.
 type Behavior int32
 
@@ -194,4 +196,17 @@ var connectionTypeGoEnds = [...]uint16{13, 26, 46}
 // String returns the Go name of the value, or ConnectionType(n) if it has none.
 func (v ConnectionType) String() string {
 	return enumName("ConnectionType", connectionTypeGoNames, connectionTypeGoEnds[:], int64(v))
+}
+
+// enumName is the String method of the enum types above: names holds
+// every value's name back to back, and ends[v] where the name of v ends.
+func enumName(typ, names string, ends []uint16, v int64) string {
+	if v < 0 || v >= int64(len(ends)) || (v > 0 && ends[v] == ends[v-1]) || ends[v] == 0 {
+		return typ + "(" + strconv.FormatInt(v, 10) + ")"
+	}
+	start := uint16(0)
+	if v > 0 {
+		start = ends[v-1]
+	}
+	return names[start:ends[v]]
 }

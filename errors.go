@@ -160,14 +160,14 @@ func (rc ReturnCode) sentinel() error {
 	return ErrFailure
 }
 
-// opKind groups the operations whose outcomes read differently.
-type opKind int
+// opClass groups the operations whose outcomes read differently.
+type opClass int
 
 const (
-	kindOther   opKind = iota
-	kindAdd            // Add, AddMulti
-	kindPresent        // Replace, Append, Prepend: the key must exist
-	kindIncr           // Increment, Decrement
+	classOther   opClass = iota
+	classAdd             // Add, AddMulti
+	classPresent         // Replace, Append, Prepend: the key must exist
+	classCounter         // Increment, Decrement
 )
 
 // opErrors are the codes whose sentinel depends on the operation. The binary
@@ -175,14 +175,14 @@ const (
 // (KEY_EEXISTS for Add, KEY_ENOENT for Replace/Append/Prepend); both mean
 // "not stored" here, as the text protocol says. The text protocol answers
 // an increment of a value that is not a number with CLIENT_ERROR.
-var opErrors = map[opKind]map[ReturnCode]error{
-	kindAdd:     {ReturnDataExists: ErrNotStored},
-	kindPresent: {ReturnNotFound: ErrNotStored},
-	kindIncr:    {ReturnClientError: ErrNotNumeric},
+var opErrors = map[opClass]map[ReturnCode]error{
+	classAdd:     {ReturnDataExists: ErrNotStored},
+	classPresent: {ReturnNotFound: ErrNotStored},
+	classCounter: {ReturnClientError: ErrNotNumeric},
 }
 
 // sentinelFor returns the sentinel of rc for an operation of kind k.
-func sentinelFor(k opKind, rc ReturnCode) error {
+func sentinelFor(k opClass, rc ReturnCode) error {
 	if err, ok := opErrors[k][rc]; ok {
 		return err
 	}
@@ -223,33 +223,6 @@ func isCounter(v []byte) bool {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	return err == nil && n < 1<<63
-}
-
-// inStep reports whether an outcome of an operation of kind k proves that
-// the connection it came on is still in step with the server: an expected
-// answer was read whole, or no connection was used at all. After any other
-// outcome the client closes the handle's connections before it is used
-// again.
-//
-// Whether a reply was read whole depends on the operation. A CLIENT_ERROR
-// to an increment or decrement (the text protocol's answer to a value that
-// is not a number) is one line, which libmemcached reads to its end: the
-// connection is in step, and keeping it saves a reconnect per such call.
-// To a storage command it is not: memcached may answer CLIENT_ERROR (a
-// bad data chunk) without having read the whole request, and reads what
-// is left of it as a new command.
-func inStep(k opKind, rc ReturnCode) bool {
-	if k == kindIncr && rc == ReturnClientError {
-		return true
-	}
-	switch rc {
-	case ReturnNotFound, ReturnNotStored, ReturnDataExists, ReturnE2BIG, ReturnServerMemoryAllocationFailure,
-		// No connection was used, or libmemcached closed it.
-		ReturnConnectionFailure, ReturnHostLookupFailure, ReturnConnectionBindFailure,
-		ReturnServerMarkedDead, ReturnServerTemporarilyDisabled, ReturnNoServers:
-		return true
-	}
-	return rc.Success()
 }
 
 // Error describes a failed operation. It unwraps to the sentinel for its
@@ -481,3 +454,6 @@ func ctxError(op, key string, err error) *Error {
 	e.Message = err.Error()
 	return e
 }
+
+// itoa formats v in decimal, for messages.
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -16,14 +16,14 @@ func takeAll(c *Client) ([]*handle, func(), error) {
 	var hs []*handle
 	back := func() {
 		for _, h := range hs {
-			c.release(h, c.cfg.Load(), false)
+			c.e.release(h, c.e.cfg.Load(), false)
 		}
 	}
-	for i := 0; i < c.pool.size; i++ {
-		g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	for i := 0; i < c.e.pool.size; i++ {
+		g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 		if err == nil {
 			var h *handle
-			h, _, err = c.prepare(g.h, "test", "", false)
+			h, _, err = c.e.prepare(g.h, "test", "", false)
 			if err == nil {
 				hs = append(hs, h)
 			}
@@ -47,21 +47,21 @@ func PooledHandlesDiffer(c *Client, keys []string) string {
 		return err.Error()
 	}
 	defer back()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
 	for round := 0; round < 2; round++ {
 		for i, h := range hs {
 			for b := Behavior(0); b < BehaviorMax; b++ {
-				if want, got := c.master.behavior(b), h.c.behavior(b); want != got {
+				if want, got := c.e.master.behavior(b), h.c.behavior(b); want != got {
 					return fmt.Sprintf("round %d, handle %d: behavior %s is %d, the master's %d", round, i, b, got, want)
 				}
 			}
 			for _, k := range keys {
-				want, rc := c.master.serverByKey(c.scratch, k)
+				want, rc := c.e.master.serverByKey(c.e.scratch, k)
 				if rc != ReturnSuccess {
 					return fmt.Sprintf("master: key %s: %s", k, rc)
 				}
-				got, rc := cMaster{h.c.p.mc}.serverByKey(c.scratch, k)
+				got, rc := cMaster{h.c.p.mc}.serverByKey(c.e.scratch, k)
 				if rc != ReturnSuccess || got != want {
 					return fmt.Sprintf("round %d, handle %d: key %s on %s (%s), the master's on %s", round, i, k, got.name(), rc, want.name())
 				}
@@ -74,23 +74,23 @@ func PooledHandlesDiffer(c *Client, keys []string) string {
 
 // EjectServer ejects server i as libmemcached's auto_eject does after
 // failures, until its retry time (dead_timeout, else retry_timeout).
-func EjectServer(c *Client, i int) { c.eject(i, c.cfg.Load()) }
+func EjectServer(c *Client, i int) { c.e.eject(i, c.e.cfg.Load()) }
 
 // ReturnServer ends server i's ejection on the master and on every pooled
 // handle, as its retry time passing does.
 func ReturnServer(c *Client, i int) error {
 	past := []int64{time.Now().Unix() - 1}
-	c.ejected.mu.Lock()
-	delete(c.ejected.until, i)
-	c.ejected.mu.Unlock()
+	c.e.ejected.mu.Lock()
+	delete(c.e.ejected.until, i)
+	c.e.ejected.mu.Unlock()
 	hs, back, err := takeAll(c)
 	if err != nil {
 		return err
 	}
 	defer back()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.master.applyEjections([]uint32{uint32(i)}, past)
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
+	c.e.master.applyEjections([]uint32{uint32(i)}, past)
 	for _, h := range hs {
 		h.c.applyEjections([]uint32{uint32(i)}, past)
 	}

@@ -59,9 +59,6 @@
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #if !defined(LIBMEMCACHED_VERSION_HEX) || LIBMEMCACHED_VERSION_HEX < 0x001000000
 #error "golibmc needs libmemcached 1.0 or later (libmemcached-awesome 1.1 recommended)"
@@ -191,6 +188,27 @@ GOLIBMC_FN int golibmc_inst_input(const memcached_instance_st *s, char ***ptr, s
   return 0;
 }
 
+// golibmc_inst_request_id is instance s's count of binary requests (each
+// carries it, as htons((uint16_t) id), in its opaque field, which memcached
+// echoes in the reply).
+GOLIBMC_FN uint32_t golibmc_inst_request_id(const memcached_instance_st *s) {
+  switch (golibmc_layout) {
+  case GOLIBMC_LAYOUT_11: return ((const golibmc_inst_11 *) (const void *) s)->request_id;
+  case GOLIBMC_LAYOUT_10: return ((const golibmc_inst_10 *) (const void *) s)->request_id;
+  }
+  return 0;
+}
+
+// golibmc_inst_version returns the address of instance s's known major
+// version (UINT8_MAX: not known yet, and memcached_version asks), or NULL.
+GOLIBMC_FN uint8_t *golibmc_inst_version(const memcached_instance_st *s) {
+  switch (golibmc_layout) {
+  case GOLIBMC_LAYOUT_11: return &((golibmc_inst_11 *) (void *) s)->major_version;
+  case GOLIBMC_LAYOUT_10: return &((golibmc_inst_10 *) (void *) s)->major_version;
+  }
+  return NULL;
+}
+
 // golibmc_set_buffering turns buffered requests on or off on mc without
 // memcached_behavior_set, which closes every connection each time; it
 // returns the previous setting.
@@ -294,8 +312,11 @@ GOLIBMC_FN int golibmc_lend_check(int binary) {
 // adding a second reallocates the instance array, and libmemcached leaves
 // the first one's read pointer at the old address until it connects), and
 // checks that golibmc_set_buffering reads back through
-// memcached_behavior_get and changes nothing else. It returns the layout.
-GOLIBMC_FN int golibmc_layout_check(void) {
+// memcached_behavior_get and changes nothing else. It returns the layout,
+// or none without looking when the private layout is not to be used at all
+// (enabled 0: GOLIBMC_PRIVATE_LAYOUT=off).
+GOLIBMC_FN int golibmc_layout_check(int enabled) {
+  if (!enabled) return golibmc_layout = GOLIBMC_LAYOUT_NONE;
   int ok11 = 1, ok10 = 1, flips = 1;
   const char *hosts[2] = {"127.0.0.1", "127.0.0.2"};
   in_port_t ports[2] = {47131, 39017};
@@ -334,14 +355,6 @@ GOLIBMC_FN int golibmc_layout_check(void) {
   return layout;
 }
 
-// golibmc_layout_force sets the layout in use and returns the one before
-// (tests: GOLIBMC_LAYOUT_NONE runs the library as on a libmemcached that
-// neither mirror matches).
-GOLIBMC_FN int golibmc_layout_force(int layout) {
-  int was = golibmc_layout;
-  golibmc_layout = layout;
-  return was;
-}
 
 // What golibmc_verify_fd tells of a socket.
 enum {
@@ -430,39 +443,6 @@ GOLIBMC_FN uint64_t golibmc_inst_error_query(const memcached_st *mc, const memca
   return e->query_id;
 }
 
-// golibmc_layout_probe checks the private reads on a live connection to
-// host:port (a memcached the caller started): it stores two items, asks
-// for both in one mget and takes the first reply only. It copies up to cap
-// bytes of what golibmc_inst_unread then shows (the second reply, read
-// from the socket and not parsed) into out, and returns
-// the socket when golibmc_verify_socket confirms it, -1 when it does not,
-// or -3 when the server did not answer.
-GOLIBMC_FN int golibmc_layout_probe(const char *host, in_port_t port, char *out, size_t cap, size_t *n) {
-  const char *keys[2] = {"golibmc-probe-a", "golibmc-probe-b"};
-  size_t lens[2] = {15, 15};
-  int ret = -3;
-  *n = 0;
-  memcached_st *mc = memcached_create(NULL);
-  if (mc == NULL) return ret;
-  if (memcached_server_add(mc, host, port) == MEMCACHED_SUCCESS &&
-      memcached_set(mc, keys[0], lens[0], "a", 1, 0, 0) == MEMCACHED_SUCCESS &&
-      memcached_set(mc, keys[1], lens[1], "b", 1, 0, 0) == MEMCACHED_SUCCESS &&
-      memcached_mget(mc, keys, lens, 2) == MEMCACHED_SUCCESS) {
-    memcached_return_t rc;
-    memcached_result_st *r = memcached_fetch_result(mc, NULL, &rc);
-    if (r != NULL) {
-      const memcached_instance_st *s = memcached_server_instance_by_position(mc, 0);
-      const char *at;
-      size_t have = golibmc_inst_unread(s, &at);
-      *n = have < cap ? have : cap;
-      if (*n) memcpy(out, at, *n);
-      ret = golibmc_verify_socket(mc, 0) == GOLIBMC_SOCKET_SAME ? golibmc_inst_fd(s) : -1;
-      memcached_result_free(r);
-    }
-  }
-  memcached_free(mc);
-  return ret;
-}
 
 
 // GOLIBMC_LM10 is 1 when compiled against libmemcached 1.0.x (1.0.18),
@@ -545,6 +525,27 @@ GOLIBMC_FN memcached_return_t golibmc_rebuild(memcached_st *mc) {
 // Handles.
 // ---------------------------------------------------------------------------
 
+// golibmc_item_head starts each item record a read writes to out, followed
+// by the key and the value; Go reads its fields at the GOLIBMC_ITEM_*
+// offsets (records are packed back to back, so a head need not be aligned).
+typedef struct golibmc_item_head {
+  uint64_t cas;
+  uint64_t vlen;   // value length
+  uint32_t flags;
+  uint32_t klen;   // key length (the namespace stripped)
+  uint32_t server; // index of the server that sent it
+  uint32_t unused;
+} golibmc_item_head;
+
+enum {
+  GOLIBMC_ITEM_CAS = offsetof(golibmc_item_head, cas),
+  GOLIBMC_ITEM_VLEN = offsetof(golibmc_item_head, vlen),
+  GOLIBMC_ITEM_FLAGS = offsetof(golibmc_item_head, flags),
+  GOLIBMC_ITEM_KLEN = offsetof(golibmc_item_head, klen),
+  GOLIBMC_ITEM_SERVER = offsetof(golibmc_item_head, server),
+  GOLIBMC_ITEM_HEAD = sizeof(golibmc_item_head),
+};
+
 // golibmc_res is one key's outcome.
 typedef struct golibmc_res {
   int32_t rc;      // libmemcached's return code for the key
@@ -565,6 +566,7 @@ typedef struct golibmc_srv {
   uint32_t unread;  // bytes libmemcached read from it and did not parse
   uint32_t unsync;  // 1 when a reply from it was not one expected
   uint32_t wait;    // 1 when a split call waits for its socket to be readable
+  uint32_t stale;   // 1 when its reply was followed by more: which bytes were this call's is not known
 } golibmc_srv;
 
 // golibmc_handle is one libmemcached connection set (a clone of the
@@ -621,6 +623,7 @@ typedef struct golibmc_in {
   uint32_t got;
   uint32_t off;     // stores: where this server's items start in h->order
   size_t parsed;    // stores: bytes of the replies checked so far
+  uint32_t rid0, rid1; // binary: the requests of this call to it, by request id: (rid0, rid1]
   uint8_t active;   // its replies are being read
   uint8_t hidden;   // its reply count is saved in cursor and set to 0
   uint8_t closed;   // the peer ended the stream
@@ -1318,6 +1321,31 @@ GOLIBMC_FN uint32_t golibmc_be32(const unsigned char *u) {
   return (uint32_t) u[0] << 24 | (uint32_t) u[1] << 16 | (uint32_t) u[2] << 8 | u[3];
 }
 
+// golibmc_ids_before and golibmc_ids_after note, around the libmemcached
+// calls that send a call's binary requests, the request ids they used on
+// each server (see golibmc_opaque_ok).
+GOLIBMC_FN void golibmc_ids_before(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++)
+    h->in[i].rid0 = h->in[i].rid1 = golibmc_inst_request_id(memcached_server_instance_by_position(h->mc, i));
+}
+
+GOLIBMC_FN void golibmc_ids_after(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++)
+    h->in[i].rid1 = golibmc_inst_request_id(memcached_server_instance_by_position(h->mc, i));
+}
+
+// golibmc_opaque_ok reports whether the binary reply header at u echoes
+// the opaque of one of this call's requests to server i: a reply to an
+// earlier request (a server that answered one twice, late) is out of step.
+GOLIBMC_FN int golibmc_opaque_ok(const golibmc_handle *h, uint32_t i, const unsigned char *u) {
+  if (golibmc_layout == GOLIBMC_LAYOUT_NONE || i >= h->in_n) return 1;
+  uint32_t got;
+  memcpy(&got, u + 12, 4);
+  if (got > UINT16_MAX) return 0;
+  uint16_t id = ntohs((uint16_t) got), first = (uint16_t) (h->in[i].rid0 + 1);
+  return (uint32_t) (uint16_t) (id - first) < h->in[i].rid1 - h->in[i].rid0;
+}
+
 // golibmc_binary_status is the code of a binary error status, as
 // libmemcached's response.cc gives it (ENOMEM: the server's).
 GOLIBMC_FN memcached_return_t golibmc_binary_status(uint32_t status) {
@@ -1337,14 +1365,16 @@ GOLIBMC_FN memcached_return_t golibmc_binary_status(uint32_t status) {
 // golibmc_binary_record checks the record of a binary read's reply at p:
 // GETKQ hits then a NOOP (an mget), or one GETK per key, hit or miss (an
 // mget with replicas). A status a get cannot have fails the server.
-GOLIBMC_FN int golibmc_binary_record(const char *p, size_t n, const char *ns, size_t nslen, int getk,
-                                     size_t *len, memcached_return_t *rc, const char **msg, size_t *mlen) {
+GOLIBMC_FN int golibmc_binary_record(const golibmc_handle *h, uint32_t i, const char *p, size_t n, const char *ns,
+                                     size_t nslen, int getk, size_t *len, memcached_return_t *rc, const char **msg,
+                                     size_t *mlen) {
   const unsigned char *u = (const unsigned char *) p;
   *len = 24;
   if (n < 24) return GOLIBMC_REC_MORE;
   uint32_t op = u[1], keylen = golibmc_be16(u + 2), extlen = u[4], status = golibmc_be16(u + 6);
   uint32_t body = golibmc_be32(u + 8);
-  if (u[0] != 0x81 || u[5] != 0 || body > golibmc_policy_value_max + 4 + MEMCACHED_MAX_KEY) return GOLIBMC_REC_BAD;
+  if (u[0] != 0x81 || u[5] != 0 || body > golibmc_policy_value_max + 4 + MEMCACHED_MAX_KEY || !golibmc_opaque_ok(h, i, u))
+    return GOLIBMC_REC_BAD;
   *len = 24 + (size_t) body;
   if (n < *len) return GOLIBMC_REC_MORE;
   if (op == 0x0a && !getk) // NOOP: the end of the mget's reply
@@ -1370,21 +1400,16 @@ typedef struct golibmc_read_mode {
   size_t nslen;
 } golibmc_read_mode;
 
-// golibmc_put_item appends an item record to out: u64 cas, u32 flags, u32
-// key length, u64 value length, key, value. A value longer than any a
-// reply may carry (which the record checks rule out) fails.
-GOLIBMC_FN int golibmc_put_item(golibmc_handle *h, memcached_result_st *r) {
-  uint64_t cas = memcached_result_cas(r);
-  uint32_t flags = memcached_result_flags(r);
+// golibmc_put_item appends an item record to out: a golibmc_item_head
+// (see it), the key, the value. A value longer than any a reply may carry
+// (which the record checks rule out) fails.
+GOLIBMC_FN int golibmc_put_item(golibmc_handle *h, memcached_result_st *r, uint32_t server) {
   size_t klen = memcached_result_key_length(r), vlen = memcached_result_length(r);
   if (klen >= MEMCACHED_MAX_KEY || vlen > golibmc_policy_value_max) return 0;
-  if (!golibmc_out_reserve(h, 24 + klen + vlen)) return 0;
-  uint32_t k32 = (uint32_t) klen;
-  uint64_t v64 = (uint64_t) vlen;
-  golibmc_out_put(h, &cas, 8);
-  golibmc_out_put(h, &flags, 4);
-  golibmc_out_put(h, &k32, 4);
-  golibmc_out_put(h, &v64, 8);
+  if (!golibmc_out_reserve(h, sizeof(golibmc_item_head) + klen + vlen)) return 0;
+  golibmc_item_head head = {memcached_result_cas(r), (uint64_t) vlen, memcached_result_flags(r), (uint32_t) klen,
+                            server, 0};
+  golibmc_out_put(h, &head, sizeof(head));
   golibmc_out_put(h, memcached_result_key_value(r), klen);
   golibmc_out_put(h, memcached_result_value(r), vlen);
   h->nrecords++;
@@ -1412,7 +1437,7 @@ GOLIBMC_FN int golibmc_read_server(golibmc_handle *h, uint32_t i, const golibmc_
     size_t mlen = 0, len = 0, avail = in->end - in->start;
     const char *p = in->buf + in->start;
     int kind = avail == 0       ? GOLIBMC_REC_MORE
-             : m->binary       ? golibmc_binary_record(p, avail, m->ns, m->nslen, m->getk, &len, &rc, &msg, &mlen)
+             : m->binary       ? golibmc_binary_record(h, i, p, avail, m->ns, m->nslen, m->getk, &len, &rc, &msg, &mlen)
                                : golibmc_text_record(p, avail, m->ns, m->nslen, m->cas, &len, &rc, &msg, &mlen);
     if (kind == GOLIBMC_REC_BAD) {
       golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
@@ -1450,13 +1475,16 @@ GOLIBMC_FN int golibmc_read_server(golibmc_handle *h, uint32_t i, const golibmc_
       return 0;
     }
     in->start += len;
-    if (r != NULL && !golibmc_put_item(h, r)) {
+    if (r != NULL && !golibmc_put_item(h, r, i)) {
       golibmc_read_fail(h, i, MEMCACHED_MEMORY_ALLOCATION_FAILURE, NULL, 0);
       return 0;
     }
     if (in->cursor == 0) { // the reply is complete: nothing else may follow
       in->active = 0;
-      if (in->start != in->end) golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      if (in->start != in->end) { // more than one reply: the first may be an earlier request's, late
+        h->srv[i].stale = 1;
+        golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      }
       else if (in->closed) h->srv[i].unsync = 1;
       return 0;
     }
@@ -1534,7 +1562,9 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, UINT32_MAX);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, UINT32_MAX);
   }
+  golibmc_ids_before(h);
   if (rc == MEMCACHED_SUCCESS) rc = memcached_mget(h->mc, h->keyp, h->keyl, n);
+  golibmc_ids_after(h);
   // memcached_mget answers SUCCESS when a server could not be asked (a
   // failed connect only records an error): the error recorded tells.
   if (rc == MEMCACHED_SUCCESS && memcached_last_error(h->mc) != MEMCACHED_SUCCESS) rc = MEMCACHED_SOME_ERRORS;
@@ -1615,7 +1645,7 @@ GOLIBMC_FN void golibmc_fetch_plain(golibmc_handle *h) {
   if (frc == MEMCACHED_SUCCESS) {
     memcached_result_st *r;
     while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
-      if (!golibmc_put_item(h, r)) {
+      if (!golibmc_put_item(h, r, GOLIBMC_NONE)) {
         frc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
         break;
       }
@@ -1837,13 +1867,14 @@ GOLIBMC_FN long golibmc_text_reply(const char *p, size_t n, int op, memcached_re
 // 8-byte value (and a touch's item flags, as extras, which memcached
 // sends); an error's body is its message. DELTA_BADVAL (a counter that is not a
 // number) reads as the text protocol's CLIENT_ERROR.
-GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_return_t *rc, const char **msg,
-                                     size_t *mlen, uint64_t *num) {
+GOLIBMC_FN long golibmc_binary_reply(const golibmc_handle *h, uint32_t s, const char *p, size_t n, int op,
+                                     memcached_return_t *rc, const char **msg, size_t *mlen, uint64_t *num) {
   if (n < 24) return 0;
   const unsigned char *u = (const unsigned char *) p;
   uint32_t body = golibmc_be32(u + 8), status = golibmc_be16(u + 6);
   int counter = op == GOLIBMC_INCR || op == GOLIBMC_DECR;
-  if (u[0] != 0x81 || u[1] != golibmc_binary_opcode(op) || u[5] != 0 || body > golibmc_policy_line_max)
+  if (u[0] != 0x81 || u[1] != golibmc_binary_opcode(op) || u[5] != 0 || body > golibmc_policy_line_max ||
+      !golibmc_opaque_ok(h, s, u))
     return -1;
   int touched = op == GOLIBMC_TOUCH && status == 0 && u[4] == 4 && body == 4; // memcached sends the flags
   if (golibmc_be16(u + 2) != 0 || (u[4] != 0 && !touched)) return -1;
@@ -1919,11 +1950,13 @@ GOLIBMC_FN memcached_return_t golibmc_request_lent(golibmc_handle *h, uint32_t s
 GOLIBMC_FN memcached_return_t golibmc_connect_by_read(golibmc_handle *h, uint32_t s, const char *key, size_t klen) {
   golibmc_res probe;
   size_t out_len = h->out_len, nrecords = h->nrecords;
+  uint32_t rid0 = h->in[s].rid0; // the call's first request id there (the read notes its own)
   golibmc_mget_send(h, 1, key, &klen, &probe);
   golibmc_read(h, 1);
   golibmc_read_finish(h, 1, key, &klen, &probe);
   h->out_len = out_len; // the value read is not this call's result
   h->nrecords = nrecords;
+  h->in[s].rid0 = rid0;
   return (memcached_return_t) h->srv[s].rc;
 }
 
@@ -1947,6 +1980,7 @@ GOLIBMC_FN void golibmc_request_write(golibmc_handle *h, int op, int buffered, s
     was_buffering = golibmc_set_buffering(h->mc, 1);
   }
   memcached_autoeject(h->mc);
+  golibmc_ids_before(h);
   for (size_t i = 0; i < n; i++) {
     golibmc_res *r = &res[i];
     memset(r, 0, sizeof(*r));
@@ -1989,6 +2023,7 @@ GOLIBMC_FN void golibmc_request_write(golibmc_handle *h, int op, int buffered, s
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, saved_msg);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, saved_bytes);
   }
+  golibmc_ids_after(h);
   // A server whose connection was lost while writing has no replies coming.
   for (size_t i = 0; i < n; i++) {
     uint32_t s = res[i].server;
@@ -2027,7 +2062,7 @@ GOLIBMC_FN int golibmc_reply_server(golibmc_handle *h, uint32_t s, int op, int b
     size_t mlen = 0, avail = in->end - in->parsed;
     const char *p = in->buf + in->parsed;
     uint64_t num = 0;
-    long used = binary ? golibmc_binary_reply(p, avail, op, &rc, &msg, &mlen, &num)
+    long used = binary ? golibmc_binary_reply(h, s, p, avail, op, &rc, &msg, &mlen, &num)
                        : golibmc_text_reply(p, avail, op, &rc, &msg, &mlen, &num);
     if (used < 0) {
       golibmc_reply_fail(h, s, res, MEMCACHED_PROTOCOL_ERROR);
@@ -2314,28 +2349,133 @@ GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size
 // Per-server commands, run on a handle holding one server.
 // ---------------------------------------------------------------------------
 
-// golibmc_stat_cb is memcached_stat_execute's callback: one record per
-// stat, u32 key length, u32 value length, key, value.
-GOLIBMC_FN memcached_return_t golibmc_stat_cb(const memcached_instance_st *s, const char *key, size_t klen,
-                                              const char *value, size_t vlen, void *ctx) {
-  (void) s;
-  golibmc_handle *h = (golibmc_handle *) ctx;
+enum { GOLIBMC_STATS, GOLIBMC_VERSION, GOLIBMC_PING, GOLIBMC_FLUSH };
+
+// golibmc_server_fake writes into buf (at least 40 bytes) the reply
+// libmemcached is lent to parse for a server command op (see "Requests"):
+// the end of the stats, OK, and a version libmemcached keeps as unknown
+// (255.255.255), so that it asks again next time.
+GOLIBMC_FN size_t golibmc_server_fake(int op, int binary, char *buf) {
+  const char *version = "255.255.255";
+  if (binary) {
+    memset(buf, 0, 40);
+    buf[0] = (char) 0x81;
+    buf[1] = (char) (op == GOLIBMC_STATS ? 0x10 : op == GOLIBMC_FLUSH ? 0x08 : 0x0b);
+    if (op == GOLIBMC_FLUSH || op == GOLIBMC_STATS) return 24;
+    buf[11] = (char) strlen(version);
+    memcpy(buf + 24, version, strlen(version));
+    return 24 + strlen(version);
+  }
+  const char *s = op == GOLIBMC_STATS ? "END\r\n" : op == GOLIBMC_FLUSH ? "OK\r\n" : "VERSION 255.255.255\r\n";
+  memcpy(buf, s, strlen(s));
+  return strlen(s);
+}
+
+// golibmc_version_num reads a version ("1.6.18", "1.4.5-beta") into
+// major<<16|minor<<8|micro; it returns 0 when it is not one.
+GOLIBMC_FN int golibmc_version_num(const char *p, size_t n, uint64_t *num) {
+  uint64_t part[3];
+  size_t at = 0;
+  for (int k = 0; k < 3; k++) {
+    size_t d = golibmc_digits(p + at, n - at, 255, &part[k]);
+    if (d == 0 || (k < 2 && (at + d >= n || p[at + d] != '.'))) return 0;
+    at += d + (k < 2);
+  }
+  *num = part[0] << 16 | part[1] << 8 | part[2];
+  return 1;
+}
+
+// golibmc_stat_put appends a stat record to out: u32 key length, u32 value
+// length, key, value.
+GOLIBMC_FN int golibmc_stat_put(golibmc_handle *h, const char *key, size_t klen, const char *value, size_t vlen) {
   uint32_t k = (uint32_t) klen, v = (uint32_t) vlen;
-  if (!golibmc_out_reserve(h, 8 + klen + vlen)) return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+  if (!golibmc_out_reserve(h, 8 + klen + vlen)) return 0;
   golibmc_out_put(h, &k, 4);
   golibmc_out_put(h, &v, 4);
   golibmc_out_put(h, key, klen);
   golibmc_out_put(h, value, vlen);
   h->nrecords++;
+  return 1;
+}
+
+// golibmc_server_record parses the next record of a server command's
+// reply at p: MORE (not complete), END (the reply is complete: *rc, and a
+// version in *num), a stat (GOLIBMC_REC_ITEM, written to out), FAIL or BAD.
+GOLIBMC_FN int golibmc_server_record(golibmc_handle *h, int op, int binary, const char *p, size_t n, size_t *len,
+                                     memcached_return_t *rc, const char **msg, size_t *mlen, uint64_t *num) {
+  if (binary) {
+    const unsigned char *u = (const unsigned char *) p;
+    *len = 24;
+    if (n < 24) return GOLIBMC_REC_MORE;
+    uint32_t keylen = golibmc_be16(u + 2), status = golibmc_be16(u + 6), body = golibmc_be32(u + 8);
+    uint32_t want = op == GOLIBMC_STATS ? 0x10 : op == GOLIBMC_FLUSH ? 0x08 : 0x0b;
+    if (u[0] != 0x81 || u[1] != want || u[4] != 0 || u[5] != 0 || body > golibmc_policy_line_max || keylen > body ||
+        !golibmc_opaque_ok(h, 0, u))
+      return GOLIBMC_REC_BAD;
+    *len = 24 + (size_t) body;
+    if (n < *len) return GOLIBMC_REC_MORE;
+    if (status != 0) {
+      *rc = golibmc_binary_status(status);
+      *msg = body ? p + 24 : NULL;
+      *mlen = body;
+      return GOLIBMC_REC_FAIL;
+    }
+    *rc = MEMCACHED_SUCCESS;
+    if (op == GOLIBMC_FLUSH) return body == 0 ? GOLIBMC_REC_END : GOLIBMC_REC_BAD;
+    if (op == GOLIBMC_STATS) {
+      if (body == 0) return GOLIBMC_REC_END;
+      if (keylen == 0) return GOLIBMC_REC_BAD;
+      return golibmc_stat_put(h, p + 24, keylen, p + 24 + keylen, body - keylen) ? GOLIBMC_REC_ITEM : GOLIBMC_REC_BAD;
+    }
+    if (keylen != 0 || !golibmc_version_num(p + 24, body, num)) *rc = MEMCACHED_UNKNOWN_READ_FAILURE;
+    return GOLIBMC_REC_END;
+  }
+  size_t ll;
+  int l = golibmc_line(p, n, &ll);
+  *len = n + 1;
+  if (l < 0) return GOLIBMC_REC_BAD;
+  if (l == 0) return GOLIBMC_REC_MORE;
+  *len = ll + 2;
+  *rc = MEMCACHED_SUCCESS;
+  if (golibmc_text_error(p, ll, rc, msg, mlen)) return GOLIBMC_REC_FAIL;
+  if (op == GOLIBMC_FLUSH) return ll == 2 && memcmp(p, "OK", 2) == 0 ? GOLIBMC_REC_END : GOLIBMC_REC_BAD;
+  if (op == GOLIBMC_STATS) {
+    if (ll == 3 && memcmp(p, "END", 3) == 0) return GOLIBMC_REC_END;
+    if (ll < 6 || memcmp(p, "STAT ", 5) != 0) return GOLIBMC_REC_BAD;
+    const char *sp = (const char *) memchr(p + 5, ' ', ll - 5);
+    if (sp == NULL || sp == p + 5) return GOLIBMC_REC_BAD;
+    return golibmc_stat_put(h, p + 5, (size_t) (sp - p - 5), sp + 1, (size_t) (p + ll - sp - 1)) ? GOLIBMC_REC_ITEM
+                                                                                                    : GOLIBMC_REC_BAD;
+  }
+  if (ll < 8 || memcmp(p, "VERSION ", 8) != 0) return GOLIBMC_REC_BAD;
+  if (!golibmc_version_num(p + 8, ll - 8, num)) *rc = MEMCACHED_UNKNOWN_READ_FAILURE;
+  return GOLIBMC_REC_END;
+}
+
+// golibmc_stat_cb is memcached_stat_execute's callback (without the input
+// layer): one stat record each (golibmc_stat_put).
+GOLIBMC_FN memcached_return_t golibmc_stat_cb(const memcached_instance_st *s, const char *key, size_t klen,
+                                              const char *value, size_t vlen, void *ctx) {
+  (void) s;
+  return golibmc_stat_put((golibmc_handle *) ctx, key, klen, value, vlen) ? MEMCACHED_SUCCESS
+                                                                          : MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+}
+
+// golibmc_stat_none is memcached_stat_execute's callback when the stats are
+// read by golibmc: the lent reply carries none.
+GOLIBMC_FN memcached_return_t golibmc_stat_none(const memcached_instance_st *s, const char *key, size_t klen,
+                                                const char *value, size_t vlen, void *ctx) {
+  (void) s, (void) key, (void) klen, (void) value, (void) vlen, (void) ctx;
   return MEMCACHED_SUCCESS;
 }
 
-enum { GOLIBMC_STATS, GOLIBMC_VERSION, GOLIBMC_PING, GOLIBMC_FLUSH };
-
 // golibmc_server_command runs a command on h's only server: STATS (args
 // may be NULL), VERSION (its version in res->num as major<<16|minor<<8|
-// micro), PING (a new connection and a version request: libmemcached asks
-// a connection its version only once) or FLUSH (flush_all exp).
+// micro), PING (a new connection and a version request) or FLUSH
+// (flush_all exp). libmemcached sends it with a reply lent to parse (see
+// "Requests"), and the server's reply is read and checked here, waiting in
+// poll() (the commands of every server run at once, each on its own
+// handle). Without the input layer, libmemcached reads the reply itself.
 GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, const char *args, time_t exp,
                                        golibmc_res *res) {
   golibmc_clear_res(res, 1);
@@ -2346,20 +2486,91 @@ GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, co
   res->server = 0;
   const memcached_instance_st *s = h->nsrv == 1 ? memcached_server_instance_by_position(h->mc, 0) : NULL;
   memcached_return_t rc = s ? golibmc_policy_arm(h) : MEMCACHED_NO_SERVERS;
+  int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  int lend = golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0;
+  char fake[40], **ptr = NULL, *own = NULL;
+  size_t flen = 0, *len = NULL;
+  if (op == GOLIBMC_PING) memcached_quit(h->mc);
+  if (rc == MEMCACHED_SUCCESS && lend && golibmc_inst_input(s, &ptr, &len) && *len == 0) {
+    flen = golibmc_server_fake(op, binary, fake);
+    own = *ptr;
+    *ptr = fake;
+    *len = flen;
+  }
+  // memcached_stat_execute first asks each server whose version it does not
+  // know for it, which would take the lent reply: it is told one for the call.
+  uint8_t *major = op == GOLIBMC_STATS && own ? golibmc_inst_version(s) : NULL, was = major ? *major : 0;
+  if (major && *major == UINT8_MAX) *major = 1;
+  golibmc_ids_before(h);
   if (rc == MEMCACHED_SUCCESS) {
     res->sent = 1;
     switch (op) {
-    case GOLIBMC_STATS: rc = memcached_stat_execute(h->mc, args, golibmc_stat_cb, h); break;
-    case GOLIBMC_PING: memcached_quit(h->mc); // fall through
+    case GOLIBMC_STATS: rc = memcached_stat_execute(h->mc, args, own ? golibmc_stat_none : golibmc_stat_cb, h); break;
+    case GOLIBMC_PING:
     case GOLIBMC_VERSION:
       rc = memcached_version(h->mc);
-      if (rc == MEMCACHED_SUCCESS && memcached_server_major_version(s) == UINT8_MAX) rc = MEMCACHED_UNKNOWN_READ_FAILURE;
-      res->num = ((uint64_t) memcached_server_major_version(s) << 16) |
-                 ((uint64_t) memcached_server_minor_version(s) << 8) | memcached_server_micro_version(s);
+      if (!own) {
+        if (rc == MEMCACHED_SUCCESS && memcached_server_major_version(s) == UINT8_MAX) rc = MEMCACHED_UNKNOWN_READ_FAILURE;
+        res->num = ((uint64_t) memcached_server_major_version(s) << 16) |
+                   ((uint64_t) memcached_server_minor_version(s) << 8) | memcached_server_micro_version(s);
+      }
       break;
     case GOLIBMC_FLUSH: rc = memcached_flush(h->mc, exp); break;
     default: rc = MEMCACHED_INVALID_ARGUMENTS;
     }
+  }
+  golibmc_ids_after(h);
+  if (major) *major = was;
+  int taken = own && *ptr == fake + flen && *len == 0;
+  if (own && *ptr >= fake && *ptr <= fake + flen) {
+    *ptr = own;
+    *len = 0;
+  }
+  // A command that failed to go out records why, whatever it answers.
+  if (own && memcached_success(rc) && !taken)
+    rc = memcached_last_error(h->mc) != MEMCACHED_SUCCESS ? memcached_last_error(h->mc)
+         : *len > 0                                       ? MEMCACHED_PROTOCOL_ERROR
+                                                          : MEMCACHED_FAILURE;
+  if (own && memcached_success(rc)) { // sent: the server's reply is read here
+    golibmc_in *in = &h->in[0];
+    for (;;) {
+      const char *msg = NULL;
+      size_t mlen = 0, rlen = 0;
+      int kind = golibmc_server_record(h, op, binary, in->buf + in->start, in->end - in->start, &rlen, &rc, &msg,
+                                       &mlen, &res->num);
+      if (kind == GOLIBMC_REC_ITEM) {
+        in->start += rlen;
+        continue;
+      }
+      if (kind == GOLIBMC_REC_END || kind == GOLIBMC_REC_FAIL) {
+        in->start += rlen;
+        if (kind == GOLIBMC_REC_FAIL) res->msg = msg ? golibmc_msg(h, msg, mlen) : 0;
+        if (in->start != in->end) golibmc_policy_drop(h, 0, MEMCACHED_PROTOCOL_ERROR); // more than asked for
+        break;
+      }
+      if (kind == GOLIBMC_REC_BAD || in->closed) {
+        rc = kind == GOLIBMC_REC_BAD ? MEMCACHED_PROTOCOL_ERROR : MEMCACHED_CONNECTION_FAILURE;
+        golibmc_policy_drop(h, 0, rc);
+        break;
+      }
+      int got = golibmc_in_recv(h, 0, rlen > in->end - in->start ? rlen - (in->end - in->start) : 0, &rc);
+      if (got > 0 || (got < 0 && in->closed)) continue;
+      if (got < 0) {
+        golibmc_policy_drop(h, 0, rc);
+        break;
+      }
+      h->srv[0].wait = 1;
+      if (!golibmc_wait(h)) {
+        rc = MEMCACHED_TIMEOUT;
+        golibmc_policy_drop(h, 0, rc);
+        break;
+      }
+    }
+    h->srv[0].wait = 0;
+    if (rc != MEMCACHED_SUCCESS) h->out_len = h->nrecords = 0; // no stats from a failed reply
+    res->rc = rc;
+    golibmc_end(h);
+    return;
   }
   // memcached_stat_execute ignores a failed read of the stats, and the
   // binary memcached_flush a failed reply: both answer SUCCESS. The error
@@ -2425,16 +2636,6 @@ GOLIBMC_FN memcached_return_t golibmc_server_by_key(golibmc_handle *h, memcached
 }
 
 
-// golibmc_c_heap returns the bytes malloc has handed out (glibc's
-// mallinfo2), or -1 where it is not available; the leak checks read it.
-GOLIBMC_FN int64_t golibmc_c_heap(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 mi = mallinfo2();
-  return (int64_t) mi.uordblks + (int64_t) mi.hblkhd;
-#else
-  return -1;
-#endif
-}
 
 
 // ---------------------------------------------------------------------------

@@ -62,13 +62,13 @@ func TestReturnCodeSentinels(t *testing.T) {
 // for an increment (one whole line), not for the other operations (a
 // storage command's may leave part of the request unread).
 func TestInStepPerOperation(t *testing.T) {
-	assert.True(t, inStep(kindIncr, ReturnClientError))
-	for _, k := range []opKind{kindOther, kindAdd, kindPresent} {
+	assert.True(t, inStep(classCounter, ReturnClientError))
+	for _, k := range []opClass{classOther, classAdd, classPresent} {
 		assert.False(t, inStep(k, ReturnClientError), "kind %d", k)
 		assert.True(t, inStep(k, ReturnNotStored), "kind %d", k)
 	}
-	assert.False(t, inStep(kindIncr, ReturnUnknownReadFailure), "the binary DELTA_BADVAL: libmemcached closed the connection")
-	assert.False(t, inStep(kindIncr, ReturnTimeout))
+	assert.False(t, inStep(classCounter, ReturnUnknownReadFailure), "the binary DELTA_BADVAL: libmemcached closed the connection")
+	assert.False(t, inStep(classCounter, ReturnTimeout))
 }
 
 func TestCleanMessage(t *testing.T) {
@@ -168,7 +168,7 @@ func TestPrivateLayout(t *testing.T) {
 	if strings.HasPrefix(libraryVersion(), "1.0.") {
 		want = 10
 	}
-	assert.Equal(t, want, privateLayout, "libmemcached %s", libraryVersion())
+	assert.Equal(t, want, privateLayout(), "libmemcached %s", libraryVersion())
 }
 
 // TestSocketVerified: on live connections (TCP and a unix socket) the
@@ -176,7 +176,7 @@ func TestPrivateLayout(t *testing.T) {
 // accessors describe, so the netpoller waits on the right connection, and
 // the split stays available.
 func TestSocketVerified(t *testing.T) {
-	if privateLayout == 0 {
+	if privateLayout() == 0 {
 		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
 	}
 	tcp := mctest.Start(t)
@@ -188,11 +188,11 @@ func TestSocketVerified(t *testing.T) {
 		_, err := c.GetMulti(context.Background(), []string{fmt.Sprint("a", i), fmt.Sprint("b", i), fmt.Sprint("c", i)})
 		require.NoError(t, err)
 	}
-	g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 	require.NoError(t, err)
-	h, cfg, err := c.prepare(g.h, "test", "", false)
+	h, cfg, err := c.e.prepare(g.h, "test", "", false)
 	require.NoError(t, err)
-	defer c.release(h, cfg, false)
+	defer c.e.release(h, cfg, false)
 	for i := range cfg.servers {
 		assert.Equal(t, socketSame, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])
 	}
@@ -212,18 +212,6 @@ func TestBuildsWithoutCgo(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "CGO_ENABLED=0 go build ./...:\n%s", out)
-}
-
-// TestPrivateLayoutLive: on a live connection, the reads through the
-// private layout picked for the loaded libmemcached are right: the socket
-// is the one whose local port libmemcached reports, and the bytes read and
-// not parsed are the second reply of a pipelined get.
-func TestPrivateLayoutLive(t *testing.T) {
-	s := mctest.Start(t)
-	fd, unread := probeLayout("127.0.0.1", s.Port)
-	assert.GreaterOrEqual(t, fd, 0, "the socket read through the layout of libmemcached %s", libraryVersion())
-	assert.True(t, strings.HasPrefix(unread, "VALUE golibmc-probe-b 0 1\r\nb\r\nEND\r\n"),
-		"unparsed bytes read through the layout of libmemcached %s: %q", libraryVersion(), unread)
 }
 
 // TestLinkInfo: the binary loaded the libmemcached it was compiled against,

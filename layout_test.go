@@ -3,6 +3,8 @@ package libmemcached
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,11 +20,20 @@ import (
 // checks): every operation that has a fallback is run through it, in both
 // protocols, with the netpoller policy forced on and batching on.
 func TestWithoutPrivateLayout(t *testing.T) {
-	if privateLayout == 0 {
-		t.Skip("no private layout for libmemcached " + libraryVersion() + ": the whole suite runs this way")
+	if os.Getenv("GOLIBMC_PRIVATE_LAYOUT") != "off" {
+		if privateLayout() == 0 {
+			t.Skip("no private layout for libmemcached " + libraryVersion() + ": the whole suite runs this way")
+		}
+		// The layout is checked once a process: the test runs again in a
+		// child, where GOLIBMC_PRIVATE_LAYOUT=off keeps it from being used.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWithoutPrivateLayout$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "GOLIBMC_PRIVATE_LAYOUT=off")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "--- PASS: TestWithoutPrivateLayout")
+		return
 	}
-	was := forceLayout(0)
-	defer forceLayout(was)
+	require.Equal(t, 0, privateLayout(), "GOLIBMC_PRIVATE_LAYOUT=off")
 	ctx := context.Background()
 	for _, binary := range []bool{false, true} {
 		t.Run(fmt.Sprint("binary=", binary), func(t *testing.T) {

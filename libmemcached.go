@@ -48,33 +48,11 @@ func cBytes(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
-// privateLayout is golibmc_layout_check's verdict on the loaded library:
-// which mirror of its private instance struct matched (11 for 1.1.x, 10 for
-// 1.0.18), or 0 when none did and the features that need it are off.
-var privateLayout = int(C.golibmc_layout_check())
-
-// forceLayout sets the private layout in use and returns the one before;
-// tests use 0 to run the library as on a libmemcached that neither mirror
-// matches (no netpoller waits, buffered stores or reply checks).
-func forceLayout(layout int) int {
-	was := int(C.golibmc_layout_force(C.int(layout)))
-	splitAvailable.Store(layout != 0)
-	return was
-}
-
-// probeLayout reads, through the private layout, a live connection to a
-// memcached at host:port that answered the first of two pipelined gets
-// (golibmc_layout_probe): the socket as the kernel confirms it (-1: the
-// kernel disagrees, -3: no answer), and the bytes read from it
-// and not parsed yet. The tests check both on every libmemcached version.
-func probeLayout(host string, port int) (fd int, unread string) {
-	ch := C.CString(host)
-	defer C.free(unsafe.Pointer(ch))
-	var buf [256]C.char
-	var n C.size_t
-	fd = int(C.golibmc_layout_probe(ch, C.in_port_t(port), &buf[0], C.size_t(len(buf)), &n))
-	return fd, C.GoStringN(&buf[0], C.int(n))
-}
+// checkLayout is golibmc_layout_check: which mirror of libmemcached's
+// private instance struct matches the loaded library (11 for 1.1.x, 10 for
+// 1.0.18), or 0 when none does or enabled is false (nothing is looked at),
+// and the features that need it are off.
+func checkLayout(enabled bool) int { return int(C.golibmc_layout_check(cBool(enabled))) }
 
 // HeaderVersion is the version of the libmemcached headers the package was
 // compiled against (LIBMEMCACHED_VERSION_STRING); LibraryVersion is the
@@ -209,9 +187,6 @@ func hashValue(key string, h Hash) uint32 {
 	return uint32(C.memcached_generate_hash_value(cStr(key), C.size_t(len(key)), C.memcached_hash_t(h)))
 }
 
-// cHeapInUse is glibc's count of malloc'd bytes (-1 elsewhere), for leak checks.
-func cHeapInUse() int64 { return int64(C.golibmc_c_heap()) }
-
 // readServer decodes one server identity written by golibmc_put_server.
 func readServer(b []byte) (serverID, []byte) {
 	if len(b) < 16 {
@@ -330,26 +305,28 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 	for i := range srv {
 		s := &srv[i]
 		out = append(out, serverResult{rc: ReturnCode(s.rc), msg: h.message(s.msg), fd: int(s.fd),
-			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0, wait: s.wait != 0})
+			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0, wait: s.wait != 0, stale: s.stale != 0})
 	}
 	return out
 }
 
-// records walks the items a read wrote (golibmc_put_item); key and value
-// point into C memory and are valid only during fn.
-func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64)) {
+// records walks the items a read wrote (golibmc_put_item), with the index
+// of the server that sent each (-1 when unknown); key and value point into
+// C memory and are valid only during fn.
+func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64, server int)) {
 	buf := h.out()
 	ne := binary.NativeEndian
-	for i := 0; i < int(h.p.nrecords) && len(buf) >= 24; i++ {
-		cas := ne.Uint64(buf)
-		flags := ne.Uint32(buf[8:])
-		klen := int(ne.Uint32(buf[12:]))
-		vlen := int(ne.Uint64(buf[16:]))
-		buf = buf[24:]
+	for i := 0; i < int(h.p.nrecords) && len(buf) >= C.GOLIBMC_ITEM_HEAD; i++ {
+		cas := ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
+		vlen := int(ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:]))
+		flags := ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
+		klen := int(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
+		server := int(int32(ne.Uint32(buf[C.GOLIBMC_ITEM_SERVER:])))
+		buf = buf[C.GOLIBMC_ITEM_HEAD:]
 		if len(buf) < klen+vlen {
 			return
 		}
-		fn(buf[:klen], buf[klen:klen+vlen], flags, cas)
+		fn(buf[:klen], buf[klen:klen+vlen], flags, cas, server)
 		buf = buf[klen+vlen:]
 	}
 }
@@ -480,6 +457,14 @@ func lateList(late []uint32) *C.uint32_t {
 		return nil
 	}
 	return (*C.uint32_t)(unsafe.Pointer(&late[0]))
+}
+
+// keyServers records in the results the server of every key of p
+// (golibmc_key_servers), which a read records only when a server failed.
+func (h *cHandle) keyServers(p *packed) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	C.golibmc_key_servers(h.p, C.size_t(p.len()), k, kl, &res[0])
 }
 
 // getAndTouch touches then reads one key (golibmc_gat).

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/golibmc/libmemcached/internal/cheap"
 	"github.com/golibmc/libmemcached/internal/mctest"
 )
 
@@ -36,7 +37,7 @@ func snapshot(t testing.TB) memSnapshot {
 		require.NoError(t, err)
 		f := strings.Fields(string(b))
 		pages, _ := strconv.ParseInt(f[1], 10, 64)
-		s := memSnapshot{rss: pages * int64(os.Getpagesize()), goHeap: int64(ms.HeapAlloc), cHeap: cHeapInUse(), threads: osThreads()}
+		s := memSnapshot{rss: pages * int64(os.Getpagesize()), goHeap: int64(ms.HeapAlloc), cHeap: cheap.InUse(), threads: osThreads()}
 		if i == 0 {
 			m = s
 			continue

@@ -1,9 +1,13 @@
 package libmemcached
 
+// Where calls wait for replies: in C, or parked in Go's netpoller between
+// crossings (split calls).
+
 import (
 	"errors"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,23 +51,23 @@ var defaultPollMode = func() PollMode {
 	return PollAuto
 }()
 
-// WithPollMode sets where calls wait for replies (see PollMode).
-func WithPollMode(m PollMode) Option {
-	return func(o *options) error {
-		if m < PollAuto || m > PollNever {
-			return errorf("WithPollMode", "", ErrInvalidArguments, "unknown poll mode "+itoa(int64(m)))
-		}
-		o.pollMode = m
-		return nil
-	}
-}
-
 // splitAvailable: the split needs each connection's socket, read through
-// the private layout golibmc_layout_check validated. It turns off for the
-// process if a connection's socket is ever proven another (socketOther).
+// the private layout golibmc_layout_check validated (see privateLayout). It
+// turns off for the process if a connection's socket is ever proven
+// another (socketOther).
 var splitAvailable atomic.Bool
 
-func init() { splitAvailable.Store(privateLayout != 0) }
+// privateLayout checks, once, which mirror of libmemcached's private
+// instance struct the loaded library matches (checkLayout: 0 for none),
+// when the first client is made (nothing is done at import). The
+// environment variable GOLIBMC_PRIVATE_LAYOUT=off makes it none without
+// looking: every call then runs through libmemcached's own calls alone
+// (no checked replies, no netpoller waits; see docs/development.md).
+var privateLayout = sync.OnceValue(func() int {
+	layout := checkLayout(os.Getenv("GOLIBMC_PRIVATE_LAYOUT") != "off")
+	splitAvailable.Store(layout != 0)
+	return layout
+})
 
 // waiter parks goroutines in the netpoller on the sockets of one handle:
 // per server, a duplicate (F_DUPFD_CLOEXEC) of libmemcached's socket,
@@ -91,16 +95,6 @@ type pollConn struct {
 
 // errNoSocket: a server's socket could not be duplicated or watched.
 var errNoSocket = errors.New("socket not available to the netpoller")
-
-// socketCheck is what verifySocket tells of a socket read through the
-// private layout.
-type socketCheck int
-
-const (
-	socketOther   socketCheck = 0  // the kernel answered: not the connection (the layout is wrong)
-	socketSame    socketCheck = 1  // the connection
-	socketUnknown socketCheck = -1 // cannot be told now (the connection was reset, or is gone)
-)
 
 // conn returns the netpoller wrapper of server i's socket fd on handle h.
 // A new socket is first checked against libmemcached's public view of the

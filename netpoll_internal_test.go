@@ -30,7 +30,7 @@ func fdOf(t *testing.T, conn interface{ File() (*os.File, error) }) int {
 // not a socket at all); a connection the server has reset, which has no
 // peer left to compare, cannot be told.
 func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
-	if privateLayout == 0 {
+	if privateLayout() == 0 {
 		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
 	}
 	s := mctest.Start(t)
@@ -39,11 +39,11 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 	defer c.Close()
 	_, err = c.Get(context.Background(), "k")
 	require.ErrorIs(t, err, ErrCacheMiss)
-	g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+	g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 	require.NoError(t, err)
-	h, cfg, err := c.prepare(g.h, "test", "", false)
+	h, cfg, err := c.e.prepare(g.h, "test", "", false)
 	require.NoError(t, err)
-	defer c.release(h, cfg, false)
+	defer c.e.release(h, cfg, false)
 	require.Equal(t, socketSame, h.c.verifySocket(0), "libmemcached's own socket")
 
 	other, err := net.Dial("tcp", s.Addr)
@@ -77,10 +77,10 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 // made) never turn the netpoller off for the process: afterwards calls
 // still wait in it (the handle's sockets are watched by the netpoller).
 func TestRestartsKeepTheNetpoller(t *testing.T) {
-	if privateLayout == 0 {
+	if privateLayout() == 0 {
 		t.Skip("no private layout for libmemcached " + libraryVersion() + ": every call waits in C")
 	}
-	t.Cleanup(func() { splitAvailable.Store(privateLayout != 0) }) // for the other tests, whatever happens here
+	t.Cleanup(func() { splitAvailable.Store(privateLayout() != 0) }) // for the other tests, whatever happens here
 	s1, s2 := mctest.Start(t), mctest.Start(t)
 	p := mctest.StartProxy(t, s2.Addr)
 	for _, binary := range []bool{false, true} {
@@ -144,7 +144,7 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 		// A call alone, in PollAlways, waits in the netpoller for its server:
 		// one Get per server on the handle the next call takes (the pool
 		// lends the last one given back), then that handle's sockets.
-		cfg := c.cfg.Load()
+		cfg := c.e.cfg.Load()
 		for i := range cfg.servers {
 			for k := 0; ; k++ {
 				key := fmt.Sprint("np-", i, "-", k)
@@ -155,13 +155,13 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 				}
 			}
 		}
-		g, _, err := c.wait(getCall(context.Background(), kindSolo, "test", nil, nil), "")
+		g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 		require.NoError(t, err)
-		h, cfg, err := c.prepare(g.h, "test", "", false)
+		h, cfg, err := c.e.prepare(g.h, "test", "", false)
 		require.NoError(t, err)
 		for i := range cfg.servers {
 			assert.NotNil(t, h.w.watched(i), "server %d's socket is not in the netpoller", i)
 		}
-		c.release(h, cfg, false)
+		c.e.release(h, cfg, false)
 	}
 }

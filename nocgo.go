@@ -14,15 +14,12 @@ const cgoAvailable = false
 // LinkInfo says how libmemcached was linked into this binary.
 const LinkInfo = "not linked: built with CGO_ENABLED=0"
 
-const privateLayout = 0
-
 // HeaderVersion is empty: no libmemcached headers were compiled in.
 var HeaderVersion = ""
 
 func libraryVersion() string                        { return "" }
-func forceLayout(int) int                           { return 0 }
+func checkLayout(bool) int                          { return 0 }
 func hashValue(string, Hash) uint32                 { return 0 }
-func cHeapInUse() int64                             { return -1 }
 func newCMaster() (cMaster, bool)                   { return cMaster{}, false }
 func newCMasterFromConfig(string) (cMaster, string) { return cMaster{}, errNoCgo }
 
@@ -60,9 +57,10 @@ func (*cHandle) applyEjections([]uint32, []int64)                               
 func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
-func (*cHandle) records(func([]byte, []byte, uint32, uint64))                       {}
+func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}
 func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
+func (*cHandle) keyServers(*packed)                                                 {}
 func (*cHandle) requests(int32, command, *packed, uint64)                           {}
 func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
 func (*cHandle) getSend(int32, *packed)                                             {}

@@ -98,16 +98,3 @@ type ServerEvent struct {
 	Time   time.Time
 	Err    error // the failure, for ServerConnectionFailed
 }
-
-// WithObserver installs an observer (see Observer). It may be given
-// several times: every observer installed sees every event, in the order
-// installed.
-func WithObserver(o Observer) Option {
-	return func(opts *options) error {
-		if o.Operation == nil && o.Batch == nil && o.Server == nil {
-			return nil
-		}
-		opts.observers = append(opts.observers, o)
-		return nil
-	}
-}

@@ -16,12 +16,12 @@ func TestGomemcacheHashInEveryClone(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	for round := 0; round < 2; round++ {
-		c.mu.Lock()
-		require.True(t, c.master.hasGomemcacheHash())
-		c.mu.Unlock()
+		c.e.mu.Lock()
+		require.True(t, c.e.master.hasGomemcacheHash())
+		c.e.mu.Unlock()
 		compareHandles(t, c)
-		hs := c.pool.takeIdle()
-		require.Len(t, hs, c.pool.size)
+		hs := c.e.pool.takeIdle()
+		require.Len(t, hs, c.e.pool.size)
 		for i, h := range hs {
 			require.True(t, h.c.hasGomemcacheHash(), "round %d: handle %d lost the hash in memcached_clone", round, i)
 			h.w.drop()

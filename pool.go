@@ -7,28 +7,15 @@ import (
 	"time"
 )
 
-// handle is one pooled libmemcached handle and what the client knows of it.
-type handle struct {
-	c       *cHandle
-	gen     uint64         // configuration generation it was cloned at
-	ejEpoch uint64         // ejections applied to it (see ejections)
-	broken  bool           // an outcome did not prove its connections in step
-	srv     []serverResult // scratch for the last call's per-server results
-	w       waiter         // its sockets in the netpoller (split calls)
-	ix      keyIndex       // scratch: a read's keys (execGet)
-	rs      []keyResult    // scratch: a batch's store results (execStore)
-	req     sendReq        // a split call's request (split)
-	stepFn  func(int) bool // h.step
-}
-
-// batchKind says which calls can share one round trip.
-type batchKind uint8
+// callKind says what a call does, as the pool sees it: calls of the same
+// kind can share one round trip (when call.shares says they may).
+type callKind uint8
 
 const (
-	kindSolo   batchKind = iota // runs alone: everything but the three below
-	kindGet                     // Get, GetMulti: one memcached_mget for all
-	kindStore                   // Set, SetMulti: stores written back to back
-	kindDelete                  // Delete, DeleteMulti: deletes written back to back
+	callSolo   callKind = iota // any other call: runs alone
+	callGet                    // Get, GetMulti: one memcached_mget for all
+	callStore                  // Set, SetMulti: stores written back to back
+	callDelete                 // Delete, DeleteMulti: deletes written back to back
 )
 
 // Batch limits: what one round trip may carry (a call bigger than this
@@ -44,7 +31,8 @@ const (
 // getCall): a single-key call's slices point into its own arrays, so a Get
 // or Set allocates no call of its own.
 type call struct {
-	kind     batchKind
+	kind     callKind
+	shares   bool // may share a round trip with other calls of its kind (WithBatching)
 	op       string
 	ctx      context.Context
 	deadline time.Time // zero: none
@@ -99,15 +87,16 @@ var callPool = sync.Pool{New: func() any { return &call{wake: make(chan grant, 1
 
 // getCall returns a recycled call for keys (and items, for stores), with
 // its result slices ready.
-func getCall(ctx context.Context, kind batchKind, op string, keys []string, items []*Item) *call {
+func getCall(ctx context.Context, kind callKind, op string, keys []string, items []*Item) *call {
 	cl := callPool.Get().(*call)
 	cl.init(ctx, kind, op, keys, items)
 	return cl
 }
 
 // init readies a call from the pool.
-func (cl *call) init(ctx context.Context, kind batchKind, op string, keys []string, items []*Item) {
+func (cl *call) init(ctx context.Context, kind callKind, op string, keys []string, items []*Item) {
 	cl.kind, cl.op, cl.ctx, cl.keys, cl.items = kind, op, ctx, keys, items
+	cl.shares = kind != callSolo
 	cl.state = callNew
 	if dl, ok := ctx.Deadline(); ok {
 		cl.deadline = dl
@@ -121,7 +110,7 @@ func (cl *call) init(ctx context.Context, kind batchKind, op string, keys []stri
 	} else {
 		cl.result.errs = make([]*Error, n)
 	}
-	if kind == kindGet {
+	if kind == callGet {
 		if n == 1 {
 			cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
 		} else {
@@ -146,7 +135,7 @@ func putCall(cl *call) {
 // is reused last-in first-out (a few handles stay warm and the rest idle).
 // A call that finds none waits in line; when a handle comes back, the
 // first call in line takes it, together with every call in line that can
-// share its round trip (same batchKind, within the batch limits), and runs
+// share its round trip (same callKind, within the batch limits), and runs
 // them as one batch. A call that finds a handle free and nobody waiting
 // goes out at once, alone: batching never delays a call. After close,
 // waiting and later calls get ErrClosed at once, and close waits for the
@@ -193,7 +182,7 @@ func (p *pool) take(cl *call) (g grant, ok bool, err error) {
 	if p.closed {
 		return grant{}, false, ErrClosed
 	}
-	batchable := cl.kind != kindSolo
+	batchable := cl.shares
 	if batchable && p.batches >= maxBatches() {
 		// wait in line
 	} else if len(p.queue) == 0 || !batchable && !p.soloQueued() {
@@ -297,7 +286,7 @@ func (p *pool) remove(cl *call) {
 // soloQueued reports whether a call that runs alone waits in line (p.mu held).
 func (p *pool) soloQueued() bool {
 	for _, cl := range p.queue {
-		if cl.kind == kindSolo {
+		if !cl.shares {
 			return true
 		}
 	}
@@ -345,7 +334,7 @@ func (p *pool) release(h *handle, batchable bool) {
 func (p *pool) nextBatch() []*call {
 	at := -1
 	for i, cl := range p.queue {
-		if cl.kind == kindSolo || p.batches < maxBatches() {
+		if !cl.shares || p.batches < maxBatches() {
 			at = i
 			break
 		}
@@ -354,15 +343,15 @@ func (p *pool) nextBatch() []*call {
 		return nil
 	}
 	head := p.queue[at]
-	if head.kind != kindSolo {
+	if head.shares {
 		p.batches++
 	}
 	batch := append(head.batch[:0], head)
 	keys, bytes := len(head.keys), head.bytes
 	w := at // the queue is filtered in place: what stays moves up
 	for _, cl := range p.queue[at+1:] {
-		fits := head.kind != kindSolo && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
-			(head.kind == kindGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes)
+		fits := head.shares && cl.shares && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
+			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes)
 		if fits {
 			batch = append(batch, cl)
 			keys += len(cl.keys)
@@ -387,7 +376,7 @@ func (p *pool) nextBatch() []*call {
 	head.batch = nil
 	batch[0].batch = batch
 	batch[0].state = callLeading
-	if head.kind != kindSolo {
+	if head.shares {
 		p.nBatches++
 		p.nCarried += uint64(len(batch) - 1)
 	}
@@ -448,4 +437,140 @@ func (p *pool) stats() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return PoolStats{Size: p.size, Open: p.open, InUse: p.inUse, Queued: len(p.queue), Batches: p.nBatches, Carried: p.nCarried}
+}
+
+// PoolStats describes a client's pool of libmemcached handles.
+type PoolStats struct {
+	Size   int // the bound set by WithPoolSize
+	Open   int // handles created and not yet freed (each has its own connections)
+	InUse  int // handles lent to calls in flight
+	Queued int // calls waiting in line for a handle
+
+	// Implicit pipelining (see WithBatching), since the client was made:
+	Batches uint64 // round trips that carried calls from the line
+	Carried uint64 // calls that went in a batch another call led
+
+	Ejected int // servers libmemcached ejected (auto_eject) that are not back yet
+}
+
+// handle is one pooled libmemcached handle and what the client knows of it.
+type handle struct {
+	c       *cHandle
+	gen     uint64         // configuration generation it was cloned at
+	ejEpoch uint64         // ejections applied to it (see ejections)
+	broken  bool           // an outcome did not prove its connections in step
+	srv     []serverResult // scratch for the last call's per-server results
+	w       waiter         // its sockets in the netpoller (split calls)
+	ix      keyIndex       // scratch: a read's keys (execGet)
+	rs      []keyResult    // scratch: a batch's store results (execStore)
+	req     sendReq        // a split call's request (split)
+	stepFn  func(int) bool // h.step
+	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
+}
+
+// keyIndex finds the positions of a batch's keys, for the records of a
+// read. It lives on the handle and is reused: a read allocates nothing but
+// its items.
+type keyIndex struct {
+	keys  []string // every call's keys, back to back
+	next  []int32  // the next position of the same key, or -1
+	seen  []int32  // per first position: records read for the key
+	got   []*Item  // per position
+	where map[string]int32
+}
+
+// smallIndex: up to this many keys are found by comparing them all.
+const smallIndex = 16
+
+// index builds h's key index for batch.
+func (h *handle) index(batch []*call) *keyIndex {
+	ix := &h.ix
+	for _, cl := range batch {
+		ix.keys = append(ix.keys, cl.keys...)
+	}
+	n := len(ix.keys)
+	ix.next = grow(ix.next, n)
+	ix.seen = grow(ix.seen, n)
+	ix.got = grow(ix.got, n)
+	if n > smallIndex && ix.where == nil {
+		ix.where = make(map[string]int32, n)
+	}
+	for i := n - 1; i >= 0; i-- {
+		ix.next[i] = -1
+		if n > smallIndex {
+			if j, ok := ix.where[ix.keys[i]]; ok {
+				ix.next[i] = j
+			}
+			ix.where[ix.keys[i]] = int32(i)
+			continue
+		}
+		for j := i + 1; j < n; j++ {
+			if ix.keys[j] == ix.keys[i] {
+				ix.next[i] = int32(j)
+				break
+			}
+		}
+	}
+	return ix
+}
+
+// find returns the first position of key k, or -1.
+func (ix *keyIndex) find(k []byte) int32 {
+	if len(ix.keys) > smallIndex {
+		if i, ok := ix.where[string(k)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, key := range ix.keys {
+		if key == string(k) {
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+// count is how many positions ask the key first asked at position i.
+func (ix *keyIndex) count(i int32) int32 {
+	n := int32(0)
+	for ; i >= 0; i = ix.next[i] {
+		n++
+	}
+	return n
+}
+
+// reset empties the index, keeping its memory (a large map is dropped).
+func (ix *keyIndex) reset() {
+	if cap(ix.keys) > batchKeys { // one large GetMulti: do not keep its memory
+		*ix = keyIndex{}
+		return
+	}
+	clear(ix.keys)
+	clear(ix.got)
+	ix.keys = ix.keys[:0]
+	clear(ix.where)
+}
+
+// grow returns s with length n, zeroed.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// sendReq is the request a split call sends and whose replies it reads.
+type sendReq struct {
+	ctx     context.Context
+	store   bool
+	cmd     command
+	arg     uint64
+	p       *packed
+	sent    bool     // the request went out
+	read    bool     // its replies were read at least once
+	waiting int      // servers still waiting for bytes after the last read
+	at      int      // the server whose socket is waited on
+	late    []uint32 // servers that did not answer in time, for the next read
 }

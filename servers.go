@@ -1,5 +1,8 @@
 package libmemcached
 
+// Server specs (New's list, a configuration string's --SERVER) and the
+// checks a configuration passes.
+
 import (
 	"fmt"
 	"net"
@@ -7,64 +10,8 @@ import (
 	"strings"
 )
 
-// MaxKeyLen is the longest key memcached accepts, in bytes.
-const MaxKeyLen = 250
-
 // DefaultPort is memcached's port, used when a server spec has none.
 const DefaultPort = 11211
-
-// validKey reports whether key is 1..max bytes with no byte <= 0x20 and no
-// 0x7f: what memcached's text protocol can carry without breaking the
-// request line. UTF-8 is allowed.
-func validKey(key string, max int) bool {
-	if len(key) == 0 || len(key) > max {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c <= ' ' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// keyProblem describes why a key is malformed; max is the limit left by
-// the namespace ns.
-func keyProblem(key string, max int, ns string) string {
-	switch {
-	case len(key) == 0:
-		return "empty key"
-	case len(key) > max && ns != "":
-		return "key is " + itoa(int64(len(key))) + " bytes; with the " + itoa(int64(len(ns))) +
-			"-byte namespace " + strconv.Quote(ns) + " the limit is " + itoa(int64(max))
-	case len(key) > max:
-		return "key is " + itoa(int64(len(key))) + " bytes; the limit is " + itoa(int64(max))
-	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c <= ' ' || c == 0x7f {
-			return fmt.Sprintf("key has byte 0x%02x at offset %d (space, control bytes and 0x7f are not allowed)", c, i)
-		}
-	}
-	return ""
-}
-
-// MaxNamespaceLen is the longest namespace (key prefix) libmemcached accepts.
-const MaxNamespaceLen = 127
-
-// namespaceProblem describes why a namespace is not a valid key prefix:
-// libmemcached accepts 1 to 127 printable ASCII bytes (0x21-0x7e) in the
-// text protocol, and puts them on the wire as they are in both.
-func namespaceProblem(ns string) string {
-	if len(ns) > MaxNamespaceLen {
-		return "namespace is " + itoa(int64(len(ns))) + " bytes; the limit is " + itoa(MaxNamespaceLen)
-	}
-	for i := 0; i < len(ns); i++ {
-		if c := ns[i]; c <= ' ' || c >= 0x7f {
-			return fmt.Sprintf("namespace has byte 0x%02x at offset %d (only printable ASCII 0x21-0x7e is allowed)", c, i)
-		}
-	}
-	return ""
-}
 
 // maxConsistentServers is the most servers libmemcached's continuum holds
 // (MEMCACHED_CONTINUUM_SIZE / MEMCACHED_POINTS_PER_SERVER); with more, a
@@ -224,16 +171,4 @@ func parseServer(spec string) (serverSpec, error) {
 		s.weight = uint32(w)
 	}
 	return s, nil
-}
-
-// name formats a server the way the client reports it: "host:port",
-// "[v6addr]:port", or the socket path.
-func (id serverID) name() string {
-	if id.port == 0 || strings.HasPrefix(id.host, "/") {
-		return id.host
-	}
-	if strings.IndexByte(id.host, ':') >= 0 {
-		return "[" + id.host + "]:" + itoa(int64(id.port))
-	}
-	return id.host + ":" + itoa(int64(id.port))
 }

@@ -1,7 +1,12 @@
 package libmemcached
 
-// The types both builds of the thin layer share: libmemcached.go (cgo)
-// and nocgo.go (CGO_ENABLED=0, where every call fails).
+import (
+	"strings"
+)
+
+// The values that cross the cgo boundary, shared by both builds of the
+// thin layer: libmemcached.go (cgo) and nocgo.go (CGO_ENABLED=0, where
+// every call fails).
 
 // keyResult is one key's outcome, read from the result array.
 type keyResult struct {
@@ -23,6 +28,7 @@ type serverResult struct {
 	unread  int  // bytes read from it and not parsed
 	unsync  bool // a reply from it was not one expected
 	wait    bool // a split call waits for its socket to be readable
+	stale   bool // its reply was followed by more: none of its items can be trusted
 }
 
 // command selects the libmemcached call of golibmc_command, in the order
@@ -67,4 +73,26 @@ const errNoCgo = "built with CGO_ENABLED=0: this package calls libmemcached thro
 // noCgo is the error of New and NewFromConfig in a build without cgo.
 func noCgo(op string) error {
 	return &Error{Op: op, Code: ReturnNotSupported, Message: errNoCgo, sentinel: ErrNotSupported}
+}
+
+// socketCheck is what verifySocket tells of a socket read through the
+// private layout.
+type socketCheck int
+
+const (
+	socketOther   socketCheck = 0  // the kernel answered: not the connection (the layout is wrong)
+	socketSame    socketCheck = 1  // the connection
+	socketUnknown socketCheck = -1 // cannot be told now (the connection was reset, or is gone)
+)
+
+// name formats a server the way the client reports it: "host:port",
+// "[v6addr]:port", or the socket path.
+func (id serverID) name() string {
+	if id.port == 0 || strings.HasPrefix(id.host, "/") {
+		return id.host
+	}
+	if strings.IndexByte(id.host, ':') >= 0 {
+		return "[" + id.host + "]:" + itoa(int64(id.port))
+	}
+	return id.host + ":" + itoa(int64(id.port))
 }

@@ -1,0 +1,90 @@
+package libmemcached
+
+// Pooled handles: lending one to a call (cloned and ejected as the
+// master), and settling it when the call gives it back.
+
+import (
+	"runtime"
+	"time"
+)
+
+// prepare readies a granted handle: a slot without one, or a handle cloned
+// before the last configuration change, gets a fresh clone of the master;
+// servers ejected since it was last used are ejected on it too. On failure
+// the slot goes back to the pool.
+func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *config, error) {
+	cfg := e.cfg.Load()
+	if h == nil || h.gen != cfg.gen {
+		if h != nil {
+			h.w.drop()
+			h.c.free()
+		}
+		e.mu.Lock()
+		cfg = e.cfg.Load()
+		var ch *cHandle
+		msg := "client closed"
+		ep := e.ejected.epoch.Load()
+		if !e.closed.Load() {
+			ch, msg = e.master.newHandle(e.ejected.list())
+		}
+		e.mu.Unlock()
+		if ch == nil {
+			e.pool.release(nil, batchable)
+			if e.closed.Load() {
+				return nil, nil, errorf(op, key, ErrClosed, "")
+			}
+			return nil, nil, errorf(op, key, ErrFailure, msg)
+		}
+		h = &handle{c: ch, gen: cfg.gen, ejEpoch: ep}
+	}
+	if ep := e.ejected.epoch.Load(); h.ejEpoch != ep {
+		idx, until := e.ejected.list()
+		h.c.applyEjections(idx, until)
+		h.ejEpoch = ep
+	}
+	inFlight.Add(1)
+	return h, cfg, nil
+}
+
+// release settles a handle after a call and gives it back: a handle whose
+// connections are not proven in step is disconnected first (memcached_quit),
+// so a reply left on one can never be read as another request's answer.
+func (e *engine) release(h *handle, cfg *config, batchable bool) {
+	inFlight.Add(-1)
+	h.srv = h.c.servers(h.srv)
+	broken := h.broken
+	for i, s := range h.srv {
+		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(classOther, s.rc) {
+			broken = true
+		}
+		if s.rc != ReturnSuccess {
+			h.w.drop() // its connections may have changed
+		}
+		if s.rc == ReturnServerMarkedDead && cfg.autoEject {
+			e.eject(i, cfg)
+		}
+	}
+	if broken {
+		h.c.quit()
+		h.w.drop()
+		h.broken = false
+	}
+	// A goroutine that makes calls back to back, each waiting in C, reaches
+	// no scheduling point of Go's: after 10 ms the scheduler preempts it,
+	// and one that is inside a C call then has its P handed to another
+	// thread (a futex wake, and sysmon back at polling every 20 µs), call
+	// after call. Yielding now and then, between calls, keeps that from
+	// starting.
+	yield := false
+	if now := time.Now().UnixNano(); now-h.yielded > int64(yieldEvery) {
+		h.yielded, yield = now, true
+	}
+	e.pool.release(h, batchable)
+	if yield {
+		runtime.Gosched()
+	}
+}
+
+// yieldEvery is how often a goroutine making calls yields (see release):
+// well under the scheduler's 10 ms.
+const yieldEvery = 2 * time.Millisecond

@@ -1,0 +1,134 @@
+package libmemcached
+
+// Items, and the checks keys, namespaces and expirations pass before
+// anything is sent.
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Item is an item to store in, or read from, memcached.
+type Item struct {
+	Key   string
+	Value []byte
+	// Flags are opaque to memcached; codecs (such as pylibmc's) use them to
+	// mark how Value is encoded.
+	Flags uint32
+	// Expiration is in seconds: 0 means never; up to 30 days it is relative
+	// to now; above 30 days it is a Unix time (memcached's rule). Negative
+	// values are rejected with ErrInvalidArguments: the two protocols read
+	// them differently.
+	Expiration int32
+	// CasID is filled by Get, GetMulti and GetAndTouch, and checked by
+	// CompareAndSwap. It is 0 when the client's "cas" behavior is off; a
+	// CompareAndSwap with CasID 0 is refused (ErrInvalidArguments). The
+	// multi-key stores (SetMulti, AddMulti) ignore it.
+	CasID uint64
+}
+
+// MaxKeyLen is the longest key memcached accepts, in bytes.
+const MaxKeyLen = 250
+
+// MaxNamespaceLen is the longest namespace (key prefix) libmemcached accepts.
+const MaxNamespaceLen = 127
+
+// validKey reports whether key is 1..max bytes with no byte <= 0x20 and no
+// 0x7f: what memcached's text protocol can carry without breaking the
+// request line. UTF-8 is allowed.
+func validKey(key string, max int) bool {
+	if len(key) == 0 || len(key) > max {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// keyProblem describes why a key is malformed; max is the limit left by
+// the namespace ns.
+func keyProblem(key string, max int, ns string) string {
+	switch {
+	case len(key) == 0:
+		return "empty key"
+	case len(key) > max && ns != "":
+		return "key is " + itoa(int64(len(key))) + " bytes; with the " + itoa(int64(len(ns))) +
+			"-byte namespace " + strconv.Quote(ns) + " the limit is " + itoa(int64(max))
+	case len(key) > max:
+		return "key is " + itoa(int64(len(key))) + " bytes; the limit is " + itoa(int64(max))
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c == 0x7f {
+			return fmt.Sprintf("key has byte 0x%02x at offset %d (space, control bytes and 0x7f are not allowed)", c, i)
+		}
+	}
+	return ""
+}
+
+// namespaceProblem describes why a namespace is not a valid key prefix:
+// libmemcached accepts 1 to 127 printable ASCII bytes (0x21-0x7e) in the
+// text protocol, and puts them on the wire as they are in both.
+func namespaceProblem(ns string) string {
+	if len(ns) > MaxNamespaceLen {
+		return "namespace is " + itoa(int64(len(ns))) + " bytes; the limit is " + itoa(MaxNamespaceLen)
+	}
+	for i := 0; i < len(ns); i++ {
+		if c := ns[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Sprintf("namespace has byte 0x%02x at offset %d (only printable ASCII 0x21-0x7e is allowed)", c, i)
+		}
+	}
+	return ""
+}
+
+// keyRules are what a key must be, given the namespace in force (the
+// client's configuration holds them).
+type keyRules struct {
+	namespace string
+	maxKey    int // MaxKeyLen less the namespace
+}
+
+// checkKey validates a key for op against the namespace in force.
+func (cfg keyRules) checkKey(op, key string) error {
+	if validKey(key, cfg.maxKey) {
+		return nil
+	}
+	return errorf(op, key, ErrMalformedKey, keyProblem(key, cfg.maxKey, cfg.namespace))
+}
+
+// checkItem validates an item before anything is sent.
+func (cfg keyRules) checkItem(op string, item *Item) error {
+	if item == nil {
+		return errorf(op, "", ErrInvalidArguments, "nil item")
+	}
+	if err := cfg.checkKey(op, item.Key); err != nil {
+		return err
+	}
+	return checkExpiration(op, item.Key, item.Expiration)
+}
+
+// checkExpiration rejects negative expirations: the text protocol takes
+// them as "expired already" but the binary protocol sends an unsigned
+// 32-bit time (so -1 would mean the year 2106). Delete an item instead.
+func checkExpiration(op, key string, exp int32) error {
+	if exp < 0 {
+		return errorf(op, key, ErrInvalidArguments, "negative expiration "+itoa(int64(exp))+" (use 0 for never, or Delete)")
+	}
+	return nil
+}
+
+func keyOf(item *Item) string {
+	if item == nil {
+		return ""
+	}
+	return item.Key
+}
+
+// bytesCopy copies b into Go memory (an empty value is empty, not nil).
+func bytesCopy(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}

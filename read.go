@@ -1,0 +1,140 @@
+package libmemcached
+
+// The reads of the client's API: Get, GetMulti, GetAndTouch.
+
+import "context"
+
+// Get returns the item for key, or an error wrapping ErrCacheMiss.
+func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
+	const op = "Get"
+	if _, err := c.e.begin(ctx, op, key); err != nil {
+		return nil, err
+	}
+	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
+		return nil, err
+	}
+	cl := c.e.newCall1(ctx, callGet, op, key, nil)
+	if err := c.e.run(cl); err != nil {
+		putCall(cl)
+		return nil, err
+	}
+	it, e := cl.result.items[0], cl.result.errs[0]
+	putCall(cl)
+	switch {
+	case it != nil:
+		return it, nil
+	case e != nil:
+		return nil, e
+	}
+	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
+}
+
+// GetMulti returns the items found for keys, fetched with one
+// memcached_mget across all servers. Missing keys are absent from the map;
+// duplicate keys give one entry. If any key is malformed nothing is sent
+// and the error wraps ErrMalformedKey. If some servers fail, the items from
+// the others are returned together with a *MultiError holding an error for
+// each key whose server failed (naming the server, and wrapping
+// ErrServerDown, or ErrTimeout for a server that did not answer in time).
+func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
+	const op = "GetMulti"
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
+		return nil, err
+	}
+	cfg := c.e.cfg.Load()
+	for _, k := range keys {
+		if err := cfg.checkKey(op, k); err != nil {
+			return nil, err
+		}
+	}
+	found := make(map[string]*Item, len(keys))
+	if len(keys) == 0 {
+		return found, nil
+	}
+	cl := c.e.newCall(ctx, callGet, op, keys, nil)
+	defer putCall(cl)
+	if err := c.e.run(cl); err != nil {
+		return nil, err
+	}
+	var me *MultiError
+	for i, k := range keys {
+		switch {
+		case cl.result.items[i] != nil:
+			found[k] = cl.result.items[i]
+		case cl.result.errs[i] != nil:
+			if me == nil {
+				me = &MultiError{Errors: map[string]error{}}
+			}
+			me.Errors[k] = cl.result.errs[i]
+		}
+	}
+	if me == nil {
+		return found, nil
+	}
+	for k := range found {
+		delete(me.Errors, k) // a key asked twice, found once
+	}
+	return found, me
+}
+
+// GetAndTouch returns the item for key and sets its expiration to seconds.
+// libmemcached 1.1 has no "gat" command, so this is a touch followed by a
+// get, sent in one call to the C library: another client may change the
+// item between the two.
+func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*Item, error) {
+	const op = "GetAndTouch"
+	if err := checkExpiration(op, key, seconds); err != nil {
+		return nil, err
+	}
+	var it *Item
+	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := cfg.checkKey(op, key); err != nil {
+			return err
+		}
+		h.c.getAndTouch(ms, key, seconds)
+		var err error
+		it, err = c.e.readOne(ctx, h, cfg, op, key)
+		if it != nil {
+			it.Expiration = seconds
+		}
+		return err
+	})
+	return it, err
+}
+
+// GetValue reads key and decodes it into dst with the client's Codec,
+// decompressing a compressed value first. A miss wraps ErrCacheMiss; a
+// value the codec cannot decode wraps ErrUnsupportedFlags (pickles) or
+// ErrUnsupportedType, and Get still returns it raw.
+func (c *Client) GetValue(ctx context.Context, key string, dst any) error {
+	if dst == nil {
+		return errorf("GetValue", key, ErrInvalidArguments, "nil destination")
+	}
+	it, err := c.Get(ctx, key)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			e.Op = "GetValue"
+		}
+		return err
+	}
+	if err := c.decode(it.Value, it.Flags, dst); err != nil {
+		return errorf("GetValue", key, nil, err.Error()).withCause(err)
+	}
+	return nil
+}
+
+// decode decompresses (bounded) when flag 8 is set, then runs the codec.
+func (c *Client) decode(value []byte, flags uint32, dst any) error {
+	if flags&FlagCompressed != 0 {
+		limit := c.maxInflate
+		if limit == 0 {
+			limit = DefaultMaxDecompressedSize
+		}
+		var err error
+		if value, err = inflate(value, limit); err != nil {
+			return err
+		}
+		flags &^= FlagCompressed
+	}
+	return c.codecOrDefault().Decode(value, flags, dst)
+}

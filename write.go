@@ -1,0 +1,319 @@
+package libmemcached
+
+// The writes of the client's API: the storage commands, deletes,
+// counters and touch, single and multi-key.
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"fmt"
+)
+
+// Set stores item unconditionally.
+func (c *Client) Set(ctx context.Context, item *Item) error {
+	const op = "Set"
+	if _, err := c.e.begin(ctx, op, keyOf(item)); err != nil {
+		return err
+	}
+	if err := c.e.cfg.Load().checkItem(op, item); err != nil {
+		return err
+	}
+	cl := c.e.newCall1(ctx, callStore, op, item.Key, item)
+	return c.runOne(cl)
+}
+
+// Add stores item only if its key is absent; otherwise the error wraps ErrNotStored.
+func (c *Client) Add(ctx context.Context, item *Item) error {
+	return c.store(ctx, "Add", cmdAdd, classAdd, item)
+}
+
+// Replace stores item only if its key is present; otherwise the error wraps ErrNotStored.
+func (c *Client) Replace(ctx context.Context, item *Item) error {
+	return c.store(ctx, "Replace", cmdReplace, classPresent, item)
+}
+
+// Append appends item.Value to the existing value (flags and expiration are
+// kept); if the key is absent the error wraps ErrNotStored.
+func (c *Client) Append(ctx context.Context, item *Item) error {
+	return c.store(ctx, "Append", cmdAppend, classPresent, item)
+}
+
+// Prepend prepends item.Value to the existing value; if the key is absent
+// the error wraps ErrNotStored.
+func (c *Client) Prepend(ctx context.Context, item *Item) error {
+	return c.store(ctx, "Prepend", cmdPrepend, classPresent, item)
+}
+
+// CompareAndSwap stores item only if it has not changed since item.CasID was
+// read. The error wraps ErrCASConflict if it changed, ErrCacheMiss if it
+// was deleted or expired, and ErrInvalidArguments if item.CasID is 0.
+func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
+	return c.store(ctx, "CompareAndSwap", cmdCAS, classOther, item)
+}
+
+// store runs one storage command for item.
+func (c *Client) store(ctx context.Context, op string, cmd command, k opClass, item *Item) error {
+	return c.e.do(ctx, op, keyOf(item), func(h *handle, cfg *config, ms int32) error {
+		if err := cfg.checkItem(op, item); err != nil {
+			return err
+		}
+		if cmd == cmdCAS && item.CasID == 0 {
+			// libmemcached sends "cas k f e n" without the unique (text) or a
+			// plain set (binary): either would corrupt the connection or the item.
+			return errorf(op, item.Key, ErrInvalidArguments,
+				"CasID is 0: the item was not read with a CAS id (is the \"cas\" behavior off?); read it with Get first")
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
+		rs := c.e.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.e.pollMode, &h.w, 1), h.rs[:0])
+		r := rs[0]
+		clear(rs)
+		h.rs = rs[:0]
+		c.e.outcome(h, cfg, k, r.rc, r.server)
+		if r.rc.Success() {
+			return nil
+		}
+		return c.e.keyError(ctx, cfg, op, k, item.Key, r)
+	})
+}
+
+// Delete deletes key; if it is absent the error wraps ErrCacheMiss.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	const op = "Delete"
+	if _, err := c.e.begin(ctx, op, key); err != nil {
+		return err
+	}
+	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
+		return err
+	}
+	return c.runOne(c.e.newCall1(ctx, callDelete, op, key, nil))
+}
+
+// Increment adds delta to the decimal number stored at key and returns the
+// new value. Arithmetic is unsigned 64-bit and wraps like memcached's. The
+// error wraps ErrCacheMiss if the key is absent and ErrNotNumeric if the
+// value is not a number (or does not fit in 64 bits).
+func (c *Client) Increment(ctx context.Context, key string, delta uint64) (uint64, error) {
+	return c.incr(ctx, "Increment", cmdIncr, key, delta)
+}
+
+// Decrement subtracts delta from the number stored at key and returns the
+// new value; memcached clamps at 0 instead of going negative.
+func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint64, error) {
+	return c.incr(ctx, "Decrement", cmdDecr, key, delta)
+}
+
+func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
+	var v uint64
+	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := cfg.checkKey(op, key); err != nil {
+			return err
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addKey(key)
+		h.c.requests(ms, cmd, p, delta)
+		r := h.c.result(0)
+		if r.rc.Success() {
+			v = r.num
+			return nil
+		}
+		c.e.outcome(h, cfg, classCounter, r.rc, r.server)
+		return c.e.incrError(ctx, h, cfg, op, key, r, ms)
+	})
+	return v, err
+}
+
+// Touch sets the expiration of key to seconds; if it is absent the error
+// wraps ErrCacheMiss.
+func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
+	const op = "Touch"
+	if err := checkExpiration(op, key, seconds); err != nil {
+		return err
+	}
+	return c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+		if err := cfg.checkKey(op, key); err != nil {
+			return err
+		}
+		p := getPacked()
+		defer packedPool.Put(p)
+		p.addItem(key, nil, seconds, 0)
+		h.c.requests(ms, cmdTouch, p, 0)
+		return c.e.keyOutcome(ctx, h, cfg, op, classOther, key, 0)
+	})
+}
+
+// SetMulti stores every item: the requests go out back to back and every
+// reply is read, so each item's outcome is exact. Failures are reported per
+// key in a *MultiError, which errors.Is and errors.As see through; with a
+// key given twice, the last item decides its outcome (and the value the
+// server keeps). A nil item or a malformed key rejects the whole batch
+// before anything is sent.
+func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
+	const op = "SetMulti"
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
+		return err
+	}
+	keys, err := c.checkItems(op, items)
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	return c.runMulti(c.e.newCall(ctx, callStore, op, keys, items))
+}
+
+// AddMulti adds every item whose key is absent (pylibmc's add_multi); the
+// keys already present are reported in a *MultiError wrapping ErrNotStored.
+func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
+	const op = "AddMulti"
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
+		return err
+	}
+	if _, err := c.checkItems(op, items); err != nil || len(items) == 0 {
+		return err
+	}
+	return c.e.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+		p := getPacked()
+		defer packedPool.Put(p)
+		for _, it := range items {
+			p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
+		}
+		h.c.requests(ms, cmdAdd, p, 0)
+		return c.e.collect(ctx, h, cfg, op, classAdd, len(items), func(i int) string { return items[i].Key }, ms)
+	})
+}
+
+// DeleteMulti deletes every key; absent keys are reported per key in a
+// *MultiError wrapping ErrCacheMiss. A malformed key rejects the whole
+// batch before anything is sent.
+func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
+	const op = "DeleteMulti"
+	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
+		return err
+	}
+	return c.runMulti(c.e.newCall(ctx, callDelete, op, keys, nil))
+}
+
+// IncrementMulti adds delta to every key (pylibmc's incr_multi). Failures
+// are reported per key in a *MultiError.
+func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64) error {
+	const op = "IncrementMulti"
+	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
+		return err
+	}
+	return c.e.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+		p := getPacked()
+		defer packedPool.Put(p)
+		for _, k := range keys {
+			p.addKey(k)
+		}
+		h.c.requests(ms, cmdIncr, p, delta)
+		return c.e.collect(ctx, h, cfg, op, classCounter, len(keys), func(i int) string { return keys[i] }, ms)
+	})
+}
+
+// checkItems validates a batch before anything is sent and returns its keys.
+func (c *Client) checkItems(op string, items []*Item) ([]string, error) {
+	cfg := c.e.cfg.Load()
+	keys := make([]string, len(items))
+	for i, it := range items {
+		if err := cfg.checkItem(op, it); err != nil {
+			return nil, err
+		}
+		keys[i] = it.Key
+	}
+	return keys, nil
+}
+
+// checkKeys starts a multi-key call: ctx and every key are valid.
+func (c *Client) checkKeys(ctx context.Context, op string, keys []string) error {
+	if _, err := c.e.begin(ctx, op, ""); err != nil {
+		return err
+	}
+	cfg := c.e.cfg.Load()
+	for _, k := range keys {
+		if err := cfg.checkKey(op, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastOutcomes makes per-key errors a *MultiError (nil if none); with a
+// key given more than once, its last item decides.
+func lastOutcomes(keys []string, errs []*Error) error {
+	var me *MultiError
+	for i, k := range keys {
+		switch {
+		case errs[i] != nil:
+			if me == nil {
+				me = &MultiError{Errors: map[string]error{}}
+			}
+			me.Errors[k] = errs[i]
+		case me != nil:
+			delete(me.Errors, k)
+		}
+	}
+	if me == nil || len(me.Errors) == 0 {
+		return nil
+	}
+	return me
+}
+
+// runOne runs a single-key store or delete and returns its error.
+func (c *Client) runOne(cl *call) error {
+	err := c.e.run(cl)
+	if err == nil && cl.result.errs[0] != nil {
+		err = cl.result.errs[0]
+	}
+	putCall(cl)
+	return err
+}
+
+// runMulti runs a multi-key store or delete and returns its per-key
+// errors as a *MultiError (nil if none).
+func (c *Client) runMulti(cl *call) error {
+	defer putCall(cl)
+	if err := c.e.run(cl); err != nil {
+		return err
+	}
+	return lastOutcomes(cl.keys, cl.result.errs)
+}
+
+// SetValue encodes v with the client's Codec (and compression) and stores it.
+func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int32) error {
+	value, flags, err := c.encode(v)
+	if err != nil {
+		return errorf("SetValue", key, ErrUnsupportedType, err.Error()).withCause(err)
+	}
+	err = c.store(ctx, "SetValue", cmdSet, classOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
+	return err
+}
+
+// encode runs the codec, then compresses when configured and worth it.
+func (c *Client) encode(v any) ([]byte, uint32, error) {
+	value, flags, err := c.codecOrDefault().Encode(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	if flags&FlagCompressed != 0 {
+		return nil, 0, fmt.Errorf("%w: the codec set flag %d, which the client reserves for compression", ErrUnsupportedFlags, FlagCompressed)
+	}
+	cz := c.compress
+	if cz.minLen > 0 && len(value) >= cz.minLen {
+		var buf bytes.Buffer
+		w, err := zlib.NewWriterLevel(&buf, cz.level)
+		if err != nil {
+			return nil, 0, err
+		}
+		w.Write(value)
+		if err := w.Close(); err != nil {
+			return nil, 0, err
+		}
+		if buf.Len() < len(value) {
+			return buf.Bytes(), flags | FlagCompressed, nil
+		}
+	}
+	return value, flags, nil
+}
