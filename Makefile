@@ -109,17 +109,46 @@ BENCH_COUNT ?= 5
 # benchmarks are compared with it.
 BENCH_BASE ?= 371bb19
 
-## bench: golibmc vs a raw C loop vs gomemcache on one local memcached; writes BENCHMARKS.md.
+# What make bench needs beyond deps: strace for the syscall counts, and perf
+# (linux-perf) to count them again without slowing the programs (optional).
+BENCH_DEB := strace linux-perf
+# Rounds of the pinned runs (memcached and the client on the same CPU, then on
+# different CPUs); 0 skips them.
+BENCH_PLACEMENT ?= 3
+BENCH_BIN := bench/results/bin
+# How long, in all, the single-goroutine runs and then the many-goroutines cells
+# may each wait for other processes to leave the machine idle.
+BENCH_QUIET ?= 90s
+
+## bench: golibmc vs the C loop over libmemcached vs gomemcache on one local memcached; writes BENCHMARKS.md.
+## The single-goroutine rows come from bench/single (each client a separate process, alternating,
+## per-phase getrusage, strace/perf syscall counts); the many-goroutines cells from bench/compare.
 bench: deps
-	mkdir -p bench/results
-	cc -O2 -Wall -o bench/cloop/cloop bench/cloop/cloop.c $$(pkg-config --cflags --libs libmemcached) -lpthread
+	@missing=""; for p in $(BENCH_DEB); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends strace >/dev/null && \
+	  { DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends linux-perf >/dev/null || \
+	    echo "linux-perf not installed: syscalls counted with strace only"; }; \
+	fi
+	mkdir -p $(BENCH_BIN)
+	cc -O2 -Wall -o $(BENCH_BIN)/single-c bench/single/c/single.c $$(pkg-config --cflags --libs libmemcached) -lpthread
+	cd bench && $(GO) build -o results/bin/single-golibmc ./single/golibmc && \
+		$(GO) build -o results/bin/single-gomemcache ./single/gomemcache && \
+		$(GO) build -tags memcachepkg -o results/bin/single-memcache ./single/gomemcache && \
+		$(GO) build -o results/bin/driver ./single/driver && $(GO) build -o results/bin/compare ./compare
+	cd bench && ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
+		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
+		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
 	$(MAKE) --no-print-directory startup-c
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt
 	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt
 	GOLIBMC_MEMCHECK=1 $(GO) test -count=1 -run '^TestMemoryFlat$$' -v . | tee bench/results/memcheck.txt
 	BENCHSTAT=$(BENCHSTAT) GO=$(GO) ./scripts/bench-ab.sh $(BENCH_BASE) bench/results/ab.txt || echo "not measured" > bench/results/ab.txt
-	cd bench && $(GO) build -o results/compare ./compare
-	cd bench && ../scripts/with-memcached.sh ./results/compare -reps $(BENCH_COUNT) -cloop ./cloop/cloop -out ../BENCHMARKS.md \
+	cd bench && ../scripts/with-memcached.sh ./results/bin/compare -single results/single.json -reps $(BENCH_COUNT) -quiet $(BENCH_QUIET) -out ../BENCHMARKS.md \
 		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt \
 		-cstartup results/cstartup.txt
 

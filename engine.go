@@ -6,6 +6,7 @@ package libmemcached
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,9 +33,9 @@ type engine struct {
 	ejected ejections
 	probes  []*probe // per server, for the commands each server answers
 
-	pollMode  PollMode
-	batching  bool
-	observers []Observer
+	pollMode PollMode
+	batching bool
+	watch    watchers // the observers
 }
 
 // config is what the client knows of its master at one generation.
@@ -151,6 +152,9 @@ func (e *engine) wait(cl *call, key string) (g grant, lead bool, err error) {
 		if err == nil && !lead {
 			return grant{}, false, nil
 		}
+		if lead {
+			cl.tr.queuedSince()
+		}
 	}
 	var fail *Error
 	switch {
@@ -224,10 +228,10 @@ func (e *engine) withMaster(op string, fn func(m cMaster, scratch *cHandle) erro
 // handle.
 func (e *engine) outcome(h *handle, cfg *config, k opClass, rc ReturnCode, server int) {
 	if !inStep(k, rc) {
-		h.broken = true
+		h.lose(server)
 	}
-	if rc == ReturnServerMarkedDead && cfg.autoEject && server >= 0 {
-		e.eject(server, cfg)
+	if rc == ReturnServerMarkedDead && cfg.autoEject && server >= 0 && e.eject(server, cfg) {
+		e.serverEvent(&h.events, ServerEjected, cfg, server, nil)
 	}
 }
 
@@ -265,24 +269,33 @@ type ejections struct {
 	mu    sync.Mutex
 	epoch atomic.Uint64
 	until map[int]int64 // server index -> Unix time it is retried
+	next  atomic.Int64  // the earliest of until (0: none), read without mu
 }
 
 // eject records that server i was ejected, and ejects it on the master.
-func (e *engine) eject(i int, cfg *config) {
-	until := time.Now().Unix() + cfg.ejectFor
+// It reports whether the server was not already ejected.
+func (e *engine) eject(i int, cfg *config) bool {
+	now := time.Now().Unix()
+	until := now + cfg.ejectFor
 	e.ejected.mu.Lock()
-	if e.ejected.until[i] >= until {
+	old, was := e.ejected.until[i]
+	if old >= until {
 		e.ejected.mu.Unlock()
-		return
+		return false
 	}
+	fresh := !was || old <= now // not ejected, or no longer
 	e.ejected.until[i] = until
 	e.ejected.epoch.Add(1)
+	if n := e.ejected.next.Load(); n == 0 || until < n {
+		e.ejected.next.Store(until)
+	}
 	e.ejected.mu.Unlock()
 	e.mu.Lock()
 	if !e.closed.Load() && e.cfg.Load().gen == cfg.gen {
 		e.master.applyEjections([]uint32{uint32(i)}, []int64{until})
 	}
 	e.mu.Unlock()
+	return fresh
 }
 
 // list returns the ejections still in force.
@@ -296,11 +309,36 @@ func (e *ejections) list() ([]uint32, []int64) {
 		if t > now {
 			idx = append(idx, uint32(i))
 			until = append(until, t)
-		} else {
-			delete(e.until, i)
 		}
 	}
 	return idx, until
+}
+
+// expire forgets the ejections over at now (Unix seconds) and calls
+// returned for each of their servers. Ejections end in expire only, so
+// each return is seen once.
+func (e *ejections) expire(now int64, returned func(i int)) {
+	if n := e.next.Load(); n == 0 || n > now {
+		return
+	}
+	e.mu.Lock()
+	var next int64
+	var back []int
+	for i, t := range e.until {
+		switch {
+		case t <= now:
+			delete(e.until, i)
+			back = append(back, i)
+		case next == 0 || t < next:
+			next = t
+		}
+	}
+	e.next.Store(next)
+	e.mu.Unlock()
+	slices.Sort(back)
+	for _, i := range back {
+		returned(i)
+	}
 }
 
 // count is how many ejections are in force.
@@ -320,6 +358,7 @@ func (e *ejections) count() int {
 func (e *ejections) reset() {
 	e.mu.Lock()
 	clear(e.until)
+	e.next.Store(0)
 	e.epoch.Add(1)
 	e.mu.Unlock()
 }

@@ -12,15 +12,16 @@ import (
 
 // newCall makes a call of kind for keys (and items, for stores); it may
 // share a round trip with others unless batching is off (WithBatching).
-func (e *engine) newCall(ctx context.Context, kind callKind, op string, keys []string, items []*Item) *call {
+func (e *engine) newCall(ctx context.Context, kind callKind, op string, keys []string, items []*Item, t *opTrace) *call {
 	cl := getCall(ctx, kind, op, keys, items)
 	cl.shares = cl.shares && e.batching
+	cl.tr = t
 	return cl
 }
 
 // newCall1 makes a batchable call for one key (and item, for a store),
 // held in the call's own arrays: it allocates nothing.
-func (e *engine) newCall1(ctx context.Context, kind callKind, op, key string, item *Item) *call {
+func (e *engine) newCall1(ctx context.Context, kind callKind, op, key string, item *Item, t *opTrace) *call {
 	cl := callPool.Get().(*call)
 	cl.key1[0] = key
 	var items []*Item
@@ -30,6 +31,7 @@ func (e *engine) newCall1(ctx context.Context, kind callKind, op, key string, it
 	}
 	cl.init(ctx, kind, op, cl.key1[:], items)
 	cl.shares = cl.shares && e.batching
+	cl.tr = t
 	return cl
 }
 
@@ -48,6 +50,15 @@ func (e *engine) run(cl *call) error {
 func (e *engine) lead(g grant) {
 	batch := g.batch
 	kind, batchable := batch[0].kind, batch[0].shares
+	observed := e.watch.batch != nil && len(batch) > 1
+	for _, cl := range batch {
+		observed = observed || cl.tr != nil
+	}
+	var start time.Time
+	if observed {
+		start = time.Now()
+		traceBatch(batch, start)
+	}
 	h, cfg, err := e.prepare(g.h, batch[0].op, "", batchable)
 	if err != nil {
 		e.pool.packed(batch)
@@ -78,7 +89,7 @@ func (e *engine) lead(g grant) {
 	}
 	e.pool.packed(batch)
 	if kind == callGet {
-		e.execGet(h, cfg, batch, p, ms, split)
+		e.execGet(h, cfg, batch, p, ms, split, observed)
 	} else {
 		cmd := cmdSet
 		if kind == callDelete {
@@ -87,8 +98,16 @@ func (e *engine) lead(g grant) {
 		e.execStore(h, cfg, batch, p, cmd, ms, split)
 	}
 	packedPool.Put(p)
-	e.release(h, cfg, batchable)
+	var info BatchInfo
+	if observed {
+		info = e.batchInfo(batch, start) // before its calls are recycled
+	}
+	evs := e.release(h, cfg, batchable)
 	finishBatch(batch)
+	if info.Calls > 1 {
+		e.reportBatch(info)
+	}
+	e.deliver(evs)
 }
 
 // finishBatch wakes the calls the batch carried.
@@ -100,7 +119,7 @@ func finishBatch(batch []*call) {
 
 // execGet reads every key of the batch with one mget and gives each call
 // its items, misses and errors.
-func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms int32, split bool) {
+func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms int32, split, observed bool) {
 	if split {
 		e.splitGet(h, cfg, p, batch[0].ctx)
 	} else {
@@ -139,14 +158,24 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 		}
 	})
 	if outOfStep != nil {
-		h.broken = true
+		for i, lost := range outOfStep {
+			if lost {
+				h.lose(i)
+			}
+		}
 		h.c.keyServers(p) // which keys were that server's
+	} else if observed {
+		h.c.keyServers(p) // for the observers
 	}
 	off := 0
 	for _, cl := range batch {
 		for j, k := range cl.keys {
 			i := off + j
-			switch r := h.c.result(i); {
+			r := h.c.result(i)
+			if cl.tr != nil {
+				cl.noteServer(cfg, r.server)
+			}
+			switch {
 			case got[i] != nil:
 				cl.result.items[j] = got[i]
 			case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
@@ -206,6 +235,9 @@ func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 		// With a key given more than once, its last item decides.
 		for j, k := range cl.keys {
 			r := rs[off+j]
+			if cl.tr != nil {
+				cl.noteServer(cfg, r.server)
+			}
 			e.outcome(h, cfg, classOther, r.rc, r.server)
 			if !r.rc.Success() {
 				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, classOther, k, r)
@@ -274,7 +306,7 @@ func (e *engine) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 	})
 	r := h.c.result(0)
 	if foreign {
-		h.broken = true
+		h.lose(r.server)
 		return nil, e.keyError(ctx, cfg, op, classOther, key, keyResult{rc: ReturnProtocolError, server: r.server,
 			msg: "a reply for another key arrived: the connection was out of step and is reconnected", sent: true})
 	}
@@ -376,12 +408,14 @@ func getPacked() *packed {
 }
 
 // do runs fn alone with a handle (commands that cannot share a round
-// trip): begin, wait for a handle, fn, release.
-func (e *engine) do(ctx context.Context, op, key string, fn func(h *handle, cfg *config, ms int32) error) error {
+// trip): begin, wait for a handle, fn, release. t traces the operation
+// (nil: not observed): the servers of fn's results are its servers.
+func (e *engine) do(ctx context.Context, op, key string, t *opTrace, fn func(h *handle, cfg *config, ms int32) error) error {
 	if _, err := e.begin(ctx, op, key); err != nil {
 		return err
 	}
 	cl := getCall(ctx, callSolo, op, nil, nil)
+	cl.tr = t
 	g, _, err := e.wait(cl, key)
 	putCall(cl)
 	if err != nil {
@@ -392,12 +426,18 @@ func (e *engine) do(ctx context.Context, op, key string, fn func(h *handle, cfg 
 		return err
 	}
 	ms := remainingMS(ctx) // the time left after waiting in line
+	h.c.forget()
 	if ms == 0 {
 		err = ctxError(op, key, context.DeadlineExceeded)
 	} else {
 		err = fn(h, cfg, ms)
 	}
-	e.release(h, cfg, false)
+	if t != nil {
+		for i := range h.c.resultCount() {
+			t.server(cfg, h.c.result(i).server)
+		}
+	}
+	e.deliver(e.release(h, cfg, false))
 	return err
 }
 

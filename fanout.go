@@ -9,25 +9,38 @@ import (
 )
 
 // fanOut runs fn on every server in parallel, each on its probe handle,
-// and returns nil or a *MultiError keyed by server name.
-func (e *engine) fanOut(ctx context.Context, op string, fn func(i int, h *cHandle, ms int32) keyResult) error {
+// and returns nil or a *MultiError keyed by server name. t traces the
+// operation (nil: not observed): every server is one of its servers.
+func (e *engine) fanOut(ctx context.Context, op string, t *opTrace, fn func(i int, h *cHandle, ms int32) keyResult) error {
 	if _, err := e.begin(ctx, op, ""); err != nil {
 		return err
 	}
 	cfg := e.cfg.Load()
+	if t != nil {
+		for i := range cfg.servers {
+			t.server(cfg, i)
+		}
+	}
 	errs := make([]*Error, len(cfg.servers))
+	var evs []serverEvents // per server, when someone watches servers
+	if e.watch.server != nil {
+		evs = make([]serverEvents, len(errs))
+	}
 	if len(errs) == 1 {
-		errs[0] = e.onServer(ctx, cfg, op, 0, fn)
+		errs[0] = e.onServer(ctx, cfg, op, 0, fn, evs)
 	} else {
 		var wg sync.WaitGroup
 		for i := range errs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = e.onServer(ctx, cfg, op, i, fn)
+				errs[i] = e.onServer(ctx, cfg, op, i, fn, evs)
 			}()
 		}
 		wg.Wait()
+	}
+	for _, ev := range evs {
+		e.deliver(ev)
 	}
 	var me *MultiError
 	for i, e := range errs {
@@ -48,8 +61,9 @@ func (e *engine) fanOut(ctx context.Context, op string, fn func(i int, h *cHandl
 	return me
 }
 
-// onServer runs fn on server i's probe handle.
-func (e *engine) onServer(ctx context.Context, cfg *config, op string, i int, fn func(i int, h *cHandle, ms int32) keyResult) *Error {
+// onServer runs fn on server i's probe handle; what happened to the
+// server goes to evs[i] (when evs is not nil).
+func (e *engine) onServer(ctx context.Context, cfg *config, op string, i int, fn func(i int, h *cHandle, ms int32) keyResult, evs []serverEvents) *Error {
 	p := e.probes[i]
 	select {
 	case p.sem <- struct{}{}:
@@ -86,7 +100,13 @@ func (e *engine) onServer(ctx context.Context, cfg *config, op string, i int, fn
 	}
 	r := fn(i, p.h, ms)
 	srv := p.h.servers(nil)
+	if evs != nil && connectionFailure(r.rc) {
+		e.serverEvent(&evs[i], ServerConnectionFailed, cfg, i, e.serverError(cfg, op, i, r.rc, r.msg))
+	}
 	if !inStep(classOther, r.rc) || len(srv) == 1 && (srv[0].pending > 0 || srv[0].unread > 0) {
+		if evs != nil {
+			e.serverEvent(&evs[i], ServerReconnected, cfg, i, nil)
+		}
 		p.h.quit()
 	}
 	if r.rc.Success() {

@@ -2338,9 +2338,11 @@ GOLIBMC_FN void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size
     if (res[0].rc != MEMCACHED_SUCCESS) res[0].msg = golibmc_msg_str(h, memcached_last_error_message(h->mc));
   }
   if (res[0].rc == MEMCACHED_SUCCESS) {
+    uint32_t server = res[0].server;  // the touch's: the read records one only when it fails
     golibmc_mget_send(h, 1, key, &klen, res);
     golibmc_read(h, 1);
     golibmc_read_finish(h, 1, key, &klen, res);
+    if (res[0].server == GOLIBMC_NONE) res[0].server = server;
   }
   golibmc_end(h);
 }

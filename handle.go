@@ -43,13 +43,17 @@ func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *c
 		h.ejEpoch = ep
 	}
 	inFlight.Add(1)
+	h.op, h.watched = op, e.watch.server != nil
 	return h, cfg, nil
 }
 
 // release settles a handle after a call and gives it back: a handle whose
 // connections are not proven in step is disconnected first (memcached_quit),
 // so a reply left on one can never be read as another request's answer.
-func (e *engine) release(h *handle, cfg *config, batchable bool) {
+// It returns what happened to servers during the call, for the caller to
+// deliver to the observers once its call is over (nil when none, or no
+// observer watches servers).
+func (e *engine) release(h *handle, cfg *config, batchable bool) serverEvents {
 	inFlight.Add(-1)
 	h.srv = h.c.servers(h.srv)
 	broken := h.broken
@@ -59,16 +63,27 @@ func (e *engine) release(h *handle, cfg *config, batchable bool) {
 		}
 		if s.rc != ReturnSuccess {
 			h.w.drop() // its connections may have changed
+			if e.watch.server != nil && connectionFailure(s.rc) {
+				e.serverEvent(&h.events, ServerConnectionFailed, cfg, i, e.serverError(cfg, h.op, i, s.rc, s.msg))
+			}
 		}
-		if s.rc == ReturnServerMarkedDead && cfg.autoEject {
-			e.eject(i, cfg)
+		if s.rc == ReturnServerMarkedDead && cfg.autoEject && e.eject(i, cfg) {
+			e.serverEvent(&h.events, ServerEjected, cfg, i, nil)
 		}
 	}
 	if broken {
+		if e.watch.server != nil {
+			e.reconnected(h, cfg)
+		}
 		h.c.quit()
 		h.w.drop()
 		h.broken = false
 	}
+	h.lost = h.lost[:0]
+	now := time.Now()
+	e.ejected.expire(now.Unix(), func(i int) { e.serverEvent(&h.events, ServerReturned, cfg, i, nil) })
+	evs := h.events
+	h.events = nil
 	// A goroutine that makes calls back to back, each waiting in C, reaches
 	// no scheduling point of Go's: after 10 ms the scheduler preempts it,
 	// and one that is inside a C call then has its P handed to another
@@ -76,12 +91,22 @@ func (e *engine) release(h *handle, cfg *config, batchable bool) {
 	// after call. Yielding now and then, between calls, keeps that from
 	// starting.
 	yield := false
-	if now := time.Now().UnixNano(); now-h.yielded > int64(yieldEvery) {
-		h.yielded, yield = now, true
+	if ns := now.UnixNano(); ns-h.yielded > int64(yieldEvery) {
+		h.yielded, yield = ns, true
 	}
 	e.pool.release(h, batchable)
 	if yield {
 		runtime.Gosched()
+	}
+	return evs
+}
+
+// lose marks h's connections not proven in step by an outcome from server
+// (-1: not known).
+func (h *handle) lose(server int) {
+	h.broken = true
+	if h.watched {
+		h.lost = append(h.lost, int32(server))
 	}
 }
 

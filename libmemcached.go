@@ -262,6 +262,13 @@ func (h *cHandle) results(n int) []C.golibmc_res {
 	return h.res
 }
 
+// forget drops the results of the handle's last call (see resultCount).
+func (h *cHandle) forget() { h.res = h.res[:0] }
+
+// resultCount is how many results the handle's last call left (0 after
+// forget, until a call).
+func (h *cHandle) resultCount() int { return len(h.res) }
+
 // out is the handle's record buffer, valid until its next call.
 func (h *cHandle) out() []byte {
 	if h.p.out_len == 0 {

@@ -162,7 +162,7 @@ func newClient(op string, m cMaster, o options) (*Client, error) {
 		return nil, errorf(op, "", ErrMemory, "out of memory for the scratch handle")
 	}
 	e := &engine{master: m, scratch: scratch, pool: newPool(o.poolSize), pollMode: o.pollMode, batching: o.batching,
-		observers: o.observers}
+		watch: newWatchers(o.observers)}
 	e.ejected.until = map[int]int64{}
 	e.cfg.Store(e.readConfig(0))
 	e.probes = make([]*probe, len(e.cfg.Load().servers))

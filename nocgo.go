@@ -56,6 +56,8 @@ func (*cHandle) quit()                                                          
 func (*cHandle) applyEjections([]uint32, []int64)                                   {}
 func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
+func (*cHandle) forget()                                                            {}
+func (*cHandle) resultCount() int                                                   { return 0 }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
 func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}
 func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }

@@ -11,13 +11,16 @@ import "time"
 // the event, after the operation has finished and its libmemcached handle
 // is back in the pool, holding no lock of the client's: a slow function
 // delays only that caller, and a panic unwinds only that caller's
-// goroutine (the client stays consistent and usable). Events of a batch
-// are delivered once all of its calls have been given their results. The
-// values passed (and the slices in them) are valid only during the call:
-// copy what you keep. A client with no observer does no work for them.
+// goroutine, from inside the client's method it called (the client stays
+// consistent and usable). A Batch event, and the server events of a
+// batch's round trip, are delivered by the call that led the batch, once
+// every call in it has been given its result. The values passed (and the
+// slices in them) are valid only during the call: copy what you keep. A
+// client with no observer does no work for them.
 type Observer struct {
-	// Operation is called once for every operation of the client's API
-	// when it returns (including those refused before anything was sent).
+	// Operation is called once for every call of a method that talks to
+	// the servers (the reads, the writes, Stats, Version, Ping, FlushAll)
+	// when it returns, including calls refused before anything was sent.
 	Operation func(OperationInfo)
 	// Batch is called once for every round trip that carried the calls of
 	// several callers (implicit pipelining, see WithBatching).
@@ -62,17 +65,21 @@ type ServerEventKind int
 
 const (
 	// ServerConnectionFailed: a call could not reach the server, or its
-	// connection failed (ServerEvent.Err says how).
+	// connection failed or timed out (ServerEvent.Err says how: an *Error
+	// naming the server). A call refused because the server is already
+	// known down (ejected, or in its retry timeout) is not a new failure.
 	ServerConnectionFailed ServerEventKind = iota + 1
-	// ServerReconnected: a handle's connections were closed after a call
-	// that did not leave them provably in step (a timeout, an error, a
-	// reply out of step), and will be made again by its next call.
+	// ServerReconnected: the server's outcome in a call (a timeout, an
+	// error, a reply out of step) did not leave the handle's connections
+	// provably in step: they were closed, and the handle's next call makes
+	// them again.
 	ServerReconnected
 	// ServerEjected: libmemcached took the server out of the distribution
 	// (auto_eject); its keys go to the others until it is retried.
 	ServerEjected
 	// ServerReturned: an ejected server's time out is over; it is tried
-	// again and its keys go back to it.
+	// again and its keys go back to it (reported by the first call to end
+	// after that).
 	ServerReturned
 )
 

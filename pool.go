@@ -47,6 +47,13 @@ type call struct {
 
 	result callResult // written by whoever ran the call
 
+	// Tracing (see opTrace): the caller's trace, and the servers its keys
+	// went to (servers of srvCfg).
+	tr      *opTrace
+	servers []int32
+	srvCfg  *config
+	srv0    [4]int32
+
 	key1  [1]string
 	item1 [1]*Item
 	self  [1]*call
@@ -459,6 +466,7 @@ type handle struct {
 	gen     uint64         // configuration generation it was cloned at
 	ejEpoch uint64         // ejections applied to it (see ejections)
 	broken  bool           // an outcome did not prove its connections in step
+	lost    []int32        // the servers whose outcomes did (-1: not known), when observed
 	srv     []serverResult // scratch for the last call's per-server results
 	w       waiter         // its sockets in the netpoller (split calls)
 	ix      keyIndex       // scratch: a read's keys (execGet)
@@ -466,6 +474,9 @@ type handle struct {
 	req     sendReq        // a split call's request (split)
 	stepFn  func(int) bool // h.step
 	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
+	op      string         // the operation of its call (for the observers' errors)
+	watched bool           // an observer watches servers: lost is kept
+	events  serverEvents   // what happened to servers during its call (see release)
 }
 
 // keyIndex finds the positions of a batch's keys, for the records of a

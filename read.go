@@ -6,19 +6,28 @@ import "context"
 
 // Get returns the item for key, or an error wrapping ErrCacheMiss.
 func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
-	const op = "Get"
+	t := c.e.trace("Get", key, 1)
+	it, err := c.get(ctx, "Get", key, t)
+	return it, c.e.doneRead(t, it, err)
+}
+
+// get is Get, as op, traced by t (nil: not observed).
+func (c *Client) get(ctx context.Context, op, key string, t *opTrace) (*Item, error) {
 	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return nil, err
 	}
 	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
 		return nil, err
 	}
-	cl := c.e.newCall1(ctx, callGet, op, key, nil)
+	cl := c.e.newCall1(ctx, callGet, op, key, nil, t)
 	if err := c.e.run(cl); err != nil {
 		putCall(cl)
 		return nil, err
 	}
 	it, e := cl.result.items[0], cl.result.errs[0]
+	if t != nil {
+		t.fromCall(cl)
+	}
 	putCall(cl)
 	switch {
 	case it != nil:
@@ -37,6 +46,13 @@ func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 // each key whose server failed (naming the server, and wrapping
 // ErrServerDown, or ErrTimeout for a server that did not answer in time).
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
+	t := c.e.trace("GetMulti", "", len(keys))
+	found, err := c.getMulti(ctx, keys, t)
+	return found, c.e.done(t, err)
+}
+
+// getMulti is GetMulti, traced by t (nil: not observed).
+func (c *Client) getMulti(ctx context.Context, keys []string, t *opTrace) (map[string]*Item, error) {
 	const op = "GetMulti"
 	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return nil, err
@@ -51,22 +67,32 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 	if len(keys) == 0 {
 		return found, nil
 	}
-	cl := c.e.newCall(ctx, callGet, op, keys, nil)
+	cl := c.e.newCall(ctx, callGet, op, keys, nil, t)
 	defer putCall(cl)
 	if err := c.e.run(cl); err != nil {
 		return nil, err
 	}
+	if t != nil {
+		t.fromCall(cl)
+	}
 	var me *MultiError
+	hits, misses := 0, 0
 	for i, k := range keys {
 		switch {
 		case cl.result.items[i] != nil:
 			found[k] = cl.result.items[i]
+			hits++
+		case cl.result.miss[i]:
+			misses++
 		case cl.result.errs[i] != nil:
 			if me == nil {
 				me = &MultiError{Errors: map[string]error{}}
 			}
 			me.Errors[k] = cl.result.errs[i]
 		}
+	}
+	if t != nil {
+		t.read(hits, misses)
 	}
 	if me == nil {
 		return found, nil
@@ -83,11 +109,12 @@ func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item,
 // item between the two.
 func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*Item, error) {
 	const op = "GetAndTouch"
+	t := c.e.trace(op, key, 1)
 	if err := checkExpiration(op, key, seconds); err != nil {
-		return nil, err
+		return nil, c.e.doneRead(t, nil, err)
 	}
 	var it *Item
-	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+	err := c.e.do(ctx, op, key, t, func(h *handle, cfg *config, ms int32) error {
 		if err := cfg.checkKey(op, key); err != nil {
 			return err
 		}
@@ -99,7 +126,7 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 		}
 		return err
 	})
-	return it, err
+	return it, c.e.doneRead(t, it, err)
 }
 
 // GetValue reads key and decodes it into dst with the client's Codec,
@@ -107,20 +134,26 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 // value the codec cannot decode wraps ErrUnsupportedFlags (pickles) or
 // ErrUnsupportedType, and Get still returns it raw.
 func (c *Client) GetValue(ctx context.Context, key string, dst any) error {
+	const op = "GetValue"
+	t := c.e.trace(op, key, 1)
+	it, err := c.getValue(ctx, op, key, dst, t)
+	return c.e.doneRead(t, it, err)
+}
+
+// getValue is GetValue, as op, traced by t (nil: not observed); it
+// returns the item read, even when it could not be decoded.
+func (c *Client) getValue(ctx context.Context, op, key string, dst any, t *opTrace) (*Item, error) {
 	if dst == nil {
-		return errorf("GetValue", key, ErrInvalidArguments, "nil destination")
+		return nil, errorf(op, key, ErrInvalidArguments, "nil destination")
 	}
-	it, err := c.Get(ctx, key)
+	it, err := c.get(ctx, op, key, t)
 	if err != nil {
-		if e, ok := err.(*Error); ok {
-			e.Op = "GetValue"
-		}
-		return err
+		return nil, err
 	}
 	if err := c.decode(it.Value, it.Flags, dst); err != nil {
-		return errorf("GetValue", key, nil, err.Error()).withCause(err)
+		return it, errorf(op, key, nil, err.Error()).withCause(err)
 	}
-	return nil
+	return it, nil
 }
 
 // decode decompresses (bounded) when flag 8 is set, then runs the codec.

@@ -13,10 +13,11 @@ import (
 // the others are flushed and the error (a *MultiError keyed by server)
 // says which failed and why.
 func (c *Client) FlushAll(ctx context.Context) error {
-	return c.e.fanOut(ctx, "FlushAll", func(_ int, h *cHandle, ms int32) keyResult {
+	t := c.e.trace("FlushAll", "", 0)
+	return c.e.done(t, c.e.fanOut(ctx, "FlushAll", t, func(_ int, h *cHandle, ms int32) keyResult {
 		h.serverCommand(ms, srvFlush, "", 0, nil)
 		return h.result(0)
-	})
+	}))
 }
 
 // Stats returns the general statistics of every server, keyed by server
@@ -30,14 +31,15 @@ func (c *Client) Stats(ctx context.Context) (map[string]map[string]string, error
 // StatsArg is Stats with a stats argument, such as "items", "slabs" or "settings".
 func (c *Client) StatsArg(ctx context.Context, arg string) (map[string]map[string]string, error) {
 	const op = "Stats"
+	t := c.e.trace(op, "", 0)
 	for i := 0; i < len(arg); i++ {
 		if b := arg[i]; b < ' ' || b == 0x7f {
-			return nil, errorf(op, "", ErrInvalidArguments, "control byte in stats argument")
+			return nil, c.e.done(t, errorf(op, "", ErrInvalidArguments, "control byte in stats argument"))
 		}
 	}
 	var mu sync.Mutex
 	out := map[string]map[string]string{}
-	err := c.e.fanOut(ctx, op, func(i int, h *cHandle, ms int32) keyResult {
+	err := c.e.fanOut(ctx, op, t, func(i int, h *cHandle, ms int32) keyResult {
 		m := map[string]string{}
 		h.serverCommand(ms, srvStats, arg, 0, func(k, v string) { m[k] = v })
 		r := h.result(0)
@@ -48,7 +50,7 @@ func (c *Client) StatsArg(ctx context.Context, arg string) (map[string]map[strin
 		}
 		return r
 	})
-	return out, err
+	return out, c.e.done(t, err)
 }
 
 // Version returns the version each server reports, keyed like Stats.
@@ -67,9 +69,10 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func (c *Client) versions(ctx context.Context, op string, sop serverOp) (map[string]string, error) {
+	t := c.e.trace(op, "", 0)
 	var mu sync.Mutex
 	out := map[string]string{}
-	err := c.e.fanOut(ctx, op, func(i int, h *cHandle, ms int32) keyResult {
+	err := c.e.fanOut(ctx, op, t, func(i int, h *cHandle, ms int32) keyResult {
 		h.serverCommand(ms, sop, "", 0, nil)
 		r := h.result(0)
 		if r.rc.Success() {
@@ -80,5 +83,5 @@ func (c *Client) versions(ctx context.Context, op string, sop serverOp) (map[str
 		}
 		return r
 	})
-	return out, err
+	return out, c.e.done(t, err)
 }

@@ -13,14 +13,14 @@ import (
 // Set stores item unconditionally.
 func (c *Client) Set(ctx context.Context, item *Item) error {
 	const op = "Set"
+	t := c.e.trace(op, keyOf(item), 1)
 	if _, err := c.e.begin(ctx, op, keyOf(item)); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
 	if err := c.e.cfg.Load().checkItem(op, item); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
-	cl := c.e.newCall1(ctx, callStore, op, item.Key, item)
-	return c.runOne(cl)
+	return c.e.done(t, c.runOne(c.e.newCall1(ctx, callStore, op, item.Key, item, t)))
 }
 
 // Add stores item only if its key is absent; otherwise the error wraps ErrNotStored.
@@ -54,7 +54,13 @@ func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
 
 // store runs one storage command for item.
 func (c *Client) store(ctx context.Context, op string, cmd command, k opClass, item *Item) error {
-	return c.e.do(ctx, op, keyOf(item), func(h *handle, cfg *config, ms int32) error {
+	t := c.e.trace(op, keyOf(item), 1)
+	return c.e.done(t, c.storeTraced(ctx, op, cmd, k, item, t))
+}
+
+// storeTraced is store, traced by t (nil: not observed).
+func (c *Client) storeTraced(ctx context.Context, op string, cmd command, k opClass, item *Item, t *opTrace) error {
+	return c.e.do(ctx, op, keyOf(item), t, func(h *handle, cfg *config, ms int32) error {
 		if err := cfg.checkItem(op, item); err != nil {
 			return err
 		}
@@ -82,13 +88,14 @@ func (c *Client) store(ctx context.Context, op string, cmd command, k opClass, i
 // Delete deletes key; if it is absent the error wraps ErrCacheMiss.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	const op = "Delete"
+	t := c.e.trace(op, key, 1)
 	if _, err := c.e.begin(ctx, op, key); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
 	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
-	return c.runOne(c.e.newCall1(ctx, callDelete, op, key, nil))
+	return c.e.done(t, c.runOne(c.e.newCall1(ctx, callDelete, op, key, nil, t)))
 }
 
 // Increment adds delta to the decimal number stored at key and returns the
@@ -107,7 +114,8 @@ func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint6
 
 func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
 	var v uint64
-	err := c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+	t := c.e.trace(op, key, 1)
+	err := c.e.do(ctx, op, key, t, func(h *handle, cfg *config, ms int32) error {
 		if err := cfg.checkKey(op, key); err != nil {
 			return err
 		}
@@ -123,17 +131,18 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 		c.e.outcome(h, cfg, classCounter, r.rc, r.server)
 		return c.e.incrError(ctx, h, cfg, op, key, r, ms)
 	})
-	return v, err
+	return v, c.e.done(t, err)
 }
 
 // Touch sets the expiration of key to seconds; if it is absent the error
 // wraps ErrCacheMiss.
 func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 	const op = "Touch"
+	t := c.e.trace(op, key, 1)
 	if err := checkExpiration(op, key, seconds); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
-	return c.e.do(ctx, op, key, func(h *handle, cfg *config, ms int32) error {
+	return c.e.done(t, c.e.do(ctx, op, key, t, func(h *handle, cfg *config, ms int32) error {
 		if err := cfg.checkKey(op, key); err != nil {
 			return err
 		}
@@ -142,7 +151,7 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 		p.addItem(key, nil, seconds, 0)
 		h.c.requests(ms, cmdTouch, p, 0)
 		return c.e.keyOutcome(ctx, h, cfg, op, classOther, key, 0)
-	})
+	}))
 }
 
 // SetMulti stores every item: the requests go out back to back and every
@@ -153,27 +162,29 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 // before anything is sent.
 func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
 	const op = "SetMulti"
+	t := c.e.trace(op, "", len(items))
 	if _, err := c.e.begin(ctx, op, ""); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
 	keys, err := c.checkItems(op, items)
 	if err != nil || len(items) == 0 {
-		return err
+		return c.e.done(t, err)
 	}
-	return c.runMulti(c.e.newCall(ctx, callStore, op, keys, items))
+	return c.e.done(t, c.runMulti(c.e.newCall(ctx, callStore, op, keys, items, t)))
 }
 
 // AddMulti adds every item whose key is absent (pylibmc's add_multi); the
 // keys already present are reported in a *MultiError wrapping ErrNotStored.
 func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 	const op = "AddMulti"
+	t := c.e.trace(op, "", len(items))
 	if _, err := c.e.begin(ctx, op, ""); err != nil {
-		return err
+		return c.e.done(t, err)
 	}
 	if _, err := c.checkItems(op, items); err != nil || len(items) == 0 {
-		return err
+		return c.e.done(t, err)
 	}
-	return c.e.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+	return c.e.done(t, c.e.do(ctx, op, "", t, func(h *handle, cfg *config, ms int32) error {
 		p := getPacked()
 		defer packedPool.Put(p)
 		for _, it := range items {
@@ -181,7 +192,7 @@ func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 		}
 		h.c.requests(ms, cmdAdd, p, 0)
 		return c.e.collect(ctx, h, cfg, op, classAdd, len(items), func(i int) string { return items[i].Key }, ms)
-	})
+	}))
 }
 
 // DeleteMulti deletes every key; absent keys are reported per key in a
@@ -189,20 +200,22 @@ func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 // batch before anything is sent.
 func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
 	const op = "DeleteMulti"
+	t := c.e.trace(op, "", len(keys))
 	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
-		return err
+		return c.e.done(t, err)
 	}
-	return c.runMulti(c.e.newCall(ctx, callDelete, op, keys, nil))
+	return c.e.done(t, c.runMulti(c.e.newCall(ctx, callDelete, op, keys, nil, t)))
 }
 
 // IncrementMulti adds delta to every key (pylibmc's incr_multi). Failures
 // are reported per key in a *MultiError.
 func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64) error {
 	const op = "IncrementMulti"
+	t := c.e.trace(op, "", len(keys))
 	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
-		return err
+		return c.e.done(t, err)
 	}
-	return c.e.do(ctx, op, "", func(h *handle, cfg *config, ms int32) error {
+	return c.e.done(t, c.e.do(ctx, op, "", t, func(h *handle, cfg *config, ms int32) error {
 		p := getPacked()
 		defer packedPool.Put(p)
 		for _, k := range keys {
@@ -210,7 +223,7 @@ func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64
 		}
 		h.c.requests(ms, cmdIncr, p, delta)
 		return c.e.collect(ctx, h, cfg, op, classCounter, len(keys), func(i int) string { return keys[i] }, ms)
-	})
+	}))
 }
 
 // checkItems validates a batch before anything is sent and returns its keys.
@@ -264,8 +277,13 @@ func lastOutcomes(keys []string, errs []*Error) error {
 // runOne runs a single-key store or delete and returns its error.
 func (c *Client) runOne(cl *call) error {
 	err := c.e.run(cl)
-	if err == nil && cl.result.errs[0] != nil {
-		err = cl.result.errs[0]
+	if err == nil {
+		if cl.tr != nil {
+			cl.tr.fromCall(cl)
+		}
+		if cl.result.errs[0] != nil {
+			err = cl.result.errs[0]
+		}
 	}
 	putCall(cl)
 	return err
@@ -278,17 +296,21 @@ func (c *Client) runMulti(cl *call) error {
 	if err := c.e.run(cl); err != nil {
 		return err
 	}
+	if cl.tr != nil {
+		cl.tr.fromCall(cl)
+	}
 	return lastOutcomes(cl.keys, cl.result.errs)
 }
 
 // SetValue encodes v with the client's Codec (and compression) and stores it.
 func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int32) error {
+	const op = "SetValue"
+	t := c.e.trace(op, key, 1)
 	value, flags, err := c.encode(v)
 	if err != nil {
-		return errorf("SetValue", key, ErrUnsupportedType, err.Error()).withCause(err)
+		return c.e.done(t, errorf(op, key, ErrUnsupportedType, err.Error()).withCause(err))
 	}
-	err = c.store(ctx, "SetValue", cmdSet, classOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration})
-	return err
+	return c.e.done(t, c.storeTraced(ctx, op, cmdSet, classOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration}, t))
 }
 
 // encode runs the codec, then compresses when configured and worth it.

@@ -4,16 +4,16 @@ package main
 // goroutines in a closed loop for a time slice, alternating the clients
 // (golibmc, golibmc with batching off, gomemcache), several times, and
 // reports medians of operations per second and client CPU per operation,
-// and, for Get, each call's latency (p50 and p99).
+// and, for Get, each call's latency (p50 and p99). The clients share this
+// process (the single-goroutine rows are measured in separate processes by
+// bench/single); CPU is this process's over each time slice.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"sort"
 	"strconv"
@@ -25,6 +25,8 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	golibmc "github.com/golibmc/libmemcached"
+	"github.com/golibmc/libmemcached/bench/internal/machine"
+	"github.com/golibmc/libmemcached/bench/internal/server"
 )
 
 // concClient is one client under test in the concurrency cells.
@@ -38,10 +40,17 @@ const concKeys = 1000
 
 func concKey(i int) string { return "bench:c" + strconv.Itoa(i%concKeys) }
 
+// casKey is goroutine w's key in the CompareAndSwap cell.
+func casKey(w int) string { return "bench:cas" + strconv.Itoa(w) }
+
+// addSeq numbers the keys of the Add cell, so that every Add stores.
+var addSeq atomic.Uint64
+
 // newGolibmc makes a golibmc client; batching off gives the client as it
 // was before implicit pipelining (calls wait in the netpoller under the
 // default policy, but never share a round trip).
 func newGolibmc(addrs []string, batching bool) concClient {
+	var casItems sync.Map // key -> *golibmc.Item, read once for its CAS id
 	c, err := golibmc.New(addrs, golibmc.WithBatching(batching))
 	if err != nil {
 		log.Fatal(err)
@@ -64,8 +73,25 @@ func newGolibmc(addrs []string, batching bool) concClient {
 			_, err = c.GetMulti(ctx, keys)
 		case "incr":
 			_, err = c.Increment(ctx, key, 1)
+		case "decr":
+			_, err = c.Decrement(ctx, key, 1)
+		case "add":
+			err = c.Add(ctx, &golibmc.Item{Key: key, Value: value100})
+		case "replace":
+			err = c.Replace(ctx, &golibmc.Item{Key: key, Value: value100})
+		case "touch":
+			err = c.Touch(ctx, key, 0)
+		case "cas":
+			it, ok := casItems.Load(key)
+			if !ok {
+				if it, err = c.Get(ctx, key); err != nil {
+					return err
+				}
+				casItems.Store(key, it)
+			}
+			err = c.CompareAndSwap(ctx, it.(*golibmc.Item))
 		}
-		if errors.Is(err, golibmc.ErrCacheMiss) {
+		if errors.Is(err, golibmc.ErrCacheMiss) || errors.Is(err, golibmc.ErrCASConflict) {
 			return nil
 		}
 		return err
@@ -73,6 +99,7 @@ func newGolibmc(addrs []string, batching bool) concClient {
 }
 
 func newGomemcache(addrs []string) concClient {
+	var casItems sync.Map // key -> *memcache.Item, read once for its CAS id
 	c := memcache.New(addrs...)
 	c.MaxIdleConns = 256 // a connection per goroutine stays open: its best case
 	c.Timeout = 5 * time.Second
@@ -89,8 +116,25 @@ func newGomemcache(addrs []string) concClient {
 			_, err = c.GetMulti(keys)
 		case "incr":
 			_, err = c.Increment(key, 1)
+		case "decr":
+			_, err = c.Decrement(key, 1)
+		case "add":
+			err = c.Add(&memcache.Item{Key: key, Value: value100})
+		case "replace":
+			err = c.Replace(&memcache.Item{Key: key, Value: value100})
+		case "touch":
+			err = c.Touch(key, 0)
+		case "cas":
+			it, ok := casItems.Load(key)
+			if !ok {
+				if it, err = c.Get(key); err != nil {
+					return err
+				}
+				casItems.Store(key, it)
+			}
+			err = c.CompareAndSwap(it.(*memcache.Item))
 		}
-		if errors.Is(err, memcache.ErrCacheMiss) {
+		if errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrCASConflict) {
 			return nil
 		}
 		return err
@@ -100,7 +144,7 @@ func newGomemcache(addrs []string) concClient {
 // cell is one measurement: a workload at g goroutines, GOMAXPROCS procs,
 // on servers memcached servers.
 type cell struct {
-	work    string // get, set, delete, getmulti10, mix80/15/5, mix80/20
+	work    string // get, set, delete, getmulti10, incr, decr, add, replace, cas, touch, mix80/15/5, mix80/20
 	g       int
 	procs   int
 	servers int
@@ -116,8 +160,9 @@ func (c cell) String() string {
 }
 
 var (
-	cellFilter string // -cells
-	concOnly   bool   // -conc-only
+	quietBudget time.Duration // -quiet: how long in all to wait for an idle machine before the cells
+	noisyCells  []string      // cells that started while the machine was busy
+	cellFilter  string        // -cells
 )
 
 var cells = func() []cell {
@@ -128,6 +173,10 @@ var cells = func() []cell {
 				out = append(out, cell{work: w, g: g, procs: procs, servers: 1})
 			}
 		}
+	}
+	// The calls that still wait inside C (issue 23), at 64 goroutines.
+	for _, w := range []string{"incr", "decr", "add", "replace", "cas", "touch"} {
+		out = append(out, cell{work: w, g: 64, procs: 2, servers: 1})
 	}
 	out = append(out,
 		cell{work: "mix80/15/5", g: 64, procs: 2, servers: 1},
@@ -193,6 +242,14 @@ func runCell(cl concClient, c cell, d time.Duration) (concSample, error) {
 					if i%5 == 0 {
 						op = "set"
 					}
+				case "incr", "decr":
+					op, key = c.work, "bench:ctr"+strconv.Itoa(w%16)
+				case "add": // a new key each time: every Add stores
+					op, key = "add", "bench:add:"+strconv.FormatUint(addSeq.Add(1), 10)
+				case "replace", "touch":
+					op = c.work
+				case "cas": // each goroutine its own key, with the CAS id read once
+					op, key = "cas", casKey(w)
 				}
 				var t time.Time
 				if c.latency {
@@ -234,9 +291,12 @@ type concResult struct {
 func runCells(addr string, reps int, slice time.Duration) (map[string]map[string]concResult, []string) {
 	addrs3 := []string{addr}
 	for i := 0; i < 2; i++ {
-		a, stopServer := startMemcached()
-		defer stopServer()
-		addrs3 = append(addrs3, a)
+		srv, err := server.Start()
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer srv.Stop()
+		addrs3 = append(addrs3, srv.Addr)
 	}
 	var names []string
 	results := map[string]map[string]concResult{}
@@ -249,6 +309,9 @@ func runCells(addr string, reps int, slice time.Duration) (map[string]map[string
 			addrs = addrs3
 		}
 		preload(addrs)
+		if _, quiet := machine.WaitQuiet(&quietBudget); !quiet {
+			noisyCells = append(noisyCells, c.String())
+		}
 		clients := []concClient{newGolibmc(addrs, true), newGolibmc(addrs, false), newGomemcache(addrs)}
 		samples := map[string][]concSample{}
 		for r := 0; r < reps; r++ {
@@ -310,45 +373,15 @@ func preload(addrs []string) {
 			log.Fatal(err)
 		}
 	}
+	for w := 0; w < 256; w++ {
+		_ = l.Set(context.Background(), &golibmc.Item{Key: casKey(w), Value: value100})
+		_ = g.Set(&memcache.Item{Key: casKey(w), Value: value100})
+	}
 	for w := 0; w < 16; w++ {
 		k := "bench:ctr" + strconv.Itoa(w)
 		_ = l.Set(context.Background(), &golibmc.Item{Key: k, Value: []byte("0")})
 		_ = g.Set(&memcache.Item{Key: k, Value: []byte("0")})
 	}
-}
-
-// startMemcached starts one more memcached on a free loopback port (for
-// the three-server cells) and returns its address and how to stop it (by
-// its pid).
-func startMemcached() (string, func()) {
-	for attempt := 0; attempt < 20; attempt++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			log.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0"}
-		if os.Geteuid() == 0 {
-			args = append(args, "-u", "root")
-		}
-		cmd := exec.Command("memcached", args...)
-		if err := cmd.Start(); err != nil {
-			log.Fatal(err)
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		for i := 0; i < 100; i++ {
-			if conn, err := net.Dial("tcp", addr); err == nil {
-				conn.Close()
-				return addr, func() { cmd.Process.Kill(); cmd.Wait() }
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	log.Fatal("compare: could not start memcached")
-	return "", nil
 }
 
 // renderConc writes the many-goroutines tables and their targets.
@@ -360,7 +393,19 @@ func renderConc(results map[string]map[string]concResult, reps int, slice time.D
 		"and the auto netpoller policy), golibmc with batching off, and gomemcache (MaxIdleConns 256), %d times; medians. "+
 		"Keys are spread over %d keys of 100 B; Delete deletes absent keys; GetMulti asks 10 keys; "+
 		"\"mix80/15/5\" is 80%% Get, 15%% Set, 5%% Increment, \"mix80/20\" is 80%% Get, 20%% Set. "+
-		"CPU is the client process's user+sys time per operation.\n\n", slice, reps, concKeys)
+		"incr and decr work on 16 counters; add stores a new key each time (so every Add stores); replace and touch "+
+		"(expiration 0) hit present keys; cas is a CompareAndSwap of the goroutine's own key with the CAS id it read once, "+
+		"so after its first call each one is answered EXISTS (a conflict: the same round trip as a success). "+
+		"CPU is the client process's user+sys time per operation (all clients share this process; they alternate).\n\n", slice, reps, concKeys)
+	if n := len(noisyCells); n > 0 {
+		which := strings.Join(noisyCells, "; ")
+		if n > 8 {
+			which = "see bench/results/noisy-cells.txt"
+			_ = os.WriteFile("results/noisy-cells.txt", []byte(strings.Join(noisyCells, "\n")+"\n"), 0o644)
+		}
+		fmt.Fprintf(&b, "**%d of the cells started while other processes kept the machine busy** (the program waits for it to "+
+			"be idle, within a budget): %s.\n\n", n, which)
+	}
 	fmt.Fprintf(&b, "| workload | goroutines | GOMAXPROCS | servers | golibmc ops/s | batching off | gomemcache | golibmc ÷ gomemcache | batching off ÷ gomemcache | CPU µs/op golibmc | batching off | gomemcache |\n")
 	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cells {
@@ -393,7 +438,7 @@ func renderConc(results map[string]map[string]concResult, reps int, slice time.D
 	worst, worstCell := 1e9, ""
 	cpuOK := true
 	for _, c := range cells {
-		if c.latency || c.servers != 1 || strings.HasPrefix(c.work, "mix") {
+		if c.latency || c.servers != 1 || !strings.Contains(" get set delete getmulti10 ", " "+c.work+" ") {
 			continue
 		}
 		x, l, _, g := ratio(c.work, c.g, c.procs, c.servers)
@@ -421,6 +466,13 @@ func renderConc(results map[string]map[string]concResult, reps int, slice time.D
 		l8, o8 := results[cell{work: w, g: 8, procs: 2, servers: 1}.String()]["golibmc"], results[cell{work: w, g: 8, procs: 2, servers: 1}.String()]["golibmc, batching off"]
 		targets = append(targets, target{fmt.Sprintf("%s, 8 goroutines: batching no worse than without", w),
 			fmt.Sprintf("%.2f× (%.0f vs %.0f ops/s)", l8.perSec/o8.perSec, l8.perSec, o8.perSec), l8.perSec >= 0.97*o8.perSec})
+	}
+	names := map[string]string{"incr": "Increment", "decr": "Decrement", "add": "Add", "replace": "Replace",
+		"cas": "CompareAndSwap", "touch": "Touch"}
+	for _, w := range []string{"incr", "decr", "add", "replace", "cas", "touch"} {
+		x, _, _, _ := ratio(w, 64, 2, 1)
+		targets = append(targets, target{fmt.Sprintf("%s, 64 goroutines, GOMAXPROCS=2: ≥ 1.0× gomemcache", names[w]),
+			fmt.Sprintf("%.2f×", x), x >= 1})
 	}
 	x, _, _, _ := ratio("mix80/15/5", 64, 2, 1)
 	targets = append(targets, target{"mix80/15/5 (Increment waits in C), 64 goroutines, GOMAXPROCS=2: reported", fmt.Sprintf("%.2f×", x), true})

@@ -1,0 +1,5 @@
+//go:build !race
+
+package libmemcached_test
+
+const raceEnabled = false
