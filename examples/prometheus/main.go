@@ -6,7 +6,7 @@
 //	curl -s 127.0.0.1:9464/metrics | grep -E '^(db_client|memcached_client)'
 //
 // Its goroutines Get keys at random from a key space twice the size of
-// what they Set, so about half of the reads hit. docs/observability.md
+// what they Set: once every key has been set, about half of the reads hit. docs/observability.md
 // lists the metrics and the PromQL for a dashboard.
 package main
 
