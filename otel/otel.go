@@ -242,6 +242,7 @@ type opAttrs struct {
 	duration []metric.RecordOption // all of them
 	reads    []metric.AddOption    // without error.type and db.response.status_code
 	span     []attribute.KeyValue  // all of them
+	read     atomic.Bool           // hits and misses were both added to once
 }
 
 func (in *Instrumentation) buildOp(k opKey) *opAttrs {
@@ -296,9 +297,15 @@ func (in *Instrumentation) operation(info mc.OperationInfo) {
 	in.duration.Record(ctx, info.Duration.Seconds(), a.duration...)
 	in.waitTime.Record(ctx, info.Queued.Seconds(), in.waitOpts...)
 	if info.Hits > 0 || info.Misses > 0 {
-		// Both, so that a hit ratio has both series from the first read.
-		in.hits.Add(ctx, int64(info.Hits), a.reads...)
-		in.misses.Add(ctx, int64(info.Misses), a.reads...)
+		// A zero the first time, so that a hit ratio has both series from
+		// the first read; then only what changes (each Add costs the SDK).
+		first := !a.read.Load() && a.read.CompareAndSwap(false, true)
+		if info.Hits > 0 || first {
+			in.hits.Add(ctx, int64(info.Hits), a.reads...)
+		}
+		if info.Misses > 0 || first {
+			in.misses.Add(ctx, int64(info.Misses), a.reads...)
+		}
 	}
 	if in.tracer != nil {
 		in.span(ctx, info, a, k.errType)
