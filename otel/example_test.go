@@ -111,11 +111,11 @@ func ExampleWithSpans() {
 		op, _ := attrs.Value("db.operation.name")
 		keys, _ := attrs.Value("memcached.keys")
 		_, hasKey := attrs.Value("memcached.key")
-		fmt.Println(s.Name(), s.SpanKind(), op.AsString(), keys.AsInt64(), "keys; the key recorded:", hasKey)
+		fmt.Println(s.SpanKind(), op.AsString(), keys.AsInt64(), "keys; the key recorded:", hasKey)
 	}
 	// Output:
-	// Set client Set 1 keys; the key recorded: false
-	// GetMulti client GetMulti 2 keys; the key recorded: false
+	// client Set 1 keys; the key recorded: false
+	// client GetMulti 2 keys; the key recorded: false
 }
 
 func ExampleInstrumentation_ObservePool() {

@@ -242,6 +242,7 @@ type opAttrs struct {
 	duration []metric.RecordOption // all of them
 	reads    []metric.AddOption    // without error.type and db.response.status_code
 	span     []attribute.KeyValue  // all of them
+	spanName string                // "{db.operation.name} {server}", or the operation alone
 	read     atomic.Bool           // hits and misses were both added to once
 }
 
@@ -256,11 +257,18 @@ func (in *Instrumentation) buildOp(k opKey) *opAttrs {
 	if k.code != "" {
 		all = append(all[:len(all):len(all)], semconv.DBResponseStatusCode(k.code))
 	}
-	return &opAttrs{
+	a := &opAttrs{
 		duration: []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(all...))},
 		reads:    []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(base...))},
 		span:     all,
+		spanName: k.op,
 	}
+	if k.server != "" {
+		// semconv's "{db.operation.name} {target}", the target being
+		// server.address:server.port for an operation on no collection.
+		a.spanName = k.op + " " + k.server
+	}
+	return a
 }
 
 // serverAttrs are server.address and server.port of a server named as
@@ -315,7 +323,7 @@ func (in *Instrumentation) operation(info mc.OperationInfo) {
 // span records the operation's span after the fact, with its start and
 // end times.
 func (in *Instrumentation) span(ctx context.Context, info mc.OperationInfo, a *opAttrs, errType string) {
-	_, sp := in.tracer.Start(ctx, info.Op, trace.WithSpanKind(trace.SpanKindClient),
+	_, sp := in.tracer.Start(ctx, a.spanName, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithTimestamp(info.Start), trace.WithAttributes(a.span...))
 	if sp.IsRecording() {
 		attrs := make([]attribute.KeyValue, 0, 8)

@@ -245,7 +245,7 @@ func TestHitsMissesAndDurations(t *testing.T) {
 }
 
 // TestSpans: with WithSpans, one client span per operation, named after
-// it, timed by the client, with the semconv attributes, its keys, hits
+// it and its server ("{db.operation.name} {target}"), timed by the client, with the semconv attributes, its keys, hits
 // and misses, and an error status for a failure (a malformed key, refused
 // before anything is sent) but not for a miss; the key is left out, in
 // the attributes and in the status, unless WithSpanKeys.
@@ -274,7 +274,11 @@ func TestSpans(t *testing.T) {
 				status codes.Code
 			}{{"Set", 0, 0, codes.Unset}, {"Get", 1, 0, codes.Unset}, {"Get", 0, 1, codes.Unset}, {"Get", 0, 0, codes.Error}} {
 				sp := spans[i]
-				assert.Equal(t, want.name, sp.Name(), "span %d", i)
+				if want.status == codes.Error {
+					assert.Equal(t, want.name, sp.Name(), "span %d: refused before it reached a server", i)
+				} else {
+					assert.Equal(t, want.name+" "+s.addr, sp.Name(), "span %d: the operation and its server", i)
+				}
 				assert.Equal(t, trace.SpanKindClient, sp.SpanKind())
 				assert.Equal(t, mcotel.ScopeName, sp.InstrumentationScope().Name)
 				assert.False(t, sp.StartTime().Before(before) || sp.EndTime().After(after) || sp.EndTime().Before(sp.StartTime()),
@@ -400,6 +404,7 @@ func TestTimeout(t *testing.T) {
 
 	spans := h.spans.Ended()
 	require.Len(t, spans, 3)
+	assert.Equal(t, "Get "+s.addr, spans[1].Name())
 	assert.Equal(t, codes.Error, spans[1].Status().Code)
 	assert.Equal(t, "timeout", spans[1].Status().Description)
 }
@@ -466,7 +471,7 @@ func TestBatchOf64(t *testing.T) {
 
 	var batched int
 	for _, sp := range h.spans.Ended() {
-		if sp.Name() != "Get" {
+		if sp.Name() != "Get "+s.addr {
 			continue
 		}
 		attrs := attribute.NewSet(sp.Attributes()...)
