@@ -94,15 +94,15 @@ const (
 
 // Bucket boundaries of the histograms.
 var (
-	// DurationBuckets are semconv's advice for db.client.operation.duration.
-	DurationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
-	// WaitTimeBuckets, for db.client.connection.wait_time, start lower:
+	// durationBuckets are semconv's advice for db.client.operation.duration.
+	durationBuckets = []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+	// waitTimeBuckets, for db.client.connection.wait_time, start lower:
 	// waiting for a handle is counted in microseconds until the pool
 	// saturates.
-	WaitTimeBuckets = []float64{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
-	// BatchSizeBuckets, for memcached.client.batch.size: powers of two up
+	waitTimeBuckets = []float64{0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}
+	// batchSizeBuckets, for memcached.client.batch.size: powers of two up
 	// to the 4,096 keys a batch carries at most.
-	BatchSizeBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}
+	batchSizeBuckets = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}
 )
 
 // Option configures New.
@@ -197,8 +197,8 @@ func New(opts ...Option) (*Instrumentation, error) {
 		in.tracer = cfg.tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL))
 	}
 
-	d, err1 := dbconv.NewClientOperationDuration(meter, metric.WithExplicitBucketBoundaries(DurationBuckets...))
-	w, err2 := dbconv.NewClientConnectionWaitTime(meter, metric.WithExplicitBucketBoundaries(WaitTimeBuckets...))
+	d, err1 := dbconv.NewClientOperationDuration(meter, metric.WithExplicitBucketBoundaries(durationBuckets...))
+	w, err2 := dbconv.NewClientConnectionWaitTime(meter, metric.WithExplicitBucketBoundaries(waitTimeBuckets...))
 	in.duration, in.waitTime = d.Inst(), w.Inst()
 	var err3, err4, err5, err6 error
 	in.hits, err3 = meter.Int64Counter("memcached.client.hits",
@@ -206,7 +206,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 	in.misses, err4 = meter.Int64Counter("memcached.client.misses",
 		metric.WithUnit("{key}"), metric.WithDescription("Keys that reads did not find."))
 	in.batchSize, err5 = meter.Int64Histogram("memcached.client.batch.size",
-		metric.WithUnit("{call}"), metric.WithExplicitBucketBoundaries(BatchSizeBuckets...),
+		metric.WithUnit("{call}"), metric.WithExplicitBucketBoundaries(batchSizeBuckets...),
 		metric.WithDescription("Calls carried by each round trip of implicit pipelining."))
 	in.serverEvents, err6 = meter.Int64Counter("memcached.client.server.events",
 		metric.WithUnit("{event}"), metric.WithDescription("Connection failures, reconnections, ejections and returns of servers."))

@@ -204,7 +204,7 @@ func TestHitsMissesAndDurations(t *testing.T) {
 	}{{"Set", s[0], 1}, {"Set", s[1], 1}, {"Get", s[0], 2}, {"GetMulti", s[0], 1}, {"GetMulti", nil, 1}} {
 		pt := histogram[float64](t, d, on(p.op, p.server)...)
 		assert.Equal(t, p.count, pt.Count, "%s on %v: %v", p.op, p.server, histogramAttrs(d))
-		assert.Equal(t, mcotel.DurationBuckets, pt.Bounds)
+		assert.Equal(t, []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10}, pt.Bounds, "semconv's buckets")
 	}
 	for _, a := range histogramAttrs(d) {
 		assert.NotContains(t, a, "error.type")
@@ -461,7 +461,7 @@ func TestBatchOf64(t *testing.T) {
 		mcotel.BatchKindKey.String("get"), semconv.DBClientConnectionPoolName(mcotel.DefaultPoolName))
 	assert.Equal(t, uint64(1), b.Count)
 	assert.Equal(t, int64(n), b.Sum)
-	assert.Equal(t, mcotel.BatchSizeBuckets, b.Bounds)
+	assert.Equal(t, []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}, b.Bounds)
 	assert.Equal(t, uint64(n), histogram[float64](t, m["db.client.operation.duration"], on("Get", s)...).Count)
 	hits, _ := sum(t, m["memcached.client.hits"], on("Get", s)...)
 	misses, _ := sum(t, m["memcached.client.misses"], on("Get", s)...)
