@@ -500,14 +500,53 @@ GOLIBMC_FN uint64_t golibmc_behavior_get(memcached_st *mc, memcached_behavior_t 
   }
 }
 
+#if GOLIBMC_LM10
+// golibmc_continuum_room_10 gives mc's continuum, once libmemcached 1.0.18
+// has allocated it, room for any build: 160 points
+// (MEMCACHED_POINTS_PER_SERVER_KETAMA, the most a server gets) in each of
+// at least server count + MEMCACHED_CONTINUUM_ADDITION slots. 1.0.18
+// counts the continuum in servers (continuum_count), sizes the block with
+// the points a server gets at the time it grows it, and grows it only for
+// more live servers than slots: a build after weighted ketama is turned on
+// (by KETAMA_WEIGHTED, by a server weighing more than 1 added under a
+// consistent distribution, by golibmc_settle) writes 160 points a server
+// into a block sized for 100, past its end (1.1.0 counts points and grows
+// the block for any build). A continuum not allocated yet is left to the
+// first build, which sizes it for the flag it builds with. A point is two
+// uint32_t (golibmc_ring_point). It returns 0, changing nothing, when the
+// block cannot grow.
+GOLIBMC_FN int golibmc_continuum_room_10(memcached_st *mc) {
+  if (mc->ketama.continuum == NULL) return 1;
+  uint32_t slots = memcached_server_count(mc) + MEMCACHED_CONTINUUM_ADDITION;
+  if (slots < mc->ketama.continuum_count) slots = mc->ketama.continuum_count;
+  memcached_malloc_fn m;
+  memcached_free_fn f;
+  memcached_realloc_fn r;
+  memcached_calloc_fn c;
+  memcached_get_memory_allocators(mc, &m, &f, &r, &c);
+  void *p = r(mc, mc->ketama.continuum, (size_t) slots * MEMCACHED_POINTS_PER_SERVER_KETAMA * 2 * sizeof(uint32_t),
+              memcached_get_memory_allocators_context(mc));
+  if (p == NULL) return 0;
+  mc->ketama.continuum = (struct memcached_continuum_item_st *) p;
+  mc->ketama.continuum_count = slots;
+  return 1;
+}
+#endif
+
 // golibmc_behavior_set is memcached_behavior_set with REMOVE_FAILED_SERVERS
 // meaning what it means in libmemcached 1.1 on every version: the
 // auto_eject switch. libmemcached 1.0.18 also falls through into
 // SERVER_FAILURE_LIMIT (setting the limit to the flag's value, and refusing
-// 0 after turning auto_eject off), a bug fixed in 1.1.0.
+// 0 after turning auto_eject off), a bug fixed in 1.1.0. On 1.0.18 the
+// behaviors that rebuild the distribution first give the continuum room
+// for any build (golibmc_continuum_room_10).
 GOLIBMC_FN memcached_return_t golibmc_behavior_set(memcached_st *mc, memcached_behavior_t b, uint64_t v) {
 #if GOLIBMC_LM10
   if (b == MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS) b = MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS;
+  if ((b == MEMCACHED_BEHAVIOR_DISTRIBUTION || b == MEMCACHED_BEHAVIOR_KETAMA || b == MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED ||
+       b == MEMCACHED_BEHAVIOR_SORT_HOSTS) &&
+      !golibmc_continuum_room_10(mc))
+    return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
 #endif
   return memcached_behavior_set(mc, b, v);
 }
@@ -516,9 +555,9 @@ GOLIBMC_FN memcached_return_t golibmc_behavior_set(memcached_st *mc, memcached_b
 // memcached_behavior_set(HASH) and memcached_set_hashkit do not, so a
 // master configured in steps would otherwise keep a continuum its clones do
 // not have. Setting SORT_HOSTS to its own value runs run_distribution and
-// nothing else.
+// nothing else (on 1.0.18 after golibmc_continuum_room_10).
 GOLIBMC_FN memcached_return_t golibmc_rebuild(memcached_st *mc) {
-  return memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SORT_HOSTS, memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SORT_HOSTS));
+  return golibmc_behavior_set(mc, MEMCACHED_BEHAVIOR_SORT_HOSTS, memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SORT_HOSTS));
 }
 
 // ---------------------------------------------------------------------------
@@ -2828,8 +2867,16 @@ typedef struct golibmc_ring_point {
 // is 0) and reads as golibmc_ring_point, allocating with mc's own allocator as
 // libmemcached does, and reports whether it copied; otherwise the caller
 // builds it (golibmc_rebuild). golibmc_handle_new checks the placement of
-// probe keys either way.
+// probe keys either way. On libmemcached 1.0.18 it never copies: that
+// version counts continuum_count in servers, not points, and sizes the
+// block by the points of its last growth (golibmc_continuum_room_10), so
+// the bounds and sizes below, 1.1.x's, do not hold there.
 GOLIBMC_FN int golibmc_copy_continuum(memcached_st *master, memcached_st *mc) {
+#if GOLIBMC_LM10
+  (void) master;
+  (void) mc;
+  return 0;
+#else
   switch (master->distribution) {
   case MEMCACHED_DISTRIBUTION_CONSISTENT:
   case MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA:
@@ -2859,6 +2906,7 @@ GOLIBMC_FN int golibmc_copy_continuum(memcached_st *master, memcached_st *mc) {
   mc->ketama.continuum_points_counter = n;
   mc->ketama.next_distribution_rebuild = 0;
   return 1;
+#endif
 }
 
 #endif

@@ -225,3 +225,30 @@ func TestLinkInfo(t *testing.T) {
 	}, LinkInfo)
 	assert.Equal(t, HeaderVersion, LibraryVersion())
 }
+
+// TestConsistentBeforeWeight: the configuration strings libmemcached
+// 1.0.18's parser would build with a continuum too small (a consistent
+// distribution, then a server weighing more than 1) are told from those
+// it builds safely; on 1.0.x NewFromConfig refuses the former.
+func TestConsistentBeforeWeight(t *testing.T) {
+	for cfg, want := range map[string]bool{
+		"--DISTRIBUTION=consistent --SERVER=a:1/?2":                     true,
+		"--distribution=Consistent --SERVER=a:1/?1 --SERVER=b/?30":      true,
+		"--DISTRIBUTION=consistent,md5 --SOCKET=/tmp/s/?3":              true,
+		"--DISTRIBUTION=modula --SERVER=a:1/?2":                         false,
+		"--SERVER=a:1/?2 --DISTRIBUTION=consistent":                     false,
+		"--DISTRIBUTION=consistent --SERVER=a:1/?1 --SERVER=b:2/?01":    false,
+		"--DISTRIBUTION=consistent --SERVER=a:1 --SERVER=b:2":           false,
+		"--DISTRIBUTION=modula --DISTRIBUTION=consistent --SERVER=a/?4": true,
+	} {
+		assert.Equal(t, want, consistentBeforeWeight(cfg), cfg)
+	}
+	err := checkConfig("--DISTRIBUTION=consistent --SERVER=192.0.2.1:11211/?2")
+	if strings.HasPrefix(libraryVersion(), "1.0.") {
+		require.ErrorIs(t, err, ErrNotSupported)
+		assert.Contains(t, err.Error(), "give --DISTRIBUTION after the servers")
+	} else {
+		require.NoError(t, err)
+	}
+	require.NoError(t, checkConfig("--SERVER=192.0.2.1:11211/?2 --DISTRIBUTION=consistent"))
+}

@@ -82,7 +82,10 @@ func New(servers []string, opts ...Option) (*Client, error) {
 // An invalid string returns an error wrapping ErrInvalidArguments with
 // libmemcached's description of the problem. Keys are placed as New places
 // them given the same servers and behaviors, whether the string gives the
-// behaviors before or after the servers.
+// behaviors before or after the servers; on libmemcached 1.0.x, whose
+// parser overflows its continuum there (fixed in 1.1.0), a consistent
+// --DISTRIBUTION before a server weighing more than 1 is refused with
+// ErrNotSupported (give it after the servers).
 func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	const op = "NewFromConfig"
 	if !cgoAvailable {

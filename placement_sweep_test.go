@@ -3,6 +3,9 @@ package libmemcached_test
 import (
 	"fmt"
 	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,8 +176,12 @@ func TestPlacementSweep(t *testing.T) {
 	phpCombos := func(sc sweepConfig, servers []sweepServer) phpCombo {
 		// 100 servers added one by one build the ring 100 times: PHP adds
 		// those at once (one build), the 10 one by one (both ways PHP code
-		// adds servers, placing keys alike).
-		pc := phpCombo{Options: landingConfig{behaviors: sc.behaviors()}.phpOptions(t), AtOnce: sc.n > 10}
+		// adds servers, placing keys alike). On libmemcached 1.0.18,
+		// weighted servers added one by one under a consistent
+		// distribution overflow its continuum (checkConfig) and corrupt
+		// the peer's heap: PHP adds those at once there too.
+		atOnce := sc.n > 10 || libmemcached10() && sc.weighted
+		pc := phpCombo{Options: landingConfig{behaviors: sc.behaviors()}.phpOptions(t), AtOnce: atOnce}
 		for _, s := range servers {
 			pc.Servers = append(pc.Servers, [3]any{s.host, s.port, s.weight})
 		}
@@ -201,7 +208,9 @@ func TestPlacementSweep(t *testing.T) {
 		}
 		if sc.hash != "murmur3" {
 			pyAt[i] = len(pyReq.Combos)
-			pyReq.Combos = append(pyReq.Combos, pyCombo{sc.specs(servers), sc.behaviors(), sc.n > 10})
+			// Pushed at once where PHP adds them at once (phpCombos).
+			atOnce := sc.n > 10 || libmemcached10() && sc.weighted
+			pyReq.Combos = append(pyReq.Combos, pyCombo{sc.specs(servers), sc.behaviors(), atOnce})
 		}
 	}
 	var php [][]int
@@ -342,6 +351,10 @@ func sweepOne(t *testing.T, tally *sweepTally, sc sweepConfig, keys []string, ph
 			way = "NewFromConfig, behaviors first"
 		}
 		c, err := mc.NewFromConfig(cfg)
+		if first && libmemcached10() && sc.weighted && sc.dist == "consistent" {
+			require.ErrorIs(t, err, mc.ErrNotSupported, "libmemcached 1.0.18's parser would overflow its continuum: %s", cfg)
+			continue
+		}
 		require.NoError(t, err, cfg)
 		if diff := cmp.Diff(want, placement(c, way)); diff != "" {
 			t.Errorf("%s: %s reads other behaviors (-New +NewFromConfig):\n%s", sc, way, diff)
@@ -391,4 +404,76 @@ func distributionNumber(name string) uint64 {
 		}
 	}
 	return 1 << 63
+}
+
+// TestWeightedContinuumHeap: every way of giving a client weighted servers
+// under a consistent distribution stays inside the heap blocks
+// libmemcached allocated. libmemcached 1.0.18 sizes its continuum for 100
+// points a server and builds 160 once weighted ketama is turned on (by a
+// weighted server added under a consistent distribution, by a weighted
+// configuration set after the servers, or by golibmc_settle), writing past
+// the end of the block; 1.1.0 fixed it. The paths run in a child process
+// with glibc's heap checks on (MALLOC_CHECK_=3, and on glibc 2.34 or later
+// the libc_malloc_debug.so.0 that provides them), which aborts at the
+// first corrupted block it frees or reallocates.
+func TestWeightedContinuumHeap(t *testing.T) {
+	if os.Getenv("GOLIBMC_HEAP_CHILD") == "1" {
+		weightedContinuumPaths(t)
+		return
+	}
+	env := append(os.Environ(), "GOLIBMC_HEAP_CHILD=1", "MALLOC_CHECK_=3")
+	if libs, _ := filepath.Glob("/lib/*/libc_malloc_debug.so.0"); len(libs) > 0 {
+		env = append(env, "LD_PRELOAD="+libs[0])
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWeightedContinuumHeap$", "-test.count=1", "-test.v")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if len(out) > 4000 {
+		out = append(out[:4000:4000], "..."...)
+	}
+	require.NoError(t, err, "the child process:\n%s", out)
+	assert.Contains(t, string(out), "--- PASS: TestWeightedContinuumHeap", "the child process:\n%s", out)
+}
+
+// weightedContinuumPaths configures clients with weighted servers under a
+// consistent distribution every way a client can be, 10 and 100 servers,
+// and places keys on each through the master and the pooled handles.
+func weightedContinuumPaths(t *testing.T) {
+	keys := placementKeys("heap-", 200)
+	for _, n := range []int{10, 100} {
+		servers := sweepServers(n, true)
+		sc := sweepConfig{dist: "consistent", hash: "default", weighted: true, n: n}
+		var clients []*mc.Client
+		for _, first := range []bool{true, false} {
+			c, err := mc.NewFromConfig(sc.config(servers, first), mc.WithPoolSize(2))
+			if first && libmemcached10() {
+				// libmemcached's own parser overflows there (checkConfig).
+				require.ErrorIs(t, err, mc.ErrNotSupported)
+				assert.Contains(t, err.Error(), "give --DISTRIBUTION after the servers")
+				continue
+			}
+			require.NoError(t, err)
+			clients = append(clients, c)
+		}
+		a, err := mc.New(sc.specs(servers), mc.WithBehaviors(sc.behaviors()), mc.WithPoolSize(2))
+		require.NoError(t, err)
+		require.NoError(t, a.SetBehaviors(map[string]any{"distribution": "consistent"}))
+		clients = append(clients, a)
+		b, err := mc.New(sc.specs(servers), mc.WithPoolSize(2))
+		require.NoError(t, err)
+		require.NoError(t, b.SetBehaviors(sc.behaviors()))
+		require.NoError(t, b.SetBehaviors(map[string]any{"distribution": "consistent", "ketama_weighted": true}))
+		clients = append(clients, b)
+		for _, c := range clients {
+			for _, k := range keys {
+				_, err := c.ServerForKey(k)
+				require.NoError(t, err)
+			}
+			assert.Empty(t, mc.PooledHandlesDiffer(c, keys))
+			mc.EjectServer(c, 0)
+			assert.Empty(t, mc.PooledHandlesDiffer(c, keys))
+			require.NoError(t, mc.ReturnServer(c, 0))
+			c.Close()
+		}
+	}
 }

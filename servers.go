@@ -22,7 +22,8 @@ const maxConsistentServers = 100
 // accept but the client must not run: a port outside 1-65535 (the parser
 // wraps it: 99999 becomes 34463), a configuration file or include (they
 // read arbitrary files, and an empty name aborts the process), more
-// servers than a consistent distribution holds.
+// servers than a consistent distribution holds, and on libmemcached 1.0.x
+// a consistent distribution before a weighted server (consistentBeforeWeight).
 func checkConfig(config string) error {
 	bad := func(why string) error {
 		return errorf("NewFromConfig", "", ErrInvalidArguments, why)
@@ -51,7 +52,47 @@ func checkConfig(config string) error {
 	if servers > maxConsistentServers {
 		return bad(itoa(int64(servers)) + " servers: at most " + itoa(maxConsistentServers) + " are supported in a configuration string")
 	}
+	if strings.HasPrefix(libraryVersion(), "1.0.") && consistentBeforeWeight(config) {
+		return errorf("NewFromConfig", "", ErrNotSupported, "a consistent --DISTRIBUTION before a server weighing more than 1 "+
+			"makes libmemcached "+libraryVersion()+" write past the end of its continuum (it sizes it for 100 points a server, "+
+			"then that server turns weighted ketama on and it builds 160; fixed in 1.1.0): give --DISTRIBUTION after the servers, "+
+			"which places keys the same")
+	}
 	return nil
+}
+
+// consistentBeforeWeight reports whether config gives a consistent
+// distribution before a server weighing more than 1 ("/?N", N > 1). The
+// scan is libmemcached 1.0.18's lexer's, loosely: options in any case, a
+// weight of up to 5 digits; a weight-like text elsewhere only errs on the
+// side of refusing.
+func consistentBeforeWeight(config string) bool {
+	up := strings.ToUpper(config)
+	const opt = "--DISTRIBUTION="
+	for at := 0; ; {
+		i := strings.Index(up[at:], opt)
+		if i < 0 {
+			return false
+		}
+		at += i + len(opt)
+		if !strings.HasPrefix(strings.TrimLeft(up[at:], " \t\r\n"), "CONSISTENT") {
+			continue
+		}
+		for rest := up[at:]; ; {
+			j := strings.Index(rest, "/?")
+			if j < 0 {
+				return false
+			}
+			rest = rest[j+2:]
+			k := 0
+			for k < len(rest) && k < 5 && rest[k] >= '0' && rest[k] <= '9' {
+				k++
+			}
+			if w, err := strconv.Atoi(rest[:k]); err == nil && w > 1 {
+				return true
+			}
+		}
+	}
 }
 
 // checkConfigPort checks the port of one --SERVER value: host, host:port,
