@@ -299,9 +299,12 @@ func (in *Instrumentation) operation(info mc.OperationInfo) {
 		k.errType, k.code = classify(info.Err)
 	}
 	a := in.ops.get(k, in.buildOp)
-	// The observer gets no context: metric points cannot carry exemplars
-	// of the caller's span (see docs/observability.md).
-	ctx := context.Background()
+	// The caller's context: the span is its span's child, and the metric
+	// points may carry exemplars of it.
+	ctx := info.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	in.duration.Record(ctx, info.Duration.Seconds(), a.duration...)
 	in.waitTime.Record(ctx, info.Queued.Seconds(), in.waitOpts...)
 	if info.Hits > 0 || info.Misses > 0 {

@@ -525,3 +525,26 @@ func TestPoolNameAndAttributes(t *testing.T) {
 	assert.Equal(t, uint64(1), histogram[float64](t, m["db.client.operation.duration"], on("Set", s, tier)...).Count,
 		"%v", histogramAttrs(m["db.client.operation.duration"]))
 }
+
+// TestSpanParent: an operation's span is a child of the span in the
+// context the call was given, in the same trace.
+func TestSpanParent(t *testing.T) {
+	h := newHarness(t, mcotel.WithSpans(true))
+	s := startServer(t)
+	c := h.client(t, []*server{s})
+	tp := newTracerProvider(t)
+	ctx, parent := tp.Tracer("test").Start(bg(), "handler")
+	require.NoError(t, c.Set(ctx, &mc.Item{Key: "k", Value: []byte("v")}))
+	_, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	parent.End()
+	_, err = c.Get(bg(), "k") // no span in its context: a root
+	require.NoError(t, err)
+	spans := h.spans.Ended()
+	require.Len(t, spans, 3)
+	for _, sp := range spans[:2] {
+		assert.Equal(t, parent.SpanContext().TraceID(), sp.SpanContext().TraceID(), sp.Name())
+		assert.Equal(t, parent.SpanContext().SpanID(), sp.Parent().SpanID(), sp.Name())
+	}
+	assert.False(t, spans[2].Parent().IsValid(), "a call without a span in its context has a root span")
+}
