@@ -72,7 +72,7 @@ func (e *engine) lead(g grant) {
 		e.pool.packed(batch)
 		for _, cl := range batch {
 			for j := range cl.keys {
-				cl.result.errs[j] = err.(*Error)
+				cl.result.errs[j] = err
 			}
 		}
 		finishBatch(batch)

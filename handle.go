@@ -12,7 +12,7 @@ import (
 // before the last configuration change, gets a fresh clone of the master;
 // servers ejected since it was last used are ejected on it too. On failure
 // the slot goes back to the pool.
-func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *config, error) {
+func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *config, *Error) {
 	cfg := e.cfg.Load()
 	if h == nil || h.gen != cfg.gen {
 		if h != nil {

@@ -250,8 +250,6 @@ func (h *cHandle) applyEjections(idx []uint32, until []int64) {
 // behavior is golibmc_behavior_get on the handle's clone.
 func (h *cHandle) behavior(b Behavior) uint64 { return cMaster{h.p.mc}.behavior(b) }
 
-// serverCount is memcached_server_count of the handle's clone.
-func (h *cHandle) serverCount() int { return int(C.memcached_server_count(h.p.mc)) }
 
 // results makes room for n per-key results and returns them.
 func (h *cHandle) results(n int) []C.golibmc_res {
@@ -443,18 +441,19 @@ const cgoAvailable = true
 
 // getMulti reads every key of p: memcached_mget, then
 // memcached_fetch_result until every server answered (golibmc_get_multi).
-func (h *cHandle) getMulti(ms int32, p *packed) ReturnCode {
+// The outcome is in the results, per key and per server.
+func (h *cHandle) getMulti(ms int32, p *packed) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
-	return ReturnCode(C.golibmc_get_multi(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0]))
+	C.golibmc_get_multi(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0])
 }
 
 // getSend sends the read of every key of p (golibmc_get_send); the replies
 // are read by getRecv once Go has waited for them.
-func (h *cHandle) getSend(ms int32, p *packed) ReturnCode {
+func (h *cHandle) getSend(ms int32, p *packed) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
-	return ReturnCode(C.golibmc_get_send(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0]))
+	C.golibmc_get_send(h.p, C.int32_t(ms), C.size_t(p.len()), k, kl, &res[0])
 }
 
 // getRecv reads what has arrived of the replies of getSend, without

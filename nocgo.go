@@ -61,7 +61,7 @@ func (*cHandle) recordSizes() (int, int)                                        
 func (*cHandle) resultCount() int                                                   { return 0 }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
 func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}
-func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }
+func (*cHandle) getMulti(int32, *packed)                                            {}
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
 func (*cHandle) keyServers(*packed)                                                 {}
 func (*cHandle) requests(int32, command, *packed, uint64)                           {}
