@@ -612,9 +612,9 @@ func (e *engine) do(ctx context.Context, op, key string, t *opTrace, fn func(h *
 	if err != nil {
 		return err
 	}
-	h, cfg, err := e.prepare(g.h, op, key, false)
-	if err != nil {
-		return err
+	h, cfg, perr := e.prepare(g.h, op, key, false)
+	if perr != nil { // a *Error: never assigned to err while nil
+		return perr
 	}
 	ms := remainingMS(ctx) // the time left after waiting in line
 	h.c.forget()

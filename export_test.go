@@ -22,9 +22,10 @@ func takeAll(c *Client) ([]*handle, func(), error) {
 	for i := 0; i < c.e.pool.size; i++ {
 		g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 		if err == nil {
-			var h *handle
-			h, _, err = c.e.prepare(g.h, "test", "", false)
-			if err == nil {
+			h, _, perr := c.e.prepare(g.h, "test", "", false)
+			if perr != nil {
+				err = perr
+			} else {
 				hs = append(hs, h)
 			}
 		}

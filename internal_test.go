@@ -190,8 +190,8 @@ func TestSocketVerified(t *testing.T) {
 	}
 	g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 	require.NoError(t, err)
-	h, cfg, err := c.e.prepare(g.h, "test", "", false)
-	require.NoError(t, err)
+	h, cfg, perr := c.e.prepare(g.h, "test", "", false)
+	require.Nil(t, perr)
 	defer c.e.release(h, cfg, false)
 	for i := range cfg.servers {
 		assert.Equal(t, socketSame, h.c.verifySocket(i), "server %d (%s)", i, cfg.servers[i])

@@ -41,8 +41,8 @@ func TestVerifySocketProvesOnlyMismatches(t *testing.T) {
 	require.ErrorIs(t, err, ErrCacheMiss)
 	g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 	require.NoError(t, err)
-	h, cfg, err := c.e.prepare(g.h, "test", "", false)
-	require.NoError(t, err)
+	h, cfg, perr := c.e.prepare(g.h, "test", "", false)
+	require.Nil(t, perr)
 	defer c.e.release(h, cfg, false)
 	require.Equal(t, socketSame, h.c.verifySocket(0), "libmemcached's own socket")
 
@@ -157,8 +157,8 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 		}
 		g, _, err := c.e.wait(getCall(context.Background(), callSolo, "test", nil, nil), "")
 		require.NoError(t, err)
-		h, cfg, err := c.e.prepare(g.h, "test", "", false)
-		require.NoError(t, err)
+		h, cfg, perr := c.e.prepare(g.h, "test", "", false)
+		require.Nil(t, perr)
 		for i := range cfg.servers {
 			assert.NotNil(t, h.w.watched(i), "server %d's socket is not in the netpoller", i)
 		}
