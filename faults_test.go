@@ -31,40 +31,38 @@ func keyOn(t *testing.T, c *mc.Client, addr, prefix string) string {
 }
 
 // TestServerDownAtStart: a server nobody listens on fails fast, named in
-// the error; the other servers' keys work.
+// the error: the connection is refused, or the server is disabled until
+// its retry timeout; never a timeout. The other servers' keys work.
 func TestServerDownAtStart(t *testing.T) {
 	live := mctest.StartN(t, 2)
 	dead := fmt.Sprint("127.0.0.1:", mctest.FreePort(t))
 	c, err := mc.New([]string{live[0].Addr, dead, live[1].Addr}, mc.WithBehaviors(map[string]any{"distribution": "consistent ketama"}))
 	require.NoError(t, err)
 	defer c.Close()
-	var slowest time.Duration
 	failed, ok := 0, 0
 	for i := 0; i < 60; i++ {
 		k := fmt.Sprint("down", i)
 		where, err := c.ServerForKey(k)
 		require.NoError(t, err)
-		t0 := time.Now()
 		err = c.Set(bg(), &mc.Item{Key: k, Value: []byte("v")})
-		elapsed := time.Since(t0)
 		if where != dead {
 			require.NoError(t, err, k)
 			ok++
 			continue
 		}
 		failed++
-		slowest = max(slowest, elapsed)
 		require.ErrorIs(t, err, mc.ErrServerDown)
+		require.NotErrorIs(t, err, mc.ErrTimeout, "fails fast")
 		var e *mc.Error
 		require.ErrorAs(t, err, &e)
 		assert.Equal(t, dead, e.Server)
 		assert.Contains(t, err.Error(), dead)
 		assert.True(t, e.IsRetriable())
-		assert.Less(t, elapsed, 2*time.Second, "fails fast: connection refused, or disabled until the retry timeout")
+		assert.Contains(t, []mc.ReturnCode{mc.ReturnConnectionFailure, mc.ReturnServerTemporarilyDisabled}, e.Code,
+			"fails fast: connection refused, or disabled until the retry timeout")
 	}
 	require.NotZero(t, failed)
 	require.NotZero(t, ok)
-	t.Logf("dead server at start: %d keys failed (slowest %v), %d keys on live servers stored", failed, slowest, ok)
 	require.Error(t, c.Ping(bg()), "Ping reports the dead server")
 }
 
