@@ -330,3 +330,73 @@ func TestNoDescriptorLeak(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchRequests: Increments, Adds, Touches and CompareAndSwaps waiting
+// in line go out in one round trip per command (and per delta or CAS id),
+// and each caller gets its own outcome: the counter's value after its own
+// increment, in line order; NOT_STORED for an Add of a key present; a miss
+// for a Touch of a key absent; a CAS conflict for the second of two CAS of
+// the same read. In every poll mode and both protocols.
+func TestBatchRequests(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		for _, pm := range pollModes {
+			t.Run(fmt.Sprintf("binary=%v/%s", binary, pm.name), func(t *testing.T) {
+				s := mctest.Start(t)
+				c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode),
+					mc.WithBehaviors(map[string]any{"binary_protocol": binary, "cas": true, "_poll_timeout": 60000}))
+				require.NoError(t, err)
+				defer c.Close()
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: "ctr", Value: []byte("10")}))
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: "present", Value: []byte("p")}))
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: "cas", Value: []byte("c0")}))
+				read, err := c.Get(bg(), "cas")
+				require.NoError(t, err)
+
+				incrs := make([]uint64, 3)
+				incrErrs := make([]error, 3)
+				var calls []func()
+				for i := range incrs {
+					calls = append(calls, func() { incrs[i], incrErrs[i] = c.Increment(bg(), "ctr", 1) })
+				}
+				addErrs := make([]error, 2)
+				calls = append(calls,
+					func() { addErrs[0] = c.Add(bg(), &mc.Item{Key: "new", Value: []byte("n")}) },
+					func() { addErrs[1] = c.Add(bg(), &mc.Item{Key: "present", Value: []byte("x")}) })
+				touchErrs := make([]error, 2)
+				calls = append(calls,
+					func() { touchErrs[0] = c.Touch(bg(), "present", 100) },
+					func() { touchErrs[1] = c.Touch(bg(), "absent", 100) })
+				casErrs := make([]error, 2)
+				for i := range casErrs {
+					calls = append(calls, func() {
+						casErrs[i] = c.CompareAndSwap(bg(), &mc.Item{Key: "cas", Value: []byte(fmt.Sprint("c", i+1)), CasID: read.CasID})
+					})
+				}
+				before := c.PoolStats()
+				done := queueBehind(t, c, s, func() { c.Get(bg(), "hold") }, calls...)
+				s.Resume()
+				<-done
+				after := c.PoolStats()
+				assert.Equal(t, before.Batches+4, after.Batches, "one round trip per command")
+				assert.Equal(t, before.Carried+uint64(len(calls)-4), after.Carried, "calls carried")
+
+				for i := range incrs {
+					require.NoError(t, incrErrs[i])
+					assert.Equal(t, uint64(11+i), incrs[i], "increment %d in line order", i)
+				}
+				assert.NoError(t, addErrs[0])
+				assert.ErrorIs(t, addErrs[1], mc.ErrNotStored)
+				assert.NoError(t, touchErrs[0])
+				assert.ErrorIs(t, touchErrs[1], mc.ErrCacheMiss)
+				assert.NoError(t, casErrs[0])
+				assert.ErrorIs(t, casErrs[1], mc.ErrCASConflict)
+				it, err := c.Get(bg(), "cas")
+				require.NoError(t, err)
+				assert.Equal(t, "c1", string(it.Value))
+				it, err = c.Get(bg(), "present")
+				require.NoError(t, err)
+				assert.Equal(t, "p", string(it.Value))
+			})
+		}
+	}
+}

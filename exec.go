@@ -35,6 +35,14 @@ func (e *engine) newCall1(ctx context.Context, kind callKind, op, key string, it
 	return cl
 }
 
+// newRequest makes a batchable call of cmd (see callRequest) for one key
+// and its item (nil for a counter), with arg (the CAS id or the delta).
+func (e *engine) newRequest(ctx context.Context, op string, cmd command, key string, item *Item, arg uint64, t *opTrace) *call {
+	cl := e.newCall1(ctx, callRequest, op, key, item, t)
+	cl.cmd, cl.arg = cmd, arg
+	return cl
+}
+
 // run runs a batchable call: alone on a free handle, or in line as part of
 // a batch, which this call leads (runs) or another call carries.
 func (e *engine) run(cl *call) error {
@@ -77,7 +85,7 @@ func (e *engine) lead(g grant) {
 	split := splitFor(e.pollMode, &h.w, len(batch))
 	p := getPacked()
 	for _, cl := range batch {
-		if kind == callStore {
+		if cl.items != nil {
 			for _, it := range cl.items {
 				p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 			}
@@ -88,14 +96,15 @@ func (e *engine) lead(g grant) {
 		}
 	}
 	e.pool.packed(batch)
-	if kind == callGet {
+	switch kind {
+	case callGet:
 		e.execGet(h, cfg, batch, p, ms, split, observed)
-	} else {
-		cmd := cmdSet
-		if kind == callDelete {
-			cmd = cmdDelete
-		}
-		e.execStore(h, cfg, batch, p, cmd, ms, split)
+	case callStore:
+		e.execStore(h, cfg, batch, p, cmdSet, classOther, ms, split)
+	case callDelete:
+		e.execStore(h, cfg, batch, p, cmdDelete, classOther, ms, split)
+	default:
+		e.execStore(h, cfg, batch, p, batch[0].cmd, classOf(batch[0].cmd), ms, split)
 	}
 	packedPool.Put(p)
 	var info BatchInfo
@@ -125,15 +134,144 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 	} else {
 		h.c.getMulti(ms, p)
 	}
-	h.srv = h.c.servers(h.srv)
 	ix := h.index(batch)
-	// An item goes to every position asking its key (each its own copy);
-	// memcached answers a key asked twice twice, so up to that many records
-	// of a key are expected. Any other record (a key not asked, or one more
-	// time than asked) shows its server's replies out of step: neither it
-	// nor any later record of that server is taken, and that server's keys
-	// not found fail instead of missing.
 	got := ix.got
+	var slab itemSlab
+	slab.items, slab.bytes = h.c.recordSizes()
+	// An item goes to every position asking its key (each its own copy).
+	outOfStep := h.match(ix, p, func(first int32, v []byte, flags uint32, cas uint64) {
+		for at := first; at >= 0; at = ix.next[at] {
+			got[at] = slab.item(ix.keys[at], v, flags, cas)
+		}
+	})
+	if outOfStep == nil && observed {
+		h.c.keyServers(p) // for the observers
+	}
+	off := 0
+	for _, cl := range batch {
+		for j, k := range cl.keys {
+			i := off + j
+			if cl.tr != nil {
+				cl.noteServer(cfg, h.c.result(i).server)
+			}
+			switch {
+			case got[i] != nil:
+				cl.result.items[j] = got[i]
+			default:
+				cl.result.errs[j] = e.notFound(cl.ctx, h, cfg, cl.op, k, i, outOfStep)
+				cl.result.miss[j] = cl.result.errs[j] == nil
+			}
+		}
+		off += len(cl.keys)
+	}
+	ix.reset()
+}
+
+// readInto reads keys (GetMultiFunc) and copies the items found into d,
+// to be delivered once the handle is back in the pool. It returns the
+// errors of the keys whose servers failed (a *MultiError), or nil.
+func (e *engine) readInto(ctx context.Context, h *handle, cfg *config, op string, keys []string, ms int32, d *delivery, t *opTrace) error {
+	p := getPacked()
+	defer packedPool.Put(p)
+	for _, k := range keys {
+		p.addKey(k)
+	}
+	if splitFor(e.pollMode, &h.w, 1) {
+		e.splitGet(h, cfg, p, ctx)
+	} else {
+		h.c.getMulti(ms, p)
+	}
+	ix := &h.ix
+	ix.keys = append(ix.keys, keys...)
+	ix.build()
+	defer ix.reset()
+	outOfStep := h.match(ix, p, d.add)
+	var me *MultiError
+	hits, misses := 0, 0
+	for i, k := range keys {
+		if ix.found[i] {
+			hits++
+			continue
+		}
+		err := e.notFound(ctx, h, cfg, op, k, i, outOfStep)
+		if err == nil {
+			misses++
+			continue
+		}
+		if me == nil {
+			me = &MultiError{Errors: map[string]error{}}
+		}
+		me.Errors[k] = err
+	}
+	if t != nil {
+		t.read(hits, misses)
+	}
+	if me == nil {
+		return nil
+	}
+	return me
+}
+
+// delivery holds the items a GetMultiFunc read, copied out of C memory,
+// until its handle is back in the pool and they are given to the caller's
+// function. Deliveries are recycled: a read allocates nothing for its
+// items once warm.
+type delivery struct {
+	at    []int32 // the key's first position
+	flags []uint32
+	cas   []uint64
+	end   []int  // where each value ends in vals
+	vals  []byte // the values, back to back
+	item  Item   // what the function is given, reused
+}
+
+var deliveryPool = sync.Pool{New: func() any { return new(delivery) }}
+
+// add keeps one item (see match).
+func (d *delivery) add(first int32, v []byte, flags uint32, cas uint64) {
+	d.at = append(d.at, first)
+	d.flags = append(d.flags, flags)
+	d.cas = append(d.cas, cas)
+	d.vals = append(d.vals, v...)
+	d.end = append(d.end, len(d.vals))
+}
+
+// deliver calls fn for each item kept, in order, until fn fails.
+func (d *delivery) deliver(keys []string, fn func(*Item) error) error {
+	from := 0
+	for i, at := range d.at {
+		to := d.end[i]
+		d.item = Item{Key: keys[at], Value: d.vals[from:to:to], Flags: d.flags[i], CasID: d.cas[i]}
+		from = to
+		if err := fn(&d.item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recycle empties d and puts it back in the pool (unless one read made
+// its buffer large: that memory is not kept).
+func (d *delivery) recycle() {
+	if cap(d.vals) > 1<<20 || cap(d.at) > batchKeys {
+		return
+	}
+	d.at, d.flags, d.cas, d.end, d.vals = d.at[:0], d.flags[:0], d.cas[:0], d.end[:0], d.vals[:0]
+	d.item = Item{}
+	deliveryPool.Put(d)
+}
+
+// match walks the records of h's last read of ix.keys (packed in p) and calls found once
+// for each key read, with the key's first position (ix.found is set at
+// every position of the key). memcached answers a key asked twice twice,
+// so up to that many records of a key are expected. Any other record (a
+// key not asked, or one more time than asked) shows its server's replies
+// out of step: neither it nor any later record of that server is taken,
+// the handle is reconnected, and the servers of the keys are recorded in
+// its results (see notFound). It returns, per server, whether its replies
+// were out of step (nil: none was).
+func (h *handle) match(ix *keyIndex, p *packed, found func(first int32, v []byte, flags uint32, cas uint64)) []bool {
+	h.srv = h.c.servers(h.srv)
 	var outOfStep []bool // per server, once a record showed it; nil until one does
 	for i, s := range h.srv {
 		if s.stale {
@@ -145,17 +283,18 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 			return
 		}
 		first := ix.find(k)
-		if first < 0 || got[first] != nil && ix.seen[first] >= ix.count(first) {
+		if first < 0 || ix.seen[first] > 0 && ix.seen[first] >= ix.count(first) {
 			outOfStep = loseStep(outOfStep, server, len(h.srv))
 			return
 		}
 		ix.seen[first]++
-		if got[first] != nil {
+		if ix.seen[first] > 1 {
 			return // the same key's next answer
 		}
 		for at := first; at >= 0; at = ix.next[at] {
-			got[at] = &Item{Key: ix.keys[at], Value: bytesCopy(v), Flags: flags, CasID: cas}
+			ix.found[at] = true
 		}
+		found(first, v, flags, cas)
 	})
 	if outOfStep != nil {
 		for i, lost := range outOfStep {
@@ -164,36 +303,77 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 			}
 		}
 		h.c.keyServers(p) // which keys were that server's
-	} else if observed {
-		h.c.keyServers(p) // for the observers
 	}
-	off := 0
-	for _, cl := range batch {
-		for j, k := range cl.keys {
-			i := off + j
-			r := h.c.result(i)
-			if cl.tr != nil {
-				cl.noteServer(cfg, r.server)
-			}
-			switch {
-			case got[i] != nil:
-				cl.result.items[j] = got[i]
-			case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
-				s := h.srv[r.server]
-				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, classOther, k, keyResult{rc: s.rc, server: r.server, msg: s.msg})
-			case outOfStep != nil && stepLost(outOfStep, r.server):
-				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, classOther, k, keyResult{rc: ReturnProtocolError, server: r.server,
-					msg: "a reply for another key arrived: the connection was out of step and is reconnected"})
-			case r.server < 0 && len(h.srv) == 1 && h.srv[0].rc != ReturnSuccess:
-				s := h.srv[0]
-				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, classOther, k, keyResult{rc: s.rc, server: 0, msg: s.msg})
-			default:
-				cl.result.miss[j] = true
-			}
-		}
-		off += len(cl.keys)
+	return outOfStep
+}
+
+// notFound is the outcome of position i of a read that found no item for
+// key: nil for a clean miss, or the error of its server (a failure, or
+// replies out of step; see match).
+func (e *engine) notFound(ctx context.Context, h *handle, cfg *config, op, key string, i int, outOfStep []bool) *Error {
+	r := h.c.result(i)
+	switch {
+	case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
+		s := h.srv[r.server]
+		return e.keyError(ctx, cfg, op, classOther, key, keyResult{rc: s.rc, server: r.server, msg: s.msg})
+	case outOfStep != nil && stepLost(outOfStep, r.server):
+		return e.keyError(ctx, cfg, op, classOther, key, keyResult{rc: ReturnProtocolError, server: r.server,
+			msg: "a reply for another key arrived: the connection was out of step and is reconnected"})
+	case r.server < 0 && len(h.srv) == 1 && h.srv[0].rc != ReturnSuccess:
+		s := h.srv[0]
+		return e.keyError(ctx, cfg, op, classOther, key, keyResult{rc: s.rc, server: 0, msg: s.msg})
 	}
-	ix.reset()
+	return nil
+}
+
+// itemSlab makes the items of one read, and copies their values, from a
+// few allocations instead of two per item: the items come from one array,
+// and values up to slabValueMax share chunks of at most slabChunk bytes
+// (larger ones get their own). A caller that keeps one item keeps at most
+// its chunk alive. Each value is capped at its length, so appending to it
+// copies instead of writing over its neighbour.
+type itemSlab struct {
+	items int    // items still to make (the records read)
+	bytes int    // their value bytes
+	array []Item // made, not yet handed out
+	chunk []byte // the current chunk's free part
+}
+
+const (
+	slabValueMax = 4 << 10
+	slabChunk    = 64 << 10
+)
+
+// item makes the next item.
+func (s *itemSlab) item(key string, v []byte, flags uint32, cas uint64) *Item {
+	if len(s.array) == 0 {
+		s.array = make([]Item, max(s.items, 1))
+	}
+	it := &s.array[0]
+	s.array = s.array[1:]
+	s.items--
+	*it = Item{Key: key, Value: s.value(v), Flags: flags, CasID: cas}
+	return it
+}
+
+// value copies v.
+func (s *itemSlab) value(v []byte) []byte {
+	n := len(v)
+	if n == 0 {
+		return []byte{} // as a copy of it would be: empty, not nil
+	}
+	if n > slabValueMax {
+		s.bytes -= n
+		return bytesCopy(v)
+	}
+	if cap(s.chunk) < n {
+		s.chunk = make([]byte, min(max(s.bytes, n), slabChunk))
+	}
+	out := s.chunk[:n:n]
+	copy(out, v)
+	s.chunk = s.chunk[n:]
+	s.bytes -= n
+	return out
 }
 
 // loseStep marks server's replies out of step (every server's when the
@@ -226,21 +406,28 @@ func stepLost(lost []bool, server int) bool {
 	return false
 }
 
-// execStore writes every item (or key) of the batch and gives each call
-// its per-key errors.
-func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, ms int32, split bool) {
-	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, 0, ms, split, h.rs[:0])
+// execStore runs cmd for every item (or key) of the batch, of class k,
+// and gives each call its per-key errors (and a counter's value).
+func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, k opClass, ms int32, split bool) {
+	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, batch[0].arg, ms, split, h.rs[:0])
 	off := 0
 	for _, cl := range batch {
 		// With a key given more than once, its last item decides.
-		for j, k := range cl.keys {
+		for j, key := range cl.keys {
 			r := rs[off+j]
 			if cl.tr != nil {
 				cl.noteServer(cfg, r.server)
 			}
-			e.outcome(h, cfg, classOther, r.rc, r.server)
-			if !r.rc.Success() {
-				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, classOther, k, r)
+			e.outcome(h, cfg, k, r.rc, r.server)
+			switch {
+			case r.rc.Success():
+				if cl.result.nums != nil {
+					cl.result.nums[j] = r.num
+				}
+			case k == classCounter:
+				cl.result.errs[j] = e.incrError(cl.ctx, h, cfg, cl.op, key, r, ms)
+			default:
+				cl.result.errs[j] = e.keyError(cl.ctx, cfg, cl.op, k, key, r)
 			}
 		}
 		off += len(cl.keys)
@@ -249,6 +436,20 @@ func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd
 		clear(rs)
 		h.rs = rs[:0]
 	}
+}
+
+// classOf is the class of a request's outcomes (see inStep and
+// sentinelFor).
+func classOf(cmd command) opClass {
+	switch cmd {
+	case cmdAdd:
+		return classAdd
+	case cmdReplace, cmdAppend, cmdPrepend:
+		return classPresent
+	case cmdIncr, cmdDecr:
+		return classCounter
+	}
+	return classOther
 }
 
 // requestOn runs cmd (a storage command, delete, increment, decrement or
@@ -325,16 +526,6 @@ func (e *engine) readOne(ctx context.Context, h *handle, cfg *config, op, key st
 		}
 	}
 	return nil, &Error{Op: op, Key: key, Code: ReturnNotFound, sentinel: ErrCacheMiss}
-}
-
-// keyOutcome turns key i's result into nil or its error.
-func (e *engine) keyOutcome(ctx context.Context, h *handle, cfg *config, op string, k opClass, key string, i int) error {
-	r := h.c.result(i)
-	e.outcome(h, cfg, k, r.rc, r.server)
-	if r.rc.Success() {
-		return nil
-	}
-	return e.keyError(ctx, cfg, op, k, key, r)
 }
 
 // collect turns the per-key outcomes of a multi-key call into a

@@ -338,6 +338,23 @@ func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64, s
 	}
 }
 
+// recordSizes returns how many records the handle's last read wrote, and
+// the bytes of their values.
+func (h *cHandle) recordSizes() (n, valueBytes int) {
+	buf := h.out()
+	n = int(h.p.nrecords)
+	for i := 0; i < n && len(buf) >= C.GOLIBMC_ITEM_HEAD; i++ {
+		vlen := int(binary.NativeEndian.Uint64(buf[C.GOLIBMC_ITEM_VLEN:]))
+		klen := int(binary.NativeEndian.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
+		if len(buf) < C.GOLIBMC_ITEM_HEAD+klen+vlen {
+			break
+		}
+		valueBytes += vlen
+		buf = buf[C.GOLIBMC_ITEM_HEAD+klen+vlen:]
+	}
+	return n, valueBytes
+}
+
 // packed is a batch of keys (and optionally values) laid back to back in
 // Go memory without Go pointers, so it can be lent to C in one call.
 type packed struct {

@@ -57,6 +57,7 @@ func (*cHandle) applyEjections([]uint32, []int64)                               
 func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
 func (*cHandle) forget()                                                            {}
+func (*cHandle) recordSizes() (int, int)                                            { return 0, 0 }
 func (*cHandle) resultCount() int                                                   { return 0 }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
 func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}

@@ -12,10 +12,11 @@ import (
 type callKind uint8
 
 const (
-	callSolo   callKind = iota // any other call: runs alone
-	callGet                    // Get, GetMulti: one memcached_mget for all
-	callStore                  // Set, SetMulti: stores written back to back
-	callDelete                 // Delete, DeleteMulti: deletes written back to back
+	callSolo    callKind = iota // any other call: runs alone
+	callGet                     // Get, GetMulti: one memcached_mget for all
+	callStore                   // Set, SetMulti: stores written back to back
+	callDelete                  // Delete, DeleteMulti: deletes written back to back
+	callRequest                 // one request of another command (call.cmd): Add, Replace, Append, Prepend, CompareAndSwap, Increment, Decrement, Touch
 )
 
 // Batch limits: what one round trip may carry (a call bigger than this
@@ -39,6 +40,8 @@ type call struct {
 	keys     []string  // the keys (get, delete) or the items' keys (store)
 	items    []*Item   // store
 	bytes    int       // store: value bytes
+	cmd      command   // request: the command
+	arg      uint64    // request: the CAS id or the delta
 
 	// The pool's side (under pool.mu).
 	state callState
@@ -56,11 +59,13 @@ type call struct {
 
 	key1  [1]string
 	item1 [1]*Item
+	own   Item // a request's item made for it (Touch)
 	self  [1]*call
 	res1  struct {
 		items [1]*Item
 		errs  [1]*Error
 		miss  [1]bool
+		nums  [1]uint64
 	}
 }
 
@@ -80,6 +85,7 @@ type callResult struct {
 	items []*Item  // get: per key, nil when missed or failed
 	errs  []*Error // per key: nil on success (and on a miss, see miss)
 	miss  []bool   // get: per key, a clean miss
+	nums  []uint64 // request: per key, the counter's new value
 }
 
 // grant hands a handle (nil: the right to create one) and a batch to the
@@ -117,12 +123,13 @@ func (cl *call) init(ctx context.Context, kind callKind, op string, keys []strin
 	} else {
 		cl.result.errs = make([]*Error, n)
 	}
-	if kind == callGet {
-		if n == 1 {
-			cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
-		} else {
-			cl.result.items, cl.result.miss = make([]*Item, n), make([]bool, n)
-		}
+	switch {
+	case kind == callGet && n == 1:
+		cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
+	case kind == callGet:
+		cl.result.items, cl.result.miss = make([]*Item, n), make([]bool, n)
+	case kind == callRequest:
+		cl.result.nums = cl.res1.nums[:] // one key
 	}
 }
 
@@ -358,7 +365,8 @@ func (p *pool) nextBatch() []*call {
 	w := at // the queue is filtered in place: what stays moves up
 	for _, cl := range p.queue[at+1:] {
 		fits := head.shares && cl.shares && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
-			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes)
+			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes) &&
+			(head.kind != callRequest || cl.cmd == head.cmd && cl.arg == head.arg)
 		if fits {
 			batch = append(batch, cl)
 			keys += len(cl.keys)
@@ -477,99 +485,6 @@ type handle struct {
 	op      string         // the operation of its call (for the observers' errors)
 	watched bool           // an observer watches servers: lost is kept
 	events  serverEvents   // what happened to servers during its call (see release)
-}
-
-// keyIndex finds the positions of a batch's keys, for the records of a
-// read. It lives on the handle and is reused: a read allocates nothing but
-// its items.
-type keyIndex struct {
-	keys  []string // every call's keys, back to back
-	next  []int32  // the next position of the same key, or -1
-	seen  []int32  // per first position: records read for the key
-	got   []*Item  // per position
-	where map[string]int32
-}
-
-// smallIndex: up to this many keys are found by comparing them all.
-const smallIndex = 16
-
-// index builds h's key index for batch.
-func (h *handle) index(batch []*call) *keyIndex {
-	ix := &h.ix
-	for _, cl := range batch {
-		ix.keys = append(ix.keys, cl.keys...)
-	}
-	n := len(ix.keys)
-	ix.next = grow(ix.next, n)
-	ix.seen = grow(ix.seen, n)
-	ix.got = grow(ix.got, n)
-	if n > smallIndex && ix.where == nil {
-		ix.where = make(map[string]int32, n)
-	}
-	for i := n - 1; i >= 0; i-- {
-		ix.next[i] = -1
-		if n > smallIndex {
-			if j, ok := ix.where[ix.keys[i]]; ok {
-				ix.next[i] = j
-			}
-			ix.where[ix.keys[i]] = int32(i)
-			continue
-		}
-		for j := i + 1; j < n; j++ {
-			if ix.keys[j] == ix.keys[i] {
-				ix.next[i] = int32(j)
-				break
-			}
-		}
-	}
-	return ix
-}
-
-// find returns the first position of key k, or -1.
-func (ix *keyIndex) find(k []byte) int32 {
-	if len(ix.keys) > smallIndex {
-		if i, ok := ix.where[string(k)]; ok {
-			return i
-		}
-		return -1
-	}
-	for i, key := range ix.keys {
-		if key == string(k) {
-			return int32(i)
-		}
-	}
-	return -1
-}
-
-// count is how many positions ask the key first asked at position i.
-func (ix *keyIndex) count(i int32) int32 {
-	n := int32(0)
-	for ; i >= 0; i = ix.next[i] {
-		n++
-	}
-	return n
-}
-
-// reset empties the index, keeping its memory (a large map is dropped).
-func (ix *keyIndex) reset() {
-	if cap(ix.keys) > batchKeys { // one large GetMulti: do not keep its memory
-		*ix = keyIndex{}
-		return
-	}
-	clear(ix.keys)
-	clear(ix.got)
-	ix.keys = ix.keys[:0]
-	clear(ix.where)
-}
-
-// grow returns s with length n, zeroed.
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	s = s[:n]
-	clear(s)
-	return s
 }
 
 // sendReq is the request a split call sends and whose replies it reads.

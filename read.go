@@ -103,6 +103,41 @@ func (c *Client) getMulti(ctx context.Context, keys []string, t *opTrace) (map[s
 	return found, me
 }
 
+// GetMultiFunc reads keys as GetMulti does, but builds no map and makes no
+// Item: fn is called once for each key found (a key given twice is
+// delivered once), on the calling goroutine, after the replies have been
+// read, in the order they arrived. The *Item and its Value belong to the
+// client: they are valid only until fn returns and are reused for the
+// next key, so copy what you keep (as with database/sql's RawBytes). fn
+// runs after the call has given its connection back, so it may call the
+// client.
+//
+// An error from fn stops the delivery (the replies were read whole, so the
+// connections stay in step) and GetMultiFunc returns it. If any key is
+// malformed nothing is sent and the error wraps ErrMalformedKey. If some
+// servers fail, every item the others returned is delivered first, then
+// the error is a *MultiError with an error for each key whose server
+// failed, as GetMulti gives.
+func (c *Client) GetMultiFunc(ctx context.Context, keys []string, fn func(it *Item) error) error {
+	const op = "GetMultiFunc"
+	t := c.e.trace(op, "", len(keys))
+	if fn == nil {
+		return c.e.done(t, errorf(op, "", ErrInvalidArguments, "nil function"))
+	}
+	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
+		return c.e.done(t, err)
+	}
+	d := deliveryPool.Get().(*delivery)
+	defer d.recycle()
+	err := c.e.do(ctx, op, "", t, func(h *handle, cfg *config, ms int32) error {
+		return c.e.readInto(ctx, h, cfg, op, keys, ms, d, t)
+	})
+	if ferr := d.deliver(keys, fn); ferr != nil {
+		err = ferr
+	}
+	return c.e.done(t, err)
+}
+
 // GetAndTouch returns the item for key and sets its expiration to seconds.
 // libmemcached 1.1 has no "gat" command, so this is a touch followed by a
 // get, sent in one call to the C library: another client may change the

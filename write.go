@@ -25,64 +25,60 @@ func (c *Client) Set(ctx context.Context, item *Item) error {
 
 // Add stores item only if its key is absent; otherwise the error wraps ErrNotStored.
 func (c *Client) Add(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Add", cmdAdd, classAdd, item)
+	return c.store(ctx, "Add", cmdAdd, item)
 }
 
 // Replace stores item only if its key is present; otherwise the error wraps ErrNotStored.
 func (c *Client) Replace(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Replace", cmdReplace, classPresent, item)
+	return c.store(ctx, "Replace", cmdReplace, item)
 }
 
 // Append appends item.Value to the existing value (flags and expiration are
 // kept); if the key is absent the error wraps ErrNotStored.
 func (c *Client) Append(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Append", cmdAppend, classPresent, item)
+	return c.store(ctx, "Append", cmdAppend, item)
 }
 
 // Prepend prepends item.Value to the existing value; if the key is absent
 // the error wraps ErrNotStored.
 func (c *Client) Prepend(ctx context.Context, item *Item) error {
-	return c.store(ctx, "Prepend", cmdPrepend, classPresent, item)
+	return c.store(ctx, "Prepend", cmdPrepend, item)
 }
 
 // CompareAndSwap stores item only if it has not changed since item.CasID was
 // read. The error wraps ErrCASConflict if it changed, ErrCacheMiss if it
 // was deleted or expired, and ErrInvalidArguments if item.CasID is 0.
 func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
-	return c.store(ctx, "CompareAndSwap", cmdCAS, classOther, item)
+	return c.store(ctx, "CompareAndSwap", cmdCAS, item)
 }
 
 // store runs one storage command for item.
-func (c *Client) store(ctx context.Context, op string, cmd command, k opClass, item *Item) error {
+func (c *Client) store(ctx context.Context, op string, cmd command, item *Item) error {
 	t := c.e.trace(op, keyOf(item), 1)
-	return c.e.done(t, c.storeTraced(ctx, op, cmd, k, item, t))
+	return c.e.done(t, c.storeTraced(ctx, op, cmd, item, t))
 }
 
-// storeTraced is store, traced by t (nil: not observed).
-func (c *Client) storeTraced(ctx context.Context, op string, cmd command, k opClass, item *Item, t *opTrace) error {
-	return c.e.do(ctx, op, keyOf(item), t, func(h *handle, cfg *config, ms int32) error {
-		if err := cfg.checkItem(op, item); err != nil {
-			return err
-		}
-		if cmd == cmdCAS && item.CasID == 0 {
-			// libmemcached sends "cas k f e n" without the unique (text) or a
-			// plain set (binary): either would corrupt the connection or the item.
-			return errorf(op, item.Key, ErrInvalidArguments,
-				"CasID is 0: the item was not read with a CAS id (is the \"cas\" behavior off?); read it with Get first")
-		}
-		p := getPacked()
-		defer packedPool.Put(p)
-		p.addItem(item.Key, item.Value, item.Expiration, item.Flags)
-		rs := c.e.requestOn(h, cfg, ctx, p, cmd, item.CasID, ms, splitFor(c.e.pollMode, &h.w, 1), h.rs[:0])
-		r := rs[0]
-		clear(rs)
-		h.rs = rs[:0]
-		c.e.outcome(h, cfg, k, r.rc, r.server)
-		if r.rc.Success() {
-			return nil
-		}
-		return c.e.keyError(ctx, cfg, op, k, item.Key, r)
-	})
+// storeTraced is store, traced by t (nil: not observed). The request may
+// share a round trip with other callers' requests of the same command
+// (see WithBatching).
+func (c *Client) storeTraced(ctx context.Context, op string, cmd command, item *Item, t *opTrace) error {
+	if _, err := c.e.begin(ctx, op, keyOf(item)); err != nil {
+		return err
+	}
+	if err := c.e.cfg.Load().checkItem(op, item); err != nil {
+		return err
+	}
+	if cmd == cmdCAS && item.CasID == 0 {
+		// libmemcached sends "cas k f e n" without the unique (text) or a
+		// plain set (binary): either would corrupt the connection or the item.
+		return errorf(op, item.Key, ErrInvalidArguments,
+			"CasID is 0: the item was not read with a CAS id (is the \"cas\" behavior off?); read it with Get first")
+	}
+	if cmd == cmdSet {
+		return c.runOne(c.e.newCall1(ctx, callStore, op, item.Key, item, t))
+	}
+	_, err := c.runRequest(c.e.newRequest(ctx, op, cmd, item.Key, item, item.CasID, t))
+	return err
 }
 
 // Delete deletes key; if it is absent the error wraps ErrCacheMiss.
@@ -113,24 +109,14 @@ func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint6
 }
 
 func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
-	var v uint64
 	t := c.e.trace(op, key, 1)
-	err := c.e.do(ctx, op, key, t, func(h *handle, cfg *config, ms int32) error {
-		if err := cfg.checkKey(op, key); err != nil {
-			return err
-		}
-		p := getPacked()
-		defer packedPool.Put(p)
-		p.addKey(key)
-		h.c.requests(ms, cmd, p, delta)
-		r := h.c.result(0)
-		if r.rc.Success() {
-			v = r.num
-			return nil
-		}
-		c.e.outcome(h, cfg, classCounter, r.rc, r.server)
-		return c.e.incrError(ctx, h, cfg, op, key, r, ms)
-	})
+	if _, err := c.e.begin(ctx, op, key); err != nil {
+		return 0, c.e.done(t, err)
+	}
+	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
+		return 0, c.e.done(t, err)
+	}
+	v, err := c.runRequest(c.e.newRequest(ctx, op, cmd, key, nil, delta, t))
 	return v, c.e.done(t, err)
 }
 
@@ -142,16 +128,18 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 	if err := checkExpiration(op, key, seconds); err != nil {
 		return c.e.done(t, err)
 	}
-	return c.e.done(t, c.e.do(ctx, op, key, t, func(h *handle, cfg *config, ms int32) error {
-		if err := cfg.checkKey(op, key); err != nil {
-			return err
-		}
-		p := getPacked()
-		defer packedPool.Put(p)
-		p.addItem(key, nil, seconds, 0)
-		h.c.requests(ms, cmdTouch, p, 0)
-		return c.e.keyOutcome(ctx, h, cfg, op, classOther, key, 0)
-	}))
+	if _, err := c.e.begin(ctx, op, key); err != nil {
+		return c.e.done(t, err)
+	}
+	if err := c.e.cfg.Load().checkKey(op, key); err != nil {
+		return c.e.done(t, err)
+	}
+	cl := c.e.newRequest(ctx, op, cmdTouch, key, nil, 0, t)
+	cl.own = Item{Key: key, Expiration: seconds}
+	cl.item1[0] = &cl.own
+	cl.items = cl.item1[:]
+	_, err := c.runRequest(cl)
+	return c.e.done(t, err)
 }
 
 // SetMulti stores every item: the requests go out back to back and every
@@ -276,17 +264,34 @@ func lastOutcomes(keys []string, errs []*Error) error {
 
 // runOne runs a single-key store or delete and returns its error.
 func (c *Client) runOne(cl *call) error {
-	err := c.e.run(cl)
-	if err == nil {
-		if cl.tr != nil {
-			cl.tr.fromCall(cl)
-		}
-		if cl.result.errs[0] != nil {
-			err = cl.result.errs[0]
-		}
-	}
+	err := c.runOne1(cl)
 	putCall(cl)
 	return err
+}
+
+// runOne1 runs a single-key call and returns its error; the caller
+// recycles cl.
+func (c *Client) runOne1(cl *call) error {
+	if err := c.e.run(cl); err != nil {
+		return err
+	}
+	if cl.tr != nil {
+		cl.tr.fromCall(cl)
+	}
+	if e := cl.result.errs[0]; e != nil {
+		return e
+	}
+	return nil
+}
+
+// runRequest runs a single-key request and returns its error, and a
+// counter's new value.
+func (c *Client) runRequest(cl *call) (uint64, error) {
+	defer putCall(cl)
+	if err := c.runOne1(cl); err != nil {
+		return 0, err // (a call its caller left may still be written to: nothing more is read)
+	}
+	return cl.result.nums[0], nil
 }
 
 // runMulti runs a multi-key store or delete and returns its per-key
@@ -310,7 +315,7 @@ func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int
 	if err != nil {
 		return c.e.done(t, errorf(op, key, ErrUnsupportedType, err.Error()).withCause(err))
 	}
-	return c.e.done(t, c.storeTraced(ctx, op, cmdSet, classOther, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration}, t))
+	return c.e.done(t, c.storeTraced(ctx, op, cmdSet, &Item{Key: key, Value: value, Flags: flags, Expiration: expiration}, t))
 }
 
 // encode runs the codec, then compresses when configured and worth it.

@@ -1,0 +1,130 @@
+package libmemcached
+
+// Finding a read's keys: the records of a read come back with their keys,
+// and each must be matched to the positions that asked for it.
+
+import "hash/maphash"
+
+// keyIndex finds the positions of a read's keys (every call's keys of a
+// batch, back to back), for its records. It lives on the handle and is
+// reused: a read allocates nothing for it once warm.
+type keyIndex struct {
+	keys  []string // every call's keys, back to back
+	next  []int32  // the next position of the same key, or -1
+	seen  []int32  // per first position: records read for the key
+	got   []*Item  // per position (execGet)
+	found []bool   // per position: its key was read (match)
+	table []int32  // open addressing over keys: first position + 1, 0 for an empty slot
+	mask  uint64   // len(table) - 1, when the table is used
+}
+
+// smallIndex: up to this many keys are found by comparing them all.
+const smallIndex = 16
+
+// keySeed seeds the table's hash (maphash: the runtime's own string hash).
+var keySeed = maphash.MakeSeed()
+
+// index builds h's key index for batch.
+func (h *handle) index(batch []*call) *keyIndex {
+	ix := &h.ix
+	for _, cl := range batch {
+		ix.keys = append(ix.keys, cl.keys...)
+	}
+	ix.build()
+	return ix
+}
+
+// build indexes ix.keys: each position's next position of the same key,
+// and (past smallIndex keys) the table of first positions.
+func (ix *keyIndex) build() {
+	n := len(ix.keys)
+	ix.next = grow(ix.next, n)
+	ix.seen = grow(ix.seen, n)
+	ix.got = grow(ix.got, n)
+	ix.found = grow(ix.found, n)
+	if n <= smallIndex {
+		for i := n - 1; i >= 0; i-- {
+			ix.next[i] = -1
+			for j := i + 1; j < n; j++ {
+				if ix.keys[j] == ix.keys[i] {
+					ix.next[i] = int32(j)
+					break
+				}
+			}
+		}
+		return
+	}
+	size := 1
+	for size < 2*n {
+		size <<= 1
+	}
+	ix.table = grow(ix.table, size)
+	ix.mask = uint64(size - 1)
+	// From the last position back, so that a key's slot ends at its first
+	// position and each position links to the next.
+	for i := n - 1; i >= 0; i-- {
+		k := ix.keys[i]
+		ix.next[i] = -1
+		for s := maphash.String(keySeed, k) & ix.mask; ; s = (s + 1) & ix.mask {
+			at := ix.table[s] - 1
+			if at < 0 {
+				ix.table[s] = int32(i) + 1
+				break
+			}
+			if ix.keys[at] == k {
+				ix.next[i] = at
+				ix.table[s] = int32(i) + 1
+				break
+			}
+		}
+	}
+}
+
+// find returns the first position of key k, or -1.
+func (ix *keyIndex) find(k []byte) int32 {
+	if len(ix.keys) <= smallIndex {
+		for i, key := range ix.keys {
+			if key == string(k) {
+				return int32(i)
+			}
+		}
+		return -1
+	}
+	for s := maphash.Bytes(keySeed, k) & ix.mask; ; s = (s + 1) & ix.mask {
+		at := ix.table[s] - 1
+		if at < 0 || ix.keys[at] == string(k) {
+			return at
+		}
+	}
+}
+
+// count is how many positions ask the key first asked at position i.
+func (ix *keyIndex) count(i int32) int32 {
+	n := int32(0)
+	for ; i >= 0; i = ix.next[i] {
+		n++
+	}
+	return n
+}
+
+// reset empties the index, keeping its memory (that of one large read is
+// dropped).
+func (ix *keyIndex) reset() {
+	if cap(ix.keys) > batchKeys { // one large GetMulti: do not keep its memory
+		*ix = keyIndex{}
+		return
+	}
+	clear(ix.keys)
+	clear(ix.got)
+	ix.keys = ix.keys[:0]
+}
+
+// grow returns s with length n, zeroed.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
