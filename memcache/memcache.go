@@ -201,6 +201,13 @@ type Client struct {
 	// smaller than DefaultPoolSize, and the connections stay open.
 	MaxIdleConns int
 
+	// Observer, when any of its functions is set, watches the client's
+	// calls, batches and servers, as libmemcached.WithObserver does (the
+	// operations are named as the libmemcached package's methods: "Get",
+	// "Set", "GetMulti"…). It is read when the libmemcached client is made:
+	// set it before the first call.
+	Observer libmemcached.Observer
+
 	selector ServerSelector
 
 	mu sync.Mutex              // serializes making and closing backends
@@ -264,7 +271,7 @@ func (c *Client) backend() (*backend, error) {
 	if old != nil && old.current(c, set) {
 		return old, nil
 	}
-	b := newBackend(set, c.Timeout, c.MaxIdleConns)
+	b := newBackend(set, c.Timeout, c.MaxIdleConns, c.Observer)
 	c.be.Store(b)
 	if old != nil && !old.retired.Swap(true) && old.c != nil {
 		// Calls in flight on it finish (Close waits for them); calls waiting
@@ -281,9 +288,9 @@ func (b *backend) current(c *Client, set *serverSet) bool {
 
 // newBackend makes the libmemcached client for set: gomemcache's placement
 // over the servers in their order, Timeout (at least 1 ms) as the connect
-// and poll timeouts, a failed server retried from the next call, and the
-// pool size.
-func newBackend(set *serverSet, timeout time.Duration, maxIdle int) *backend {
+// and poll timeouts, a failed server retried from the next call, the pool
+// size, and the observer.
+func newBackend(set *serverSet, timeout time.Duration, maxIdle int, obs libmemcached.Observer) *backend {
 	b := &backend{set: set, timeout: timeout, maxIdle: maxIdle}
 	if len(set.addrs) == 0 {
 		return b
@@ -310,7 +317,8 @@ func newBackend(set *serverSet, timeout time.Duration, maxIdle int) *backend {
 	c, err := libmemcached.New(specs,
 		libmemcached.WithGomemcachePlacement(),
 		libmemcached.WithPoolSize(max(maxIdle, libmemcached.DefaultPoolSize())),
-		libmemcached.WithBehaviors(map[string]any{"connect_timeout": ms, "_poll_timeout": ms, "retry_timeout": 0}))
+		libmemcached.WithBehaviors(map[string]any{"connect_timeout": ms, "_poll_timeout": ms, "retry_timeout": 0}),
+		libmemcached.WithObserver(obs))
 	if err != nil {
 		b.err = convert(err)
 		return b

@@ -709,3 +709,40 @@ func TestServerBackUsedAtOnce(t *testing.T) {
 	assert.Zero(t, refused, "calls refused though the server was back")
 	t.Logf("3 rounds: %d calls refused after the server was back, %d other errors", refused, other)
 }
+
+// TestObserver: the Observer field watches the client's calls as
+// libmemcached.WithObserver does: one event per call, named as the
+// libmemcached method that ran it, with the server and the caller's
+// error's cause.
+func TestObserver(t *testing.T) {
+	servers := mctest.StartN(t, 1)
+	c := memcache.New(mctest.Addrs(servers)...)
+	t.Cleanup(func() { c.Close() })
+	var mu sync.Mutex
+	var ops []libmemcached.OperationInfo
+	c.Observer = libmemcached.Observer{Operation: func(op libmemcached.OperationInfo) {
+		op.Servers = append([]string(nil), op.Servers...) // valid only during the call
+		mu.Lock()
+		ops = append(ops, op)
+		mu.Unlock()
+	}}
+	require.NoError(t, c.Set(&memcache.Item{Key: "k", Value: []byte("v")}))
+	_, err := c.Get("k")
+	require.NoError(t, err)
+	_, err = c.Get("absent")
+	require.ErrorIs(t, err, memcache.ErrCacheMiss)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, ops, 3)
+	var got []string
+	for _, op := range ops {
+		got = append(got, fmt.Sprintf("%s %s %v hits=%d misses=%d", op.Op, op.Key, op.Servers, op.Hits, op.Misses))
+	}
+	addr := servers[0].Addr
+	assert.Equal(t, []string{
+		"Set k [" + addr + "] hits=0 misses=0",
+		"Get k [" + addr + "] hits=1 misses=0",
+		"Get absent [" + addr + "] hits=0 misses=1",
+	}, got)
+	assert.ErrorIs(t, ops[2].Err, libmemcached.ErrCacheMiss)
+}
