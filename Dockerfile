@@ -30,7 +30,9 @@ RUN apt-get update -qq && \
 
 # Modules first, so source edits keep this layer cached.
 COPY go.mod go.sum ./
-RUN go mod download
+COPY otel/go.mod otel/go.sum ./otel/
+COPY examples/prometheus/go.mod examples/prometheus/go.sum ./examples/prometheus/
+RUN go mod download && (cd otel && go mod download) && (cd examples/prometheus && go mod download)
 
 COPY . .
 # A writable build cache for any user (docker run --user ...).

@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-d
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test vet variants poll-modes gomemcache demo generate hash-vectors bench startup startup-c soak leakcheck fuzz docker-test
+.PHONY: deps test otel vet variants poll-modes gomemcache demo generate hash-vectors bench startup startup-c soak leakcheck fuzz docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -28,10 +28,17 @@ deps:
 	@command -v $(GO) >/dev/null || { echo "Go not found: install Go (see go.mod) into /usr/local/go"; exit 1; }
 
 ## test: go vet, the race-enabled test suite against real memcached servers,
-## and a short fuzz run.
+## the otel module's, and a short fuzz run.
 test: deps vet
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory otel
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
+
+## otel: the OpenTelemetry module (its own go.mod): vet and race tests on the real
+## SDK against real memcached servers; then the Prometheus example is vetted and built.
+otel: deps
+	cd otel && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd examples/prometheus && $(GO) vet ./... && $(GO) build -o /dev/null .
 
 FUZZTIME ?= 60s
 ## fuzz: round-trip arbitrary keys and values through a real server.

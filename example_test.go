@@ -75,6 +75,33 @@ func ExampleClient_GetMulti() {
 	// gm-c cc
 }
 
+func ExampleClient_GetMultiFunc() {
+	c, err := libmemcached.New([]string{memcachedServer})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		c.Set(ctx, &libmemcached.Item{Key: "gmf-" + k, Value: []byte(k + k)})
+	}
+	// The item and its value are the client's, reused after fn returns:
+	// copy what you keep.
+	total := 0
+	kept := map[string]string{}
+	err = c.GetMultiFunc(ctx, []string{"gmf-a", "gmf-b", "gmf-c", "gmf-missing"}, func(it *libmemcached.Item) error {
+		total += len(it.Value)
+		kept[it.Key] = string(it.Value) // a copy
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(total, "bytes;", "gmf-b is", kept["gmf-b"])
+	// Output:
+	// 6 bytes; gmf-b is bb
+}
+
 func ExampleClient_CompareAndSwap() {
 	c, err := libmemcached.New([]string{memcachedServer})
 	if err != nil {

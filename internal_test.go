@@ -242,12 +242,12 @@ func TestConsistentBeforeWeight(t *testing.T) {
 	} {
 		assert.Equal(t, want, consistentBeforeWeight(cfg), cfg)
 	}
-	err := checkConfig("--DISTRIBUTION=consistent --SERVER=192.0.2.1:11211/?2")
+	err := checkConfig("--DISTRIBUTION=consistent --SERVER=192.0.2.1:11211/?2", libraryVersion())
 	if strings.HasPrefix(libraryVersion(), "1.0.") {
 		require.ErrorIs(t, err, ErrNotSupported)
 		assert.Contains(t, err.Error(), "give --DISTRIBUTION after the servers")
 	} else {
 		require.NoError(t, err)
 	}
-	require.NoError(t, checkConfig("--SERVER=192.0.2.1:11211/?2 --DISTRIBUTION=consistent"))
+	require.NoError(t, checkConfig("--SERVER=192.0.2.1:11211/?2 --DISTRIBUTION=consistent", libraryVersion()))
 }

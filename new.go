@@ -98,7 +98,7 @@ func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	if config == "" {
 		return nil, errorf(op, "", ErrInvalidArguments, "empty configuration string")
 	}
-	if err := checkConfig(config); err != nil {
+	if err := checkConfig(config, libraryVersion()); err != nil {
 		return nil, err
 	}
 	m, msg := newCMasterFromConfig(config)

@@ -1,6 +1,9 @@
 package libmemcached
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Observer watches a client: each function, when set, is called for its
 // kind of event. Install observers with WithObserver; the
@@ -31,6 +34,10 @@ type Observer struct {
 
 // OperationInfo describes one operation of the client's API.
 type OperationInfo struct {
+	// Context is the context the call was given (nil if none): the
+	// caller's span, for a tracer to make the operation's span its child.
+	Context context.Context
+
 	Op      string   // the method, e.g. "Get", "SetMulti"
 	Key     string   // the key of a single-key operation ("" for the others); keys may be personal data
 	Keys    int      // how many keys (or items) the operation named

@@ -6,7 +6,7 @@ import "context"
 
 // Get returns the item for key, or an error wrapping ErrCacheMiss.
 func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
-	t := c.e.trace("Get", key, 1)
+	t := c.e.trace(ctx, "Get", key, 1)
 	it, err := c.get(ctx, "Get", key, t)
 	return it, c.e.doneRead(t, it, err)
 }
@@ -46,7 +46,7 @@ func (c *Client) get(ctx context.Context, op, key string, t *opTrace) (*Item, er
 // each key whose server failed (naming the server, and wrapping
 // ErrServerDown, or ErrTimeout for a server that did not answer in time).
 func (c *Client) GetMulti(ctx context.Context, keys []string) (map[string]*Item, error) {
-	t := c.e.trace("GetMulti", "", len(keys))
+	t := c.e.trace(ctx, "GetMulti", "", len(keys))
 	found, err := c.getMulti(ctx, keys, t)
 	return found, c.e.done(t, err)
 }
@@ -120,7 +120,7 @@ func (c *Client) getMulti(ctx context.Context, keys []string, t *opTrace) (map[s
 // failed, as GetMulti gives.
 func (c *Client) GetMultiFunc(ctx context.Context, keys []string, fn func(it *Item) error) error {
 	const op = "GetMultiFunc"
-	t := c.e.trace(op, "", len(keys))
+	t := c.e.trace(ctx, op, "", len(keys))
 	if fn == nil {
 		return c.e.done(t, errorf(op, "", ErrInvalidArguments, "nil function"))
 	}
@@ -144,7 +144,7 @@ func (c *Client) GetMultiFunc(ctx context.Context, keys []string, fn func(it *It
 // item between the two.
 func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*Item, error) {
 	const op = "GetAndTouch"
-	t := c.e.trace(op, key, 1)
+	t := c.e.trace(ctx, op, key, 1)
 	if err := checkExpiration(op, key, seconds); err != nil {
 		return nil, c.e.doneRead(t, nil, err)
 	}
@@ -170,7 +170,7 @@ func (c *Client) GetAndTouch(ctx context.Context, key string, seconds int32) (*I
 // ErrUnsupportedType, and Get still returns it raw.
 func (c *Client) GetValue(ctx context.Context, key string, dst any) error {
 	const op = "GetValue"
-	t := c.e.trace(op, key, 1)
+	t := c.e.trace(ctx, op, key, 1)
 	it, err := c.getValue(ctx, op, key, dst, t)
 	return c.e.doneRead(t, it, err)
 }

@@ -13,7 +13,7 @@ import (
 // the others are flushed and the error (a *MultiError keyed by server)
 // says which failed and why.
 func (c *Client) FlushAll(ctx context.Context) error {
-	t := c.e.trace("FlushAll", "", 0)
+	t := c.e.trace(ctx, "FlushAll", "", 0)
 	return c.e.done(t, c.e.fanOut(ctx, "FlushAll", t, func(_ int, h *cHandle, ms int32) keyResult {
 		h.serverCommand(ms, srvFlush, "", 0, nil)
 		return h.result(0)
@@ -31,7 +31,7 @@ func (c *Client) Stats(ctx context.Context) (map[string]map[string]string, error
 // StatsArg is Stats with a stats argument, such as "items", "slabs" or "settings".
 func (c *Client) StatsArg(ctx context.Context, arg string) (map[string]map[string]string, error) {
 	const op = "Stats"
-	t := c.e.trace(op, "", 0)
+	t := c.e.trace(ctx, op, "", 0)
 	for i := 0; i < len(arg); i++ {
 		if b := arg[i]; b < ' ' || b == 0x7f {
 			return nil, c.e.done(t, errorf(op, "", ErrInvalidArguments, "control byte in stats argument"))
@@ -69,7 +69,7 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func (c *Client) versions(ctx context.Context, op string, sop serverOp) (map[string]string, error) {
-	t := c.e.trace(op, "", 0)
+	t := c.e.trace(ctx, op, "", 0)
 	var mu sync.Mutex
 	out := map[string]string{}
 	err := c.e.fanOut(ctx, op, t, func(i int, h *cHandle, ms int32) keyResult {

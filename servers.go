@@ -23,8 +23,9 @@ const maxConsistentServers = 100
 // wraps it: 99999 becomes 34463), a configuration file or include (they
 // read arbitrary files, and an empty name aborts the process), more
 // servers than a consistent distribution holds, and on libmemcached 1.0.x
-// a consistent distribution before a weighted server (consistentBeforeWeight).
-func checkConfig(config string) error {
+// (library, the version loaded) a consistent distribution before a
+// weighted server (consistentBeforeWeight).
+func checkConfig(config, library string) error {
 	bad := func(why string) error {
 		return errorf("NewFromConfig", "", ErrInvalidArguments, why)
 	}
@@ -52,9 +53,9 @@ func checkConfig(config string) error {
 	if servers > maxConsistentServers {
 		return bad(itoa(int64(servers)) + " servers: at most " + itoa(maxConsistentServers) + " are supported in a configuration string")
 	}
-	if strings.HasPrefix(libraryVersion(), "1.0.") && consistentBeforeWeight(config) {
+	if strings.HasPrefix(library, "1.0.") && consistentBeforeWeight(config) {
 		return errorf("NewFromConfig", "", ErrNotSupported, "a consistent --DISTRIBUTION before a server weighing more than 1 "+
-			"makes libmemcached "+libraryVersion()+" write past the end of its continuum (it sizes it for 100 points a server, "+
+			"makes libmemcached "+library+" write past the end of its continuum (it sizes it for 100 points a server, "+
 			"then that server turns weighted ketama on and it builds 160; fixed in 1.1.0): give --DISTRIBUTION after the servers, "+
 			"which places keys the same")
 	}

@@ -6,6 +6,7 @@ package libmemcached
 // below checks for that first.
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -48,14 +49,14 @@ type opTrace struct {
 
 var tracePool = sync.Pool{New: func() any { return new(opTrace) }}
 
-// trace starts the trace of an operation on keys keys (or items), or
-// returns nil when no observer watches operations.
-func (e *engine) trace(op, key string, keys int) *opTrace {
+// trace starts the trace of an operation on keys keys (or items), called
+// with ctx, or returns nil when no observer watches operations.
+func (e *engine) trace(ctx context.Context, op, key string, keys int) *opTrace {
 	if e.watch.op == nil {
 		return nil
 	}
 	t := tracePool.Get().(*opTrace)
-	t.info = OperationInfo{Op: op, Key: key, Keys: keys, BatchCalls: 1, Start: time.Now()}
+	t.info = OperationInfo{Context: ctx, Op: op, Key: key, Keys: keys, BatchCalls: 1, Start: time.Now()}
 	t.idx = t.idx0[:0]
 	return t
 }

@@ -13,7 +13,7 @@ import (
 // Set stores item unconditionally.
 func (c *Client) Set(ctx context.Context, item *Item) error {
 	const op = "Set"
-	t := c.e.trace(op, keyOf(item), 1)
+	t := c.e.trace(ctx, op, keyOf(item), 1)
 	if _, err := c.e.begin(ctx, op, keyOf(item)); err != nil {
 		return c.e.done(t, err)
 	}
@@ -54,7 +54,7 @@ func (c *Client) CompareAndSwap(ctx context.Context, item *Item) error {
 
 // store runs one storage command for item.
 func (c *Client) store(ctx context.Context, op string, cmd command, item *Item) error {
-	t := c.e.trace(op, keyOf(item), 1)
+	t := c.e.trace(ctx, op, keyOf(item), 1)
 	return c.e.done(t, c.storeTraced(ctx, op, cmd, item, t))
 }
 
@@ -84,7 +84,7 @@ func (c *Client) storeTraced(ctx context.Context, op string, cmd command, item *
 // Delete deletes key; if it is absent the error wraps ErrCacheMiss.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	const op = "Delete"
-	t := c.e.trace(op, key, 1)
+	t := c.e.trace(ctx, op, key, 1)
 	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return c.e.done(t, err)
 	}
@@ -109,7 +109,7 @@ func (c *Client) Decrement(ctx context.Context, key string, delta uint64) (uint6
 }
 
 func (c *Client) incr(ctx context.Context, op string, cmd command, key string, delta uint64) (uint64, error) {
-	t := c.e.trace(op, key, 1)
+	t := c.e.trace(ctx, op, key, 1)
 	if _, err := c.e.begin(ctx, op, key); err != nil {
 		return 0, c.e.done(t, err)
 	}
@@ -124,7 +124,7 @@ func (c *Client) incr(ctx context.Context, op string, cmd command, key string, d
 // wraps ErrCacheMiss.
 func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 	const op = "Touch"
-	t := c.e.trace(op, key, 1)
+	t := c.e.trace(ctx, op, key, 1)
 	if err := checkExpiration(op, key, seconds); err != nil {
 		return c.e.done(t, err)
 	}
@@ -150,7 +150,7 @@ func (c *Client) Touch(ctx context.Context, key string, seconds int32) error {
 // before anything is sent.
 func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
 	const op = "SetMulti"
-	t := c.e.trace(op, "", len(items))
+	t := c.e.trace(ctx, op, "", len(items))
 	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return c.e.done(t, err)
 	}
@@ -165,7 +165,7 @@ func (c *Client) SetMulti(ctx context.Context, items []*Item) error {
 // keys already present are reported in a *MultiError wrapping ErrNotStored.
 func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 	const op = "AddMulti"
-	t := c.e.trace(op, "", len(items))
+	t := c.e.trace(ctx, op, "", len(items))
 	if _, err := c.e.begin(ctx, op, ""); err != nil {
 		return c.e.done(t, err)
 	}
@@ -188,7 +188,7 @@ func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 // batch before anything is sent.
 func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
 	const op = "DeleteMulti"
-	t := c.e.trace(op, "", len(keys))
+	t := c.e.trace(ctx, op, "", len(keys))
 	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
 		return c.e.done(t, err)
 	}
@@ -199,7 +199,7 @@ func (c *Client) DeleteMulti(ctx context.Context, keys []string) error {
 // are reported per key in a *MultiError.
 func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64) error {
 	const op = "IncrementMulti"
-	t := c.e.trace(op, "", len(keys))
+	t := c.e.trace(ctx, op, "", len(keys))
 	if err := c.checkKeys(ctx, op, keys); err != nil || len(keys) == 0 {
 		return c.e.done(t, err)
 	}
@@ -310,7 +310,7 @@ func (c *Client) runMulti(cl *call) error {
 // SetValue encodes v with the client's Codec (and compression) and stores it.
 func (c *Client) SetValue(ctx context.Context, key string, v any, expiration int32) error {
 	const op = "SetValue"
-	t := c.e.trace(op, key, 1)
+	t := c.e.trace(ctx, op, key, 1)
 	value, flags, err := c.encode(v)
 	if err != nil {
 		return c.e.done(t, errorf(op, key, ErrUnsupportedType, err.Error()).withCause(err))

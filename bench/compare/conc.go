@@ -50,14 +50,18 @@ var addSeq atomic.Uint64
 // was before implicit pipelining (calls wait in the netpoller under the
 // default policy, but never share a round trip).
 func newGolibmc(addrs []string, batching bool) concClient {
+	if !batching {
+		return newGolibmcWith(addrs, "golibmc, batching off", golibmc.WithBatching(false))
+	}
+	return newGolibmcWith(addrs, "golibmc")
+}
+
+// newGolibmcWith makes a golibmc client named name with opts.
+func newGolibmcWith(addrs []string, name string, opts ...golibmc.Option) concClient {
 	var casItems sync.Map // key -> *golibmc.Item, read once for its CAS id
-	c, err := golibmc.New(addrs, golibmc.WithBatching(batching))
+	c, err := golibmc.New(addrs, opts...)
 	if err != nil {
 		log.Fatal(err)
-	}
-	name := "golibmc"
-	if !batching {
-		name = "golibmc, batching off"
 	}
 	ctx := context.Background()
 	return concClient{name: name, done: func() { c.Close() }, do: func(op, key string, keys []string) error {

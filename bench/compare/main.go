@@ -86,6 +86,9 @@ func main() {
 	if *conc {
 		cr, _ := runCells(*addr, *reps, *slice)
 		concReport, targets = renderConc(cr, *reps, *slice)
+		or, ot := renderObservers(runObserverCells(*addr, *reps, *slice), *reps, *slice)
+		concReport += or
+		targets = append(targets, ot...)
 	}
 	report := render(sr, *reps, *addr, concReport, targets)
 	report += singleAB(*ab)
