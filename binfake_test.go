@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	mc "github.com/golibmc/libmemcached"
@@ -73,78 +74,150 @@ func (f *binFake) serve(conn net.Conn) {
 }
 
 // TestBinaryStatusSweep: every operation against a server that answers
-// with each error status of the binary protocol returns a typed error (or
-// a miss) or, where libmemcached takes the status as success, nothing;
-// never aborts the process; and leaves the client usable for the next one. One pair is not swept: ENOMEM (0x82) to an increment or
-// decrement, on which libmemcached 1.1 asserts inside memcached_increment
-// (auto.cc:32) before any caller can look at the reply; it is listed in
-// "Guarded assertions" (docs/failure-handling.md).
+// with each error status of the binary protocol returns exactly the error
+// that status means for that operation (sentinel and return code, on every
+// key or server a multi-part call names; binaryStatusWant), never aborts
+// the process, and leaves the client usable: right after each, a Set the
+// server accepts succeeds on the same client, and no handle is left in
+// use. One pair is not swept: ENOMEM (0x82) to an increment or decrement,
+// on which libmemcached 1.1 asserts inside memcached_increment (auto.cc:32)
+// before any caller can look at the reply; it is listed in "Guarded
+// assertions" (docs/failure-handling.md).
 func TestBinaryStatusSweep(t *testing.T) {
 	f := startBinFake(t)
-	c, err := mc.New([]string{f.ln.Addr().String()}, mc.WithPoolSize(1),
+	addr := f.ln.Addr().String()
+	c, err := mc.New([]string{addr}, mc.WithPoolSize(1),
 		mc.WithBehaviors(map[string]any{"binary_protocol": true, "_poll_timeout": 2000}))
 	require.NoError(t, err)
 	defer c.Close()
 	item := func() *mc.Item { return &mc.Item{Key: "k", Value: []byte("v"), CasID: 7} }
+	keys := []string{"k", "l"}
+	server := []string{addr}
+	// parts: the keys (or servers) a multi-part call reports one error for
+	// each; nil for a call that returns one *Error.
 	ops := []struct {
-		name    string
-		counter bool
-		run     func() error
+		name  string
+		parts []string
+		run   func() error
 	}{
-		{"Get", false, func() error { _, err := c.Get(bg(), "k"); return err }},
-		{"GetMulti", false, func() error { _, err := c.GetMulti(bg(), []string{"k", "l"}); return orMiss(err) }},
-		{"GetAndTouch", false, func() error { _, err := c.GetAndTouch(bg(), "k", 5); return err }},
-		{"Set", false, func() error { return c.Set(bg(), item()) }},
-		{"Add", false, func() error { return c.Add(bg(), item()) }},
-		{"Replace", false, func() error { return c.Replace(bg(), item()) }},
-		{"Append", false, func() error { return c.Append(bg(), item()) }},
-		{"Prepend", false, func() error { return c.Prepend(bg(), item()) }},
-		{"CompareAndSwap", false, func() error { return c.CompareAndSwap(bg(), item()) }},
-		{"Delete", false, func() error { return c.Delete(bg(), "k") }},
-		{"Touch", false, func() error { return c.Touch(bg(), "k", 5) }},
-		{"SetMulti", false, func() error { return c.SetMulti(bg(), []*mc.Item{item(), {Key: "l", Value: []byte("w")}}) }},
-		{"AddMulti", false, func() error { return c.AddMulti(bg(), []*mc.Item{item(), {Key: "l", Value: []byte("w")}}) }},
-		{"DeleteMulti", false, func() error { return c.DeleteMulti(bg(), []string{"k", "l"}) }},
-		{"Increment", true, func() error { _, err := c.Increment(bg(), "k", 1); return err }},
-		{"Decrement", true, func() error { _, err := c.Decrement(bg(), "k", 1); return err }},
-		{"IncrementMulti", true, func() error { return c.IncrementMulti(bg(), []string{"k", "l"}, 1) }},
-		{"FlushAll", false, func() error { return c.FlushAll(bg()) }},
-		{"Version", false, func() error { _, err := c.Version(bg()); return err }},
-		{"Stats", false, func() error { _, err := c.Stats(bg()); return err }},
-		{"Ping", false, func() error { return c.Ping(bg()) }},
+		{"Get", nil, func() error { _, err := c.Get(bg(), "k"); return err }},
+		{"GetMulti", keys, func() error {
+			got, err := c.GetMulti(bg(), keys)
+			if len(got) != 0 {
+				return fmt.Errorf("GetMulti found %d items", len(got))
+			}
+			return err
+		}},
+		{"GetAndTouch", nil, func() error { _, err := c.GetAndTouch(bg(), "k", 5); return err }},
+		{"Set", nil, func() error { return c.Set(bg(), item()) }},
+		{"Add", nil, func() error { return c.Add(bg(), item()) }},
+		{"Replace", nil, func() error { return c.Replace(bg(), item()) }},
+		{"Append", nil, func() error { return c.Append(bg(), item()) }},
+		{"Prepend", nil, func() error { return c.Prepend(bg(), item()) }},
+		{"CompareAndSwap", nil, func() error { return c.CompareAndSwap(bg(), item()) }},
+		{"Delete", nil, func() error { return c.Delete(bg(), "k") }},
+		{"Touch", nil, func() error { return c.Touch(bg(), "k", 5) }},
+		{"SetMulti", keys, func() error { return c.SetMulti(bg(), []*mc.Item{item(), {Key: "l", Value: []byte("w")}}) }},
+		{"AddMulti", keys, func() error { return c.AddMulti(bg(), []*mc.Item{item(), {Key: "l", Value: []byte("w")}}) }},
+		{"DeleteMulti", keys, func() error { return c.DeleteMulti(bg(), keys) }},
+		{"Increment", nil, func() error { _, err := c.Increment(bg(), "k", 1); return err }},
+		{"Decrement", nil, func() error { _, err := c.Decrement(bg(), "k", 1); return err }},
+		{"IncrementMulti", keys, func() error { return c.IncrementMulti(bg(), keys, 1) }},
+		{"FlushAll", server, func() error { return c.FlushAll(bg()) }},
+		{"Version", server, func() error { _, err := c.Version(bg()); return err }},
+		{"Stats", server, func() error { _, err := c.Stats(bg()); return err }},
+		{"Ping", server, func() error { return c.Ping(bg()) }},
 	}
 	statuses := []uint16{0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x20, 0x21, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86}
-	n := 0
-	var quiet []string
 	for _, st := range statuses {
-		f.status.Store(uint32(st))
 		for _, op := range ops {
-			if op.counter && st == 0x82 {
+			if counterOps[op.name] && st == 0x82 {
 				continue
 			}
+			what := fmt.Sprintf("%s answered %#x", op.name, st)
+			f.status.Store(uint32(st))
 			err := op.run()
-			if err == nil {
-				// libmemcached takes some statuses as success for some
-				// commands (a flush answered "not found"); no real server
-				// answers so. What matters is that nothing aborts.
-				quiet = append(quiet, fmt.Sprintf("%s/%#x", op.name, st))
-				continue
+			want, code := binaryStatusWant(op.name, st)
+			if want == nil {
+				require.NoError(t, err, what)
+			} else {
+				// Every part of the error, one *Error per key or server for
+				// a multi-part call, carries the sentinel and the code.
+				var parts []error
+				var me *mc.MultiError
+				if op.parts != nil {
+					require.ErrorAs(t, err, &me, what)
+					assert.ElementsMatch(t, op.parts, keysOf(me.Errors), what)
+					for _, part := range me.Errors {
+						parts = append(parts, part)
+					}
+				} else {
+					require.False(t, errors.As(err, &me), "%s: %v is one error", what, err)
+					parts = []error{err}
+				}
+				for _, part := range parts {
+					var e *mc.Error
+					require.ErrorAs(t, part, &e, what)
+					require.ErrorIs(t, part, want, what)
+					require.Equal(t, code, e.Code, what)
+				}
 			}
-			var e *mc.Error
-			var me *mc.MultiError
-			require.True(t, errors.As(err, &e) || errors.As(err, &me) || errors.Is(err, mc.ErrCacheMiss),
-				"%s with status %#x: %v", op.name, st, err)
-			n++
+			f.status.Store(0)
+			require.NoError(t, c.Set(bg(), item()), "the client is usable after %s", what)
+			require.Zero(t, c.PoolStats().InUse, "the handle is back after %s", what)
 		}
 	}
-	t.Logf("%d operation x status pairs answered with an error; taken as success: %v", n, quiet)
 }
 
-// orMiss turns a GetMulti that found nothing and reported nothing into a
-// miss, so that the sweep can require an error from every call.
-func orMiss(err error) error {
-	if err == nil {
-		return fmt.Errorf("%w: nothing found", mc.ErrCacheMiss)
+// counterOps are the operations whose non-numeric status is theirs.
+var counterOps = map[string]bool{"Increment": true, "Decrement": true, "IncrementMulti": true}
+
+// binaryStatusWant is what an operation returns when the server answers it
+// with one binary status: the sentinel (nil: no error) and the return
+// code. A status that is not a possible answer to a read (it exists, too
+// large, not stored) is a reply out of step (ErrProtocol); a status
+// libmemcached does not know (unknown command, not my vbucket, the
+// authentication statuses other than "auth error", busy, ...) is an
+// unknown read failure, the server taken as down.
+func binaryStatusWant(op string, status uint16) (error, mc.ReturnCode) {
+	read := op == "Get" || op == "GetMulti"
+	switch status {
+	case 0x01: // key not found
+		switch op {
+		case "GetMulti":
+			return nil, mc.ReturnSuccess // a miss: no items, no error
+		case "Replace", "Append", "Prepend":
+			return mc.ErrNotStored, mc.ReturnNotFound
+		}
+		return mc.ErrCacheMiss, mc.ReturnNotFound
+	case 0x02: // key exists
+		switch {
+		case read:
+			return mc.ErrProtocol, mc.ReturnProtocolError
+		case op == "Add" || op == "AddMulti":
+			return mc.ErrNotStored, mc.ReturnDataExists
+		}
+		return mc.ErrCASConflict, mc.ReturnDataExists
+	case 0x03: // value too large
+		if read {
+			return mc.ErrProtocol, mc.ReturnProtocolError
+		}
+		return mc.ErrTooLarge, mc.ReturnE2BIG
+	case 0x04: // invalid arguments
+		return mc.ErrInvalidArguments, mc.ReturnInvalidArguments
+	case 0x05: // item not stored
+		if read {
+			return mc.ErrProtocol, mc.ReturnProtocolError
+		}
+		return mc.ErrNotStored, mc.ReturnNotStored
+	case 0x06: // incr/decr on a non-numeric value
+		if counterOps[op] {
+			return mc.ErrNotNumeric, mc.ReturnClientError
+		}
+	case 0x20: // authentication error
+		return mc.ErrAuthFailed, mc.ReturnAuthFailure
+	case 0x82: // out of memory
+		return mc.ErrServerError, mc.ReturnServerMemoryAllocationFailure
 	}
-	return err
+	return mc.ErrServerDown, mc.ReturnUnknownReadFailure
 }

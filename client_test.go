@@ -561,18 +561,24 @@ func TestClose(t *testing.T) {
 	require.ErrorIs(t, c.DisconnectAll(), mc.ErrClosed)
 }
 
+// TestContext: a canceled context's error matches ErrCanceled and
+// context.Canceled; an expired one ErrTimeout and context.DeadlineExceeded;
+// a live deadline is applied to the call and the poll timeout restored.
 func TestContext(t *testing.T) {
 	c, _ := newClient(t, 1)
 	ctx, cancel := context.WithCancel(bg())
 	cancel()
 	_, err := c.Get(ctx, "a")
+	require.ErrorIs(t, err, mc.ErrCanceled)
 	require.ErrorIs(t, err, context.Canceled)
 	expired, cancel2 := context.WithDeadline(bg(), time.Now().Add(-time.Second))
 	defer cancel2()
 	_, err = c.Get(expired, "a")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, mc.ErrTimeout)
-	require.ErrorIs(t, c.Set(expired, &mc.Item{Key: "a"}), context.DeadlineExceeded)
+	err = c.Set(expired, &mc.Item{Key: "a"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, mc.ErrTimeout)
 
 	// A live deadline is applied to the call and restored afterwards.
 	ctx3, cancel3 := context.WithTimeout(bg(), time.Minute)
@@ -585,27 +591,28 @@ func TestContext(t *testing.T) {
 	assert.Equal(t, uint64(5000), poll)
 }
 
+// TestPoolWaitHonoursContext: a call waiting in line for the only handle
+// (held by a call on a paused server) ends with its context; the holding
+// call ends with its own timeout; the client recovers once the server
+// resumes.
 func TestPoolWaitHonoursContext(t *testing.T) {
 	s := mctest.Start(t)
 	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1))
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.Set(bg(), &mc.Item{Key: "a", Value: []byte("1")}))
-	// Hold the only handle: pause the server and start a call that waits on it.
-	s.Pause()
-	done := make(chan error, 1)
-	go func() {
+	var held error
+	done := queueBehind(t, c, s, func() {
 		ctx, cancel := context.WithTimeout(bg(), 3*time.Second)
 		defer cancel()
-		_, err := c.Get(ctx, "a")
-		done <- err
-	}()
-	time.Sleep(200 * time.Millisecond)
+		_, held = c.Get(ctx, "a")
+	})
 	ctx, cancel := context.WithTimeout(bg(), 100*time.Millisecond)
 	defer cancel()
 	_, err = c.Get(ctx, "a")
 	require.ErrorIs(t, err, context.DeadlineExceeded, "waiting for a pooled handle ends with the context")
-	require.ErrorIs(t, <-done, mc.ErrTimeout, "the call on the paused server times out")
+	<-done
+	require.ErrorIs(t, held, mc.ErrTimeout, "the call on the paused server times out")
 	s.Resume()
 	_, err = c.Get(bg(), "a")
 	require.NoError(t, err, "recovers after the server resumes")

@@ -2,7 +2,6 @@ package libmemcached_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -305,38 +304,41 @@ func TestSetMultiDeadline(t *testing.T) {
 }
 
 // TestCloseDoesNotRunQueuedCalls: calls waiting for a handle get ErrClosed
-// at once; the call in flight ends within its own timeout; afterwards
-// PoolStats reads nothing open or in use.
+// while the call in flight still waits on its (paused) server: Close does
+// not run them, nor wait for them, nor cut the call in flight short; it
+// returns once that call has ended, and PoolStats then reads nothing open
+// or in use.
 func TestCloseDoesNotRunQueuedCalls(t *testing.T) {
 	s := mctest.Start(t)
-	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithBehaviors(map[string]any{"_poll_timeout": 300}))
+	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithBehaviors(map[string]any{"_poll_timeout": 60000}))
 	require.NoError(t, err)
 	require.NoError(t, c.Set(bg(), &mc.Item{Key: "k", Value: []byte("v")}))
-	s.Pause()
 	defer s.Resume()
-	errs := make(chan error, 10)
-	for i := 0; i < 10; i++ {
-		go func() { _, err := c.Get(bg(), "k"); errs <- err }()
+	waiting := make([]func(), 9)
+	errs := make(chan error, len(waiting))
+	for i := range waiting {
+		waiting[i] = func() { _, err := c.Get(bg(), "k"); errs <- err }
 	}
-	time.Sleep(100 * time.Millisecond) // one call in flight, nine waiting
-	t0 := time.Now()
-	require.NoError(t, c.Close())
-	closeTook := time.Since(t0)
-	closed, timeouts := 0, 0
-	for i := 0; i < 10; i++ {
-		err := <-errs
-		switch {
-		case errors.Is(err, mc.ErrClosed):
-			closed++
-		case errors.Is(err, mc.ErrTimeout):
-			timeouts++
-		default:
-			t.Fatalf("unexpected %v", err)
-		}
+	var held *mc.Item
+	var heldErr error
+	done := queueBehind(t, c, s, func() { held, heldErr = c.Get(bg(), "k") }, waiting...)
+	closed := make(chan struct{})
+	go func() { defer close(closed); c.Close() }()
+	for range waiting {
+		require.ErrorIs(t, <-errs, mc.ErrClosed, "a waiting call")
 	}
-	assert.Equal(t, 9, closed, "the waiting calls")
-	assert.Equal(t, 1, timeouts, "the call in flight")
-	assert.Less(t, closeTook, 600*time.Millisecond, "Close waits only for the call in flight")
+	select {
+	case <-done:
+		t.Fatal("the call in flight ended while its server was paused")
+	case <-closed:
+		t.Fatal("Close returned before the call in flight ended")
+	default:
+	}
+	s.Resume()
+	<-done
+	require.NoError(t, heldErr, "the call in flight runs to its end")
+	assert.Equal(t, "v", string(held.Value))
+	<-closed
 	assert.Equal(t, mc.PoolStats{Size: 1}, c.PoolStats())
 }
 

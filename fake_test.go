@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"os"
@@ -147,7 +148,7 @@ func (f *fakeServer) serve(conn net.Conn) {
 			}
 			n, _ := strconv.Atoi(fields[4])
 			data := make([]byte, n+2)
-			if _, err := io_ReadFull(r, data); err != nil {
+			if _, err := io.ReadFull(r, data); err != nil {
 				return
 			}
 			reply = f.store(cmd, fields, data[:n])
@@ -273,18 +274,6 @@ func (f *fakeServer) keyed(cmd string, fields []string) string {
 	it.cas = f.cas
 	f.items[k] = it
 	return strconv.FormatUint(n, 10) + "\r\n"
-}
-
-func io_ReadFull(r *bufio.Reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // TestFakeServerNeverWrongKey runs random operations against the fake

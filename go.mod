@@ -1,6 +1,11 @@
 module github.com/golibmc/libmemcached
 
-go 1.26
+// The oldest Go the module builds and vets with (docs/development.md, "The
+// Go version"); its own tests and commands keep the runtime defaults of the
+// toolchain they are run with in CI.
+go 1.23
+
+godebug default=go1.26
 
 toolchain go1.26.8
 

@@ -3,8 +3,10 @@ package libmemcached_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,4 +89,44 @@ func serveLoopback(t *testing.T, serve func(net.Conn)) net.Listener {
 		}
 	}()
 	return ln
+}
+
+// pollModes are the netpoller policies a test runs under, by name.
+var pollModes = []struct {
+	name string
+	mode mc.PollMode
+}{{"auto", mc.PollAuto}, {"always", mc.PollAlways}, {"never", mc.PollNever}}
+
+// queueBehind starts hold (a call that takes the client's only handle and
+// waits for the paused server s), then each of calls in its own
+// goroutine, and returns once all of calls wait in line; done closes when
+// hold and every call have returned. The server is paused on return.
+func queueBehind(t *testing.T, c *mc.Client, s *mctest.Server, hold func(), calls ...func()) (done chan struct{}) {
+	t.Helper()
+	s.Pause()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); hold() }()
+	waitFor(t, "the first call to take the handle", func() bool { return c.PoolStats().InUse == 1 })
+	for i, call := range calls {
+		wg.Add(1)
+		go func() { defer wg.Done(); call() }()
+		waitFor(t, fmt.Sprintf("call %d to wait in line", i), func() bool { return c.PoolStats().Queued == i+1 })
+	}
+	done = make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// waitFor polls cond (a state the test drives, not a duration) for up to
+// a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 60000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("waiting for %s", what)
 }

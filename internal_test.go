@@ -119,7 +119,6 @@ func TestConstantsMatchHeaders(t *testing.T) {
 		}
 	}
 	assert.Equal(t, len(cenum.Values), checked, "every C enum member has a Go constant")
-	assert.Equal(t, HeaderVersion, LibraryVersion(), "headers and the loaded library are the same version")
 }
 
 func TestConstantNames(t *testing.T) {
@@ -223,7 +222,7 @@ func TestLinkInfo(t *testing.T) {
 		"dynamic, -lmemcached with CGO_CFLAGS/CGO_LDFLAGS (no pkg-config)",
 		"static, found with pkg-config --static libmemcached",
 	}, LinkInfo)
-	assert.Equal(t, HeaderVersion, LibraryVersion())
+	assert.Equal(t, HeaderVersion, LibraryVersion(), "headers and the loaded library are the same version")
 }
 
 // TestConsistentBeforeWeight: the configuration strings libmemcached

@@ -1,7 +1,6 @@
 package libmemcached_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -289,23 +288,6 @@ func TestConfigurationErrors(t *testing.T) {
 	}
 	_, err = mc.New(specs, mc.WithBehaviors(map[string]any{"distribution": "consistent ketama"}))
 	require.ErrorIs(t, err, mc.ErrNotSupported)
-}
-
-// TestContextErrorsUnwrapToSentinels: a canceled context's error matches
-// ErrCanceled (and context.Canceled); an expired one ErrTimeout (and
-// context.DeadlineExceeded).
-func TestContextErrorsUnwrapToSentinels(t *testing.T) {
-	c, _ := newClient(t, 1)
-	ctx, cancel := context.WithCancel(bg())
-	cancel()
-	_, err := c.Get(ctx, "k")
-	require.ErrorIs(t, err, mc.ErrCanceled)
-	require.ErrorIs(t, err, context.Canceled)
-	ctx, cancel = context.WithTimeout(bg(), -1)
-	defer cancel()
-	err = c.Set(ctx, &mc.Item{Key: "k"})
-	require.ErrorIs(t, err, mc.ErrTimeout)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
 
 // TestUnguardedCallsNotMade: libmemcached asserts inside some calls for

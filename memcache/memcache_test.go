@@ -531,6 +531,7 @@ func TestCloseLeavesClientUsable(t *testing.T) {
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
+	progress := make(chan struct{}, 1) // a call has completed
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
 		go func(g int) {
@@ -543,14 +544,24 @@ func TestCloseLeavesClientUsable(t *testing.T) {
 				if _, err := c.Get(k); err != nil {
 					errs <- err
 				}
+				select {
+				case progress <- struct{}{}:
+				default:
+				}
 			}
 		}(g)
 	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	// Closes interleaved with the calls: each after another call completed.
 	for i := 0; i < 20; i++ {
 		require.NoError(t, c.Close())
-		time.Sleep(time.Millisecond)
+		select {
+		case <-progress:
+		case <-finished:
+		}
 	}
-	wg.Wait()
+	<-finished
 	close(errs)
 	for err := range errs {
 		t.Errorf("call during Close: %v", err)
