@@ -73,21 +73,7 @@ type goodItem struct {
 
 func startScriptFake(t testing.TB, binary bool) *scriptFake {
 	f := &scriptFake{binary: binary}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	f.ln = ln
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go f.serve(conn)
-		}
-	}()
+	f.ln = serveLoopback(t, f.serve)
 	return f
 }
 
