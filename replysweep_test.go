@@ -31,8 +31,9 @@ import (
 // Text replies: every reply line of memcached's text protocol (STORED,
 // NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED, OK, END, a VALUE block,
 // a number, VERSION, STAT lines and END, ERROR, CLIENT_ERROR, SERVER_ERROR,
-// SERVER_ERROR out of memory), garbage, an empty line, a closed connection
-// and silence until the deadline. Binary replies: every response opcode
+// SERVER_ERROR out of memory, ITEM), those lines cut short or too long,
+// garbage, an empty line, a closed connection and silence until the
+// deadline. Binary replies: every response opcode
 // the client can meet (those of the requests it sends) with each status
 // 0x00-0x08, 0x20, 0x81-0x86, and with a wrong magic; a closed connection
 // and silence. A read's reply is judged by the read oracle of the fuzzers
@@ -372,6 +373,17 @@ var textSweepReplies = []sweepReply{
 	{name: "CLIENT_ERROR", bytes: []byte("CLIENT_ERROR bad command line format\r\n")},
 	{name: "SERVER_ERROR", bytes: []byte("SERVER_ERROR something went wrong\r\n")},
 	{name: "SERVER_ERROR out of memory", bytes: []byte("SERVER_ERROR out of memory storing object\r\n")},
+	{name: "ITEM", bytes: []byte("ITEM k1 [1 b; 0 s]\r\n")},
+	// The same lines cut short, or too long: what libmemcached parses
+	// into a failure it does not record (SERVER_ERROR alone, a malformed
+	// VALUE line, a line longer than its buffers: 350 bytes for a store's
+	// reply, 1,024 for a counter's) or does not parse at all (VERSION
+	// alone).
+	{name: "SERVER_ERROR alone", bytes: []byte("SERVER_ERROR\r\n")},
+	{name: "CLIENT_ERROR alone", bytes: []byte("CLIENT_ERROR\r\n")},
+	{name: "VERSION alone", bytes: []byte("VERSION\r\n")},
+	{name: "malformed VALUE line", bytes: []byte("VALUE k1 x\r\nv\r\nEND\r\n")},
+	{name: "1,500-byte line", bytes: []byte("SERVER_ERROR " + strings.Repeat("x", 1500) + "\r\n")},
 	{name: "garbage", bytes: []byte("XYZZY 1 2 3\r\n")},
 	{name: "empty line", bytes: []byte("\r\n")},
 	{name: "closed connection", close: true},
