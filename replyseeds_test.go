@@ -155,6 +155,14 @@ func textReadSeeds() []replySeed {
 		{"F-end-no-crlf-close", sClose | sSingle, joined("END"), nil},
 		{"F-END-space", sSingle, joined("END \r\n"), nil},
 		{"F-ENDX", sSingle, joined("ENDX\r\n"), nil},
+		// Found by the fuzzer: a VALUE line with no space and a bare LF; a
+		// cas with trailing bytes; a number where a read's reply belongs
+		// (each returned an item for the key the client's previous call
+		// read, with that call's flags and cas, or one parsed from the prefix).
+		{"F-VALUE-no-space-close", sClose | sSingle, joined("VALUE0k1\n00"), nil},
+		{"F-cas-trailing-bytes", sSingle, joined("VALUE k1 0 5 1844674\xd4\xd4551616\r\nhello\r\nEND\r\n"), nil},
+		{"number-line", sMulti(4), joined("0\n"), nil},
+		{"number-line-crlf", sSingle, joined("42\r\n"), nil},
 		// Keys not asked, or answered more often than asked.
 		{"foreign-key", sSingle, joined("VALUE k9 0 5 1\r\nhello\r\nEND\r\n"), nil},
 		{"foreign-prefix-key", sSingle, joined("VALUE k1x 0 5 1\r\nhello\r\nEND\r\n"), nil},
@@ -245,6 +253,10 @@ func binaryReadSeeds() []replySeed {
 		{"C-keylen-ffff-tail", sSingle, cat(bigKey, []byte(strings.Repeat("x", 1000)), noop), nil},
 		{"C-keylen-ffff-tail-multi", sMulti(2), cat(i2, bigKey, []byte(strings.Repeat("x", 1000)), noop), nil},
 		{"C-keylen-300-framed", sSingle, cat(binItem(0x0d, strings.Repeat("k", 300), "v", 1, 7), noop), nil},
+		// Found by the fuzzer: key length 0xfb04 over a 256-byte tail
+		// (ASan: free of an address that was not malloc()-ed, in
+		// memcached_fetch_result).
+		{"C-keylen-fb04-fuzzed", sMulti(4), []byte("\x81\r\xfb\x04\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\a\x00\x00\x00\x01kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk(kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkv\x81\n\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), nil},
 		{"C-keylen-251-framed", sSingle, cat(binItem(0x0d, strings.Repeat("k", 251), "v", 1, 7), noop), nil},
 		{"C-keylen-past-body", sSingle, cat(withByte(i1, 3, 9), noop), nil},
 		{"C-extlen-ff", sSingle, cat(withByte(i1, 4, 0xff), noop), nil},
@@ -260,6 +272,9 @@ func binaryReadSeeds() []replySeed {
 		{"F-swapped-get", sMulti(2), cat(withByte(i1, 1, 0x00), i2, noop), nil},
 		{"F-swapped-getq", sMulti(2), cat(withByte(i1, 1, 0x09), i2, noop), nil},
 		{"F-swapped-incr", sMulti(2), cat(i1, binPacket(0x81, 0x05, 0, nil, nil, []byte{0, 0, 0, 0, 0, 0, 0, 42}, 1), noop), nil},
+		// Found by the fuzzer: a SASL opcode (0x20) with extras and data
+		// type bytes set, then a closed connection.
+		{"F-opcode-20-close", sClose | sMulti(4), []byte("\x81 \x00\x0000\x00\x00\x00\x00\x00\x00000000000000"), nil},
 		{"F-swapped-version", sSingle, cat(binPacket(0x81, 0x0b, 0, nil, nil, []byte("1.6.18"), 0), noop), nil},
 		{"F-swapped-stat", sSingle, cat(binPacket(0x81, 0x10, 0, nil, []byte("pid"), []byte("1"), 0), noop), nil},
 		{"F-status-enoent", sMulti(2), cat(i1, withByte(i2, 7, 0x01), noop), nil},
