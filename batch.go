@@ -156,28 +156,32 @@ func (c *Client) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 	ix := h.index(batch)
 	// An item goes to every position asking its key (each its own copy);
 	// memcached answers a key asked twice twice, so up to that many records
-	// of a key are expected. Any other record is out of step.
+	// of a key are expected. Any other record (a key not asked, or one more
+	// time than asked) shows its server's replies out of step: neither it
+	// nor any later record of that server is taken, and that server's keys
+	// not found fail instead of missing.
 	got := ix.got
-	foreign := false
-	h.c.records(func(k, v []byte, flags uint32, cas uint64) {
+	var outOfStep []bool // per server, once a record showed it; nil until one does
+	h.c.records(func(k, v []byte, flags uint32, cas uint64, server int) {
+		if outOfStep != nil && stepLost(outOfStep, server) {
+			return
+		}
 		first := ix.find(k)
-		if first < 0 {
-			foreign = true // a reply out of step: never attributed to a key
+		if first < 0 || got[first] != nil && ix.seen[first] >= ix.count(first) {
+			outOfStep = loseStep(outOfStep, server, len(h.srv))
 			return
 		}
 		ix.seen[first]++
 		if got[first] != nil {
-			if ix.seen[first] > ix.count(first) {
-				foreign = true
-			}
 			return // the same key's next answer
 		}
 		for at := first; at >= 0; at = ix.next[at] {
 			got[at] = &Item{Key: ix.keys[at], Value: bytesCopy(v), Flags: flags, CasID: cas}
 		}
 	})
-	if foreign {
+	if outOfStep != nil {
 		h.broken = true
+		h.c.keyServers(p) // which keys were that server's
 	}
 	off := 0
 	for _, cl := range batch {
@@ -189,7 +193,7 @@ func (c *Client) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 			case r.server >= 0 && r.server < len(h.srv) && h.srv[r.server].rc != ReturnSuccess:
 				s := h.srv[r.server]
 				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: s.rc, server: r.server, msg: s.msg})
-			case foreign:
+			case outOfStep != nil && stepLost(outOfStep, r.server):
 				cl.result.errs[j] = c.keyError(cl.ctx, cfg, cl.op, kindOther, k, keyResult{rc: ReturnProtocolError, server: r.server,
 					msg: "a reply for another key arrived: the connection was out of step and is reconnected"})
 			case r.server < 0 && len(h.srv) == 1 && h.srv[0].rc != ReturnSuccess:
@@ -202,6 +206,36 @@ func (c *Client) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 		off += len(cl.keys)
 	}
 	ix.reset()
+}
+
+// loseStep marks server's replies out of step (every server's when the
+// server is not known), making the list for n servers if need be.
+func loseStep(lost []bool, server, n int) []bool {
+	if lost == nil {
+		lost = make([]bool, max(n, 1))
+	}
+	if server < 0 || server >= len(lost) {
+		for i := range lost {
+			lost[i] = true
+		}
+	} else {
+		lost[server] = true
+	}
+	return lost
+}
+
+// stepLost reports whether server's replies are out of step (for a server
+// not known: whether any is).
+func stepLost(lost []bool, server int) bool {
+	if server >= 0 && server < len(lost) {
+		return lost[server]
+	}
+	for _, l := range lost {
+		if l {
+			return true
+		}
+	}
+	return false
 }
 
 // keyIndex finds the positions of a batch's keys, for the records of a

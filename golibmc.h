@@ -545,6 +545,27 @@ GOLIBMC_FN memcached_return_t golibmc_rebuild(memcached_st *mc) {
 // Handles.
 // ---------------------------------------------------------------------------
 
+// golibmc_item_head starts each item record a read writes to out, followed
+// by the key and the value; Go reads its fields at the GOLIBMC_ITEM_*
+// offsets (records are packed back to back, so a head need not be aligned).
+typedef struct golibmc_item_head {
+  uint64_t cas;
+  uint64_t vlen;   // value length
+  uint32_t flags;
+  uint32_t klen;   // key length (the namespace stripped)
+  uint32_t server; // index of the server that sent it
+  uint32_t unused;
+} golibmc_item_head;
+
+enum {
+  GOLIBMC_ITEM_CAS = offsetof(golibmc_item_head, cas),
+  GOLIBMC_ITEM_VLEN = offsetof(golibmc_item_head, vlen),
+  GOLIBMC_ITEM_FLAGS = offsetof(golibmc_item_head, flags),
+  GOLIBMC_ITEM_KLEN = offsetof(golibmc_item_head, klen),
+  GOLIBMC_ITEM_SERVER = offsetof(golibmc_item_head, server),
+  GOLIBMC_ITEM_HEAD = sizeof(golibmc_item_head),
+};
+
 // golibmc_res is one key's outcome.
 typedef struct golibmc_res {
   int32_t rc;      // libmemcached's return code for the key
@@ -1370,21 +1391,16 @@ typedef struct golibmc_read_mode {
   size_t nslen;
 } golibmc_read_mode;
 
-// golibmc_put_item appends an item record to out: u64 cas, u32 flags, u32
-// key length, u64 value length, key, value. A value longer than any a
-// reply may carry (which the record checks rule out) fails.
-GOLIBMC_FN int golibmc_put_item(golibmc_handle *h, memcached_result_st *r) {
-  uint64_t cas = memcached_result_cas(r);
-  uint32_t flags = memcached_result_flags(r);
+// golibmc_put_item appends an item record to out: a golibmc_item_head
+// (see it), the key, the value. A value longer than any a reply may carry
+// (which the record checks rule out) fails.
+GOLIBMC_FN int golibmc_put_item(golibmc_handle *h, memcached_result_st *r, uint32_t server) {
   size_t klen = memcached_result_key_length(r), vlen = memcached_result_length(r);
   if (klen >= MEMCACHED_MAX_KEY || vlen > golibmc_policy_value_max) return 0;
-  if (!golibmc_out_reserve(h, 24 + klen + vlen)) return 0;
-  uint32_t k32 = (uint32_t) klen;
-  uint64_t v64 = (uint64_t) vlen;
-  golibmc_out_put(h, &cas, 8);
-  golibmc_out_put(h, &flags, 4);
-  golibmc_out_put(h, &k32, 4);
-  golibmc_out_put(h, &v64, 8);
+  if (!golibmc_out_reserve(h, sizeof(golibmc_item_head) + klen + vlen)) return 0;
+  golibmc_item_head head = {memcached_result_cas(r), (uint64_t) vlen, memcached_result_flags(r), (uint32_t) klen,
+                            server, 0};
+  golibmc_out_put(h, &head, sizeof(head));
   golibmc_out_put(h, memcached_result_key_value(r), klen);
   golibmc_out_put(h, memcached_result_value(r), vlen);
   h->nrecords++;
@@ -1450,7 +1466,7 @@ GOLIBMC_FN int golibmc_read_server(golibmc_handle *h, uint32_t i, const golibmc_
       return 0;
     }
     in->start += len;
-    if (r != NULL && !golibmc_put_item(h, r)) {
+    if (r != NULL && !golibmc_put_item(h, r, i)) {
       golibmc_read_fail(h, i, MEMCACHED_MEMORY_ALLOCATION_FAILURE, NULL, 0);
       return 0;
     }
@@ -1615,7 +1631,7 @@ GOLIBMC_FN void golibmc_fetch_plain(golibmc_handle *h) {
   if (frc == MEMCACHED_SUCCESS) {
     memcached_result_st *r;
     while ((r = memcached_fetch_result(h->mc, &h->result, &frc)) != NULL) {
-      if (!golibmc_put_item(h, r)) {
+      if (!golibmc_put_item(h, r, GOLIBMC_NONE)) {
         frc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
         break;
       }

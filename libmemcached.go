@@ -335,21 +335,23 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 	return out
 }
 
-// records walks the items a read wrote (golibmc_put_item); key and value
-// point into C memory and are valid only during fn.
-func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64)) {
+// records walks the items a read wrote (golibmc_put_item), with the index
+// of the server that sent each (-1 when unknown); key and value point into
+// C memory and are valid only during fn.
+func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64, server int)) {
 	buf := h.out()
 	ne := binary.NativeEndian
-	for i := 0; i < int(h.p.nrecords) && len(buf) >= 24; i++ {
-		cas := ne.Uint64(buf)
-		flags := ne.Uint32(buf[8:])
-		klen := int(ne.Uint32(buf[12:]))
-		vlen := int(ne.Uint64(buf[16:]))
-		buf = buf[24:]
+	for i := 0; i < int(h.p.nrecords) && len(buf) >= C.GOLIBMC_ITEM_HEAD; i++ {
+		cas := ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
+		vlen := int(ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:]))
+		flags := ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
+		klen := int(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
+		server := int(int32(ne.Uint32(buf[C.GOLIBMC_ITEM_SERVER:])))
+		buf = buf[C.GOLIBMC_ITEM_HEAD:]
 		if len(buf) < klen+vlen {
 			return
 		}
-		fn(buf[:klen], buf[klen:klen+vlen], flags, cas)
+		fn(buf[:klen], buf[klen:klen+vlen], flags, cas, server)
 		buf = buf[klen+vlen:]
 	}
 }
@@ -480,6 +482,14 @@ func lateList(late []uint32) *C.uint32_t {
 		return nil
 	}
 	return (*C.uint32_t)(unsafe.Pointer(&late[0]))
+}
+
+// keyServers records in the results the server of every key of p
+// (golibmc_key_servers), which a read records only when a server failed.
+func (h *cHandle) keyServers(p *packed) {
+	res := h.results(p.len())
+	k, kl := p.cKeys()
+	C.golibmc_key_servers(h.p, C.size_t(p.len()), k, kl, &res[0])
 }
 
 // getAndTouch touches then reads one key (golibmc_gat).

@@ -60,9 +60,10 @@ func (*cHandle) applyEjections([]uint32, []int64)                               
 func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
-func (*cHandle) records(func([]byte, []byte, uint32, uint64))                       {}
+func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}
 func (*cHandle) getMulti(int32, *packed) ReturnCode                                 { return ReturnNotSupported }
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
+func (*cHandle) keyServers(*packed)                                                 {}
 func (*cHandle) requests(int32, command, *packed, uint64)                           {}
 func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
 func (*cHandle) getSend(int32, *packed)                                             {}

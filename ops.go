@@ -64,7 +64,7 @@ func (c *Client) Get(ctx context.Context, key string) (*Item, error) {
 func (c *Client) readOne(ctx context.Context, h *handle, cfg *config, op, key string) (*Item, error) {
 	var it *Item
 	foreign := false
-	h.c.records(func(k, v []byte, flags uint32, cas uint64) {
+	h.c.records(func(k, v []byte, flags uint32, cas uint64, _ int) {
 		if string(k) != key || it != nil {
 			foreign = true
 			return
@@ -340,7 +340,7 @@ func (c *Client) incrError(ctx context.Context, h *handle, cfg *config, op, key 
 		defer packedPool.Put(p)
 		p.addKey(key)
 		h.c.getMulti(ms, p)
-		h.c.records(func(k, v []byte, _ uint32, _ uint64) {
+		h.c.records(func(k, v []byte, _ uint32, _ uint64, _ int) {
 			if string(k) == key {
 				notCounter(e, v)
 			}
