@@ -278,6 +278,9 @@ func binaryReadSeeds() []replySeed {
 		{"F-swapped-version", sSingle, cat(binPacket(0x81, 0x0b, 0, nil, nil, []byte("1.6.18"), 0), noop), nil},
 		{"F-swapped-stat", sSingle, cat(binPacket(0x81, 0x10, 0, nil, []byte("pid"), []byte("1"), 0), noop), nil},
 		{"F-status-enoent", sMulti(2), cat(i1, withByte(i2, 7, 0x01), noop), nil},
+		// Found by the fuzzer: status 0x02 and garbage lengths on a quiet
+		// get; all three keys came back as clean misses, no error.
+		{"F-status-exists-fuzzed", sMulti(3), []byte("\x81\rᚱ\xcb\x00\x02\x00\x00\x00\x0f\x00\x00\x00\xfb\xfb\x00\x00\x00\x00\x00\x00\a\x00\x00\x00\x01\x00\x00\x00\x00k1hello\x81\n\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), nil},
 		{"F-status-enomem", sSingle, cat(withByte(i1, 7, 0x82), noop), nil},
 		{"F-status-auth-continue-item", sSingle, cat(withByte(i1, 7, 0x21), noop), nil},
 		{"F-status-auth", sSingle, cat(binPacket(0x81, 0x0d, 0x20, nil, nil, []byte("Auth failure"), 0)), nil},
