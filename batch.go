@@ -162,6 +162,11 @@ func (c *Client) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 	// not found fail instead of missing.
 	got := ix.got
 	var outOfStep []bool // per server, once a record showed it; nil until one does
+	for i, s := range h.srv {
+		if s.stale {
+			outOfStep = loseStep(outOfStep, i, len(h.srv))
+		}
+	}
 	h.c.records(func(k, v []byte, flags uint32, cas uint64, server int) {
 		if outOfStep != nil && stepLost(outOfStep, server) {
 			return

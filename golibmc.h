@@ -191,6 +191,17 @@ GOLIBMC_FN int golibmc_inst_input(const memcached_instance_st *s, char ***ptr, s
   return 0;
 }
 
+// golibmc_inst_request_id is instance s's count of binary requests (each
+// carries it, as htons((uint16_t) id), in its opaque field, which memcached
+// echoes in the reply).
+GOLIBMC_FN uint32_t golibmc_inst_request_id(const memcached_instance_st *s) {
+  switch (golibmc_layout) {
+  case GOLIBMC_LAYOUT_11: return ((const golibmc_inst_11 *) (const void *) s)->request_id;
+  case GOLIBMC_LAYOUT_10: return ((const golibmc_inst_10 *) (const void *) s)->request_id;
+  }
+  return 0;
+}
+
 // golibmc_inst_version returns the address of instance s's known major
 // version (UINT8_MAX: not known yet, and memcached_version asks), or NULL.
 GOLIBMC_FN uint8_t *golibmc_inst_version(const memcached_instance_st *s) {
@@ -596,6 +607,7 @@ typedef struct golibmc_srv {
   uint32_t unread;  // bytes libmemcached read from it and did not parse
   uint32_t unsync;  // 1 when a reply from it was not one expected
   uint32_t wait;    // 1 when a split call waits for its socket to be readable
+  uint32_t stale;   // 1 when its reply was followed by more: which bytes were this call's is not known
 } golibmc_srv;
 
 // golibmc_handle is one libmemcached connection set (a clone of the
@@ -652,6 +664,7 @@ typedef struct golibmc_in {
   uint32_t got;
   uint32_t off;     // stores: where this server's items start in h->order
   size_t parsed;    // stores: bytes of the replies checked so far
+  uint32_t rid0, rid1; // binary: the requests of this call to it, by request id: (rid0, rid1]
   uint8_t active;   // its replies are being read
   uint8_t hidden;   // its reply count is saved in cursor and set to 0
   uint8_t closed;   // the peer ended the stream
@@ -1349,6 +1362,31 @@ GOLIBMC_FN uint32_t golibmc_be32(const unsigned char *u) {
   return (uint32_t) u[0] << 24 | (uint32_t) u[1] << 16 | (uint32_t) u[2] << 8 | u[3];
 }
 
+// golibmc_ids_before and golibmc_ids_after note, around the libmemcached
+// calls that send a call's binary requests, the request ids they used on
+// each server (see golibmc_opaque_ok).
+GOLIBMC_FN void golibmc_ids_before(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++)
+    h->in[i].rid0 = h->in[i].rid1 = golibmc_inst_request_id(memcached_server_instance_by_position(h->mc, i));
+}
+
+GOLIBMC_FN void golibmc_ids_after(golibmc_handle *h) {
+  for (uint32_t i = 0; i < h->in_n; i++)
+    h->in[i].rid1 = golibmc_inst_request_id(memcached_server_instance_by_position(h->mc, i));
+}
+
+// golibmc_opaque_ok reports whether the binary reply header at u echoes
+// the opaque of one of this call's requests to server i: a reply to an
+// earlier request (a server that answered one twice, late) is out of step.
+GOLIBMC_FN int golibmc_opaque_ok(const golibmc_handle *h, uint32_t i, const unsigned char *u) {
+  if (golibmc_layout == GOLIBMC_LAYOUT_NONE || i >= h->in_n) return 1;
+  uint32_t got;
+  memcpy(&got, u + 12, 4);
+  if (got > UINT16_MAX) return 0;
+  uint16_t id = ntohs((uint16_t) got), first = (uint16_t) (h->in[i].rid0 + 1);
+  return (uint32_t) (uint16_t) (id - first) < h->in[i].rid1 - h->in[i].rid0;
+}
+
 // golibmc_binary_status is the code of a binary error status, as
 // libmemcached's response.cc gives it (ENOMEM: the server's).
 GOLIBMC_FN memcached_return_t golibmc_binary_status(uint32_t status) {
@@ -1368,14 +1406,16 @@ GOLIBMC_FN memcached_return_t golibmc_binary_status(uint32_t status) {
 // golibmc_binary_record checks the record of a binary read's reply at p:
 // GETKQ hits then a NOOP (an mget), or one GETK per key, hit or miss (an
 // mget with replicas). A status a get cannot have fails the server.
-GOLIBMC_FN int golibmc_binary_record(const char *p, size_t n, const char *ns, size_t nslen, int getk,
-                                     size_t *len, memcached_return_t *rc, const char **msg, size_t *mlen) {
+GOLIBMC_FN int golibmc_binary_record(const golibmc_handle *h, uint32_t i, const char *p, size_t n, const char *ns,
+                                     size_t nslen, int getk, size_t *len, memcached_return_t *rc, const char **msg,
+                                     size_t *mlen) {
   const unsigned char *u = (const unsigned char *) p;
   *len = 24;
   if (n < 24) return GOLIBMC_REC_MORE;
   uint32_t op = u[1], keylen = golibmc_be16(u + 2), extlen = u[4], status = golibmc_be16(u + 6);
   uint32_t body = golibmc_be32(u + 8);
-  if (u[0] != 0x81 || u[5] != 0 || body > golibmc_policy_value_max + 4 + MEMCACHED_MAX_KEY) return GOLIBMC_REC_BAD;
+  if (u[0] != 0x81 || u[5] != 0 || body > golibmc_policy_value_max + 4 + MEMCACHED_MAX_KEY || !golibmc_opaque_ok(h, i, u))
+    return GOLIBMC_REC_BAD;
   *len = 24 + (size_t) body;
   if (n < *len) return GOLIBMC_REC_MORE;
   if (op == 0x0a && !getk) // NOOP: the end of the mget's reply
@@ -1438,7 +1478,7 @@ GOLIBMC_FN int golibmc_read_server(golibmc_handle *h, uint32_t i, const golibmc_
     size_t mlen = 0, len = 0, avail = in->end - in->start;
     const char *p = in->buf + in->start;
     int kind = avail == 0       ? GOLIBMC_REC_MORE
-             : m->binary       ? golibmc_binary_record(p, avail, m->ns, m->nslen, m->getk, &len, &rc, &msg, &mlen)
+             : m->binary       ? golibmc_binary_record(h, i, p, avail, m->ns, m->nslen, m->getk, &len, &rc, &msg, &mlen)
                                : golibmc_text_record(p, avail, m->ns, m->nslen, m->cas, &len, &rc, &msg, &mlen);
     if (kind == GOLIBMC_REC_BAD) {
       golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
@@ -1482,7 +1522,10 @@ GOLIBMC_FN int golibmc_read_server(golibmc_handle *h, uint32_t i, const golibmc_
     }
     if (in->cursor == 0) { // the reply is complete: nothing else may follow
       in->active = 0;
-      if (in->start != in->end) golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      if (in->start != in->end) { // more than one reply: the first may be an earlier request's, late
+        h->srv[i].stale = 1;
+        golibmc_read_fail(h, i, MEMCACHED_PROTOCOL_ERROR, NULL, 0);
+      }
       else if (in->closed) h->srv[i].unsync = 1;
       return 0;
     }
@@ -1560,7 +1603,9 @@ GOLIBMC_FN memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, con
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, UINT32_MAX);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, UINT32_MAX);
   }
+  golibmc_ids_before(h);
   if (rc == MEMCACHED_SUCCESS) rc = memcached_mget(h->mc, h->keyp, h->keyl, n);
+  golibmc_ids_after(h);
   // memcached_mget answers SUCCESS when a server could not be asked (a
   // failed connect only records an error): the error recorded tells.
   if (rc == MEMCACHED_SUCCESS && memcached_last_error(h->mc) != MEMCACHED_SUCCESS) rc = MEMCACHED_SOME_ERRORS;
@@ -1863,13 +1908,14 @@ GOLIBMC_FN long golibmc_text_reply(const char *p, size_t n, int op, memcached_re
 // 8-byte value (and a touch's item flags, as extras, which memcached
 // sends); an error's body is its message. DELTA_BADVAL (a counter that is not a
 // number) reads as the text protocol's CLIENT_ERROR.
-GOLIBMC_FN long golibmc_binary_reply(const char *p, size_t n, int op, memcached_return_t *rc, const char **msg,
-                                     size_t *mlen, uint64_t *num) {
+GOLIBMC_FN long golibmc_binary_reply(const golibmc_handle *h, uint32_t s, const char *p, size_t n, int op,
+                                     memcached_return_t *rc, const char **msg, size_t *mlen, uint64_t *num) {
   if (n < 24) return 0;
   const unsigned char *u = (const unsigned char *) p;
   uint32_t body = golibmc_be32(u + 8), status = golibmc_be16(u + 6);
   int counter = op == GOLIBMC_INCR || op == GOLIBMC_DECR;
-  if (u[0] != 0x81 || u[1] != golibmc_binary_opcode(op) || u[5] != 0 || body > golibmc_policy_line_max)
+  if (u[0] != 0x81 || u[1] != golibmc_binary_opcode(op) || u[5] != 0 || body > golibmc_policy_line_max ||
+      !golibmc_opaque_ok(h, s, u))
     return -1;
   int touched = op == GOLIBMC_TOUCH && status == 0 && u[4] == 4 && body == 4; // memcached sends the flags
   if (golibmc_be16(u + 2) != 0 || (u[4] != 0 && !touched)) return -1;
@@ -1945,11 +1991,13 @@ GOLIBMC_FN memcached_return_t golibmc_request_lent(golibmc_handle *h, uint32_t s
 GOLIBMC_FN memcached_return_t golibmc_connect_by_read(golibmc_handle *h, uint32_t s, const char *key, size_t klen) {
   golibmc_res probe;
   size_t out_len = h->out_len, nrecords = h->nrecords;
+  uint32_t rid0 = h->in[s].rid0; // the call's first request id there (the read notes its own)
   golibmc_mget_send(h, 1, key, &klen, &probe);
   golibmc_read(h, 1);
   golibmc_read_finish(h, 1, key, &klen, &probe);
   h->out_len = out_len; // the value read is not this call's result
   h->nrecords = nrecords;
+  h->in[s].rid0 = rid0;
   return (memcached_return_t) h->srv[s].rc;
 }
 
@@ -1973,6 +2021,7 @@ GOLIBMC_FN void golibmc_request_write(golibmc_handle *h, int op, int buffered, s
     was_buffering = golibmc_set_buffering(h->mc, 1);
   }
   memcached_autoeject(h->mc);
+  golibmc_ids_before(h);
   for (size_t i = 0; i < n; i++) {
     golibmc_res *r = &res[i];
     memset(r, 0, sizeof(*r));
@@ -2015,6 +2064,7 @@ GOLIBMC_FN void golibmc_request_write(golibmc_handle *h, int op, int buffered, s
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK, saved_msg);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK, saved_bytes);
   }
+  golibmc_ids_after(h);
   // A server whose connection was lost while writing has no replies coming.
   for (size_t i = 0; i < n; i++) {
     uint32_t s = res[i].server;
@@ -2053,7 +2103,7 @@ GOLIBMC_FN int golibmc_reply_server(golibmc_handle *h, uint32_t s, int op, int b
     size_t mlen = 0, avail = in->end - in->parsed;
     const char *p = in->buf + in->parsed;
     uint64_t num = 0;
-    long used = binary ? golibmc_binary_reply(p, avail, op, &rc, &msg, &mlen, &num)
+    long used = binary ? golibmc_binary_reply(h, s, p, avail, op, &rc, &msg, &mlen, &num)
                        : golibmc_text_reply(p, avail, op, &rc, &msg, &mlen, &num);
     if (used < 0) {
       golibmc_reply_fail(h, s, res, MEMCACHED_PROTOCOL_ERROR);
@@ -2400,7 +2450,8 @@ GOLIBMC_FN int golibmc_server_record(golibmc_handle *h, int op, int binary, cons
     if (n < 24) return GOLIBMC_REC_MORE;
     uint32_t keylen = golibmc_be16(u + 2), status = golibmc_be16(u + 6), body = golibmc_be32(u + 8);
     uint32_t want = op == GOLIBMC_STATS ? 0x10 : op == GOLIBMC_FLUSH ? 0x08 : 0x0b;
-    if (u[0] != 0x81 || u[1] != want || u[4] != 0 || u[5] != 0 || body > golibmc_policy_line_max || keylen > body)
+    if (u[0] != 0x81 || u[1] != want || u[4] != 0 || u[5] != 0 || body > golibmc_policy_line_max || keylen > body ||
+        !golibmc_opaque_ok(h, 0, u))
       return GOLIBMC_REC_BAD;
     *len = 24 + (size_t) body;
     if (n < *len) return GOLIBMC_REC_MORE;
@@ -2491,6 +2542,7 @@ GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, co
   // know for it, which would take the lent reply: it is told one for the call.
   uint8_t *major = op == GOLIBMC_STATS && own ? golibmc_inst_version(s) : NULL, was = major ? *major : 0;
   if (major && *major == UINT8_MAX) *major = 1;
+  golibmc_ids_before(h);
   if (rc == MEMCACHED_SUCCESS) {
     res->sent = 1;
     switch (op) {
@@ -2508,6 +2560,7 @@ GOLIBMC_FN void golibmc_server_command(golibmc_handle *h, int32_t ms, int op, co
     default: rc = MEMCACHED_INVALID_ARGUMENTS;
     }
   }
+  golibmc_ids_after(h);
   if (major) *major = was;
   int taken = own && *ptr == fake + flen && *len == 0;
   if (own && *ptr >= fake && *ptr <= fake + flen) {

@@ -330,7 +330,7 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 	for i := range srv {
 		s := &srv[i]
 		out = append(out, serverResult{rc: ReturnCode(s.rc), msg: h.message(s.msg), fd: int(s.fd),
-			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0, wait: s.wait != 0})
+			pending: int(s.pending), unread: int(s.unread), unsync: s.unsync != 0, wait: s.wait != 0, stale: s.stale != 0})
 	}
 	return out
 }

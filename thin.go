@@ -23,6 +23,7 @@ type serverResult struct {
 	unread  int  // bytes read from it and not parsed
 	unsync  bool // a reply from it was not one expected
 	wait    bool // a split call waits for its socket to be readable
+	stale   bool // its reply was followed by more: none of its items can be trusted
 }
 
 // command selects the libmemcached call of golibmc_command, in the order
