@@ -156,8 +156,9 @@ func textReadOracle(reply []byte, keys []string, gets bool) verdict {
 }
 
 // binaryReadOracle judges the reply to a binary read (GETKQ per key, then
-// NOOP): zero or more GETK/GETKQ responses (magic 0x81, opcode 0x0c or
-// 0x0d, extras length 4 holding the flags, data type 0, status 0, key
+// NOOP): zero or more GETKQ responses (magic 0x81, opcode 0x0d: a reply
+// carries its request's opcode; extras length 4 holding the flags, data
+// type 0, status 0, key
 // length that of an asked key, body length 4 + key + value, cas in the
 // header), then a NOOP response (opcode 0x0a, every length 0, status 0)
 // and nothing after.
@@ -187,7 +188,7 @@ func binaryReadOracle(reply []byte, keys []string) verdict {
 				return v
 			}
 			return v.end(len(p)-24, "NOOP")
-		case 0x0c, 0x0d:
+		case 0x0d:
 		default:
 			v.why = fmt.Sprintf("opcode %#x in a read", op)
 			return v
@@ -243,10 +244,11 @@ func (o outcome) matches(err error) bool {
 		!errors.Is(err, mc.ErrCacheMiss)
 }
 
-// textStoreOracle judges the replies to n text storage commands: one line
-// per request, in order, each STORED, NOT_STORED, EXISTS, NOT_FOUND,
-// ERROR, "CLIENT_ERROR <text>" or "SERVER_ERROR <text>" (text: at least
-// one byte, no CR or LF), and nothing after.
+// textStoreOracle judges the replies to n text set commands: one line per
+// request, in order, each STORED, NOT_STORED (the replies memcached has for
+// a set: EXISTS and NOT_FOUND answer only cas and delete), ERROR,
+// "CLIENT_ERROR <text>" or "SERVER_ERROR <text>" (text: at least one byte,
+// no CR or LF), and nothing after.
 func textStoreOracle(reply []byte, n int) verdict {
 	var v verdict
 	p := reply
@@ -262,10 +264,6 @@ func textStoreOracle(reply []byte, n int) verdict {
 			o = stored
 		case s == "NOT_STORED":
 			o = notStored
-		case s == "EXISTS":
-			o = exists
-		case s == "NOT_FOUND":
-			o = notFound
 		case s == "ERROR":
 			o = failed
 		case len(s) > len("CLIENT_ERROR ") && s[:len("CLIENT_ERROR ")] == "CLIENT_ERROR ",

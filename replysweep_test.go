@@ -302,7 +302,8 @@ var sweepCommands = []sweepCmd{
 	{name: "Prepend", keys: []string{"k1"}, binOp: 0x0f, textOK: "STORED", run: func(ctx context.Context, c *mc.Client) sweepResult {
 		return sweepResult{err: c.Prepend(ctx, sweepItem())}
 	}},
-	{name: "CompareAndSwap", keys: []string{"k1"}, binOp: 0x01, textOK: "STORED", answers: true, run: func(ctx context.Context, c *mc.Client) sweepResult {
+	// libmemcached sends a binary CAS as a REPLACE carrying the unique.
+	{name: "CompareAndSwap", keys: []string{"k1"}, binOp: 0x03, textOK: "STORED", answers: true, run: func(ctx context.Context, c *mc.Client) sweepResult {
 		return sweepResult{err: c.CompareAndSwap(ctx, sweepItem())}
 	}},
 	{name: "Delete", keys: []string{"k1"}, binOp: 0x04, textOK: "DELETED", answers: true, run: func(ctx context.Context, c *mc.Client) sweepResult {
