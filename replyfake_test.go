@@ -25,6 +25,14 @@ import (
 // it is disarmed (the reply sweep), one that does not answers one unit.
 // The fuzzers and the sweep use it: the replies of reads and stores, and
 // whatever else a server can send, on a real socket.
+//
+// Binary replies carry opaques: memcached copies each request's opaque into
+// its reply, and the client rejects a reply whose opaque is not one of its
+// call's requests (a late reply to an earlier request). The fake's good
+// answers echo the opaque of the request each answers; a script's packets
+// (unless the script is rawOpaque) carry in their opaque field an offset
+// from the request each answers (answerOpaques), so that 0 is the echo and
+// the script can still send the opaque of any other request.
 type scriptFake struct {
 	ln     net.Listener
 	binary bool
@@ -37,11 +45,15 @@ type script struct {
 	chunks [][]byte // the reply, one write per chunk; none: silence
 	close  bool     // close the connection after the reply
 	repeat bool     // answer every unit until disarmed
+	// rawOpaque: binary packets go out with their opaque field as it is,
+	// not read as an offset (answerOpaques).
+	rawOpaque bool
 
 	mu    sync.Mutex
 	off   bool        // disarmed, or (not repeat) answered
 	taken int         // units answered
 	reqs  [][]request // what each answered unit asked
+	sent  [][]byte    // what was sent to each (the chunks joined)
 }
 
 // request is one request the fake read.
@@ -51,6 +63,10 @@ type request struct {
 	keys  []string // a text get's keys; a binary request's key
 	value []byte   // a store's data
 	flags uint32
+	// opaque is a binary request's opaque field as sent: libmemcached puts
+	// htons(request id) in it (a 16-bit id in the first two bytes, on a
+	// little-endian host).
+	opaque [4]byte
 }
 
 func (r request) key() string {
@@ -129,7 +145,12 @@ func (f *scriptFake) serve(conn net.Conn) {
 				s.off = !s.repeat
 				s.taken++
 				s.reqs = append(s.reqs, unit)
-				for _, c := range s.chunks {
+				chunks := s.chunks
+				if f.binary && !s.rawOpaque {
+					chunks = splitLike(answerOpaques(unit, bytes.Join(chunks, nil)), chunks)
+				}
+				s.sent = append(s.sent, bytes.Join(chunks, nil))
+				for _, c := range chunks {
 					if _, err := conn.Write(c); err != nil {
 						break
 					}
@@ -145,7 +166,11 @@ func (f *scriptFake) serve(conn net.Conn) {
 		}
 		var out []byte
 		for _, q := range unit {
-			out = append(out, f.good(q)...)
+			if f.binary {
+				out = append(out, stampOpaque(f.good(q), q.opaque)...)
+			} else {
+				out = append(out, f.good(q)...)
+			}
 		}
 		if _, err := conn.Write(out); err != nil {
 			return
@@ -209,6 +234,7 @@ func readBinaryRequest(r *bufio.Reader) (request, error) {
 		return request{}, fmt.Errorf("request lengths %d+%d > %d", ext, klen, len(body))
 	}
 	req := request{op: hdr[1], cmd: fmt.Sprintf("op%#02x", hdr[1]), value: body[ext+klen:]}
+	copy(req.opaque[:], hdr[12:16])
 	if klen > 0 {
 		req.keys = []string{string(body[ext : ext+klen])}
 	}
@@ -305,3 +331,116 @@ func goodBinary(q request) []byte {
 	}
 	return binPacket(0x81, q.op, 0, nil, nil, nil, 5)
 }
+
+// stampOpaque sets the opaque of every binary packet in b (the good
+// answers, which answer one request each) to op.
+func stampOpaque(b []byte, op [4]byte) []byte {
+	for at := 0; at+24 <= len(b); at += 24 + int(binary.BigEndian.Uint32(b[at+8:at+12])) {
+		copy(b[at+12:at+16], op[:])
+	}
+	return b
+}
+
+// splitLike cuts b into chunks of the lengths of like's.
+func splitLike(b []byte, like [][]byte) [][]byte {
+	out := make([][]byte, 0, len(like))
+	for _, c := range like {
+		out = append(out, b[:len(c)])
+		b = b[len(c):]
+	}
+	return out
+}
+
+// requestID is the request id libmemcached put in an opaque (see request).
+func requestID(op [4]byte) uint16 { return binary.BigEndian.Uint16(op[:2]) }
+
+// idOpaque is the opaque libmemcached sends for request id.
+func idOpaque(id uint16) [4]byte { return [4]byte{byte(id >> 8), byte(id)} }
+
+// isReadUnit reports whether unit is a binary read: GETKQ per key, then NOOP.
+func isReadUnit(unit []request) bool {
+	return len(unit) > 1 && unit[0].op == 0x0d && unit[len(unit)-1].op == 0x0a
+}
+
+// answerOpaques returns a copy of reply, the answer to unit, with the
+// opaque field of each binary packet whose header is there (packets framed
+// by their body lengths) read as an offset d (a big-endian int32) and
+// replaced by the opaque of the request d ids after the one the packet
+// answers: d = 0 is the echo memcached sends, -1 the request before (an
+// earlier call's, or another of this call's), and so on, ids wrapping at
+// 16 bits as libmemcached's do.
+//
+// The request a packet answers: in a read, a NOOP answers the NOOP, a
+// packet carrying an asked key the next GETKQ for that key not answered yet
+// (the last one for it when all are), and any other packet the next GETKQ
+// not answered yet (else the NOOP); otherwise packets answer the requests
+// in order, the last taking every packet beyond.
+func answerOpaques(unit []request, reply []byte) []byte {
+	out := append([]byte(nil), reply...)
+	if len(unit) == 0 {
+		return out
+	}
+	read := isReadUnit(unit)
+	used := make([]bool, len(unit))
+	next := 0
+	pick := func(p []byte, body uint64) int {
+		if !read {
+			i := min(next, len(unit)-1)
+			next++
+			return i
+		}
+		noop := len(unit) - 1
+		if p[1] == 0x0a {
+			return noop
+		}
+		ext, klen := uint64(p[4]), uint64(binary.BigEndian.Uint16(p[2:4]))
+		if klen > 0 && ext+klen <= body && 24+ext+klen <= uint64(len(p)) {
+			key, last := string(p[24+ext:24+ext+klen]), -1
+			for i, q := range unit[:noop] {
+				if q.key() == key {
+					if !used[i] {
+						used[i] = true
+						return i
+					}
+					last = i
+				}
+			}
+			if last >= 0 {
+				return last
+			}
+		}
+		for i := range unit[:noop] {
+			if !used[i] {
+				used[i] = true
+				return i
+			}
+		}
+		return noop
+	}
+	for at := 0; at+24 <= len(out); {
+		p := out[at:]
+		body := uint64(binary.BigEndian.Uint32(p[8:12]))
+		d := int32(binary.BigEndian.Uint32(p[12:16]))
+		op := idOpaque(requestID(unit[pick(p, body)].opaque) + uint16(d))
+		copy(p[12:16], op[:])
+		if uint64(len(p)-24) < body {
+			break
+		}
+		at += 24 + int(body)
+	}
+	return out
+}
+
+// callOpaques is the set of the opaques of a call's requests (a unit).
+type callOpaques map[[4]byte]bool
+
+func opaquesOf(unit []request) callOpaques {
+	m := callOpaques{}
+	for _, q := range unit {
+		m[q.opaque] = true
+	}
+	return m
+}
+
+// has reports whether the opaque of the binary packet p is one of them.
+func (c callOpaques) has(p []byte) bool { return c[[4]byte(p[12:16])] }

@@ -45,8 +45,13 @@ import (
 // An input is (shape, reply, cuts). shape: bits 0-1, the number of keys
 // (or items) less one; bit 2, a single-key call (Get, Set) instead of
 // GetMulti/SetMulti; bit 3, PollAlways instead of PollNever; bit 4, close
-// the connection after the reply; bit 5, keys repeated (k1 k1 k2 k2).
-// cuts: each nonzero byte moves the next write boundary that many bytes on.
+// the connection after the reply; bit 5, keys repeated (k1 k1 k2 k2);
+// bit 6 (binary), the reply's opaques sent as they are. Without bit 6 each
+// binary packet's opaque field is an offset from the opaque of the request
+// it answers (answerOpaques): 0 echoes it as memcached does, anything else
+// makes the packet a reply to another request (of this call or an earlier
+// one, or one not sent yet). cuts: each nonzero byte moves the next write
+// boundary that many bytes on.
 
 // replyInput is one decoded fuzz input.
 type replyInput struct {
@@ -54,12 +59,13 @@ type replyInput struct {
 	keys   []string
 	always bool
 	close  bool
+	raw    bool // binary: opaques as they are, not offsets
 	chunks [][]byte
 	reply  []byte
 }
 
 func decodeReplyInput(shape byte, reply, cuts []byte) replyInput {
-	in := replyInput{single: shape&4 != 0, always: shape&8 != 0, close: shape&16 != 0, reply: reply}
+	in := replyInput{single: shape&4 != 0, always: shape&8 != 0, close: shape&16 != 0, raw: shape&64 != 0, reply: reply}
 	n := int(shape&3) + 1
 	if in.single {
 		n = 1
@@ -94,7 +100,8 @@ func (in replyInput) String() string {
 	if in.single {
 		call = "Get/Set"
 	}
-	return fmt.Sprintf("%s %v always=%v close=%v writes=%d reply=%q", call, in.keys, in.always, in.close, len(in.chunks), in.reply)
+	return fmt.Sprintf("%s %v always=%v close=%v raw-opaques=%v writes=%d reply=%q", call, in.keys, in.always, in.close, in.raw,
+		len(in.chunks), in.reply)
 }
 
 // replyHarness is one fuzz target's fake and its clients (PollNever and
@@ -243,11 +250,16 @@ func judgeRead(v verdict, keys []string, single bool, r readResult) string {
 }
 
 // checkGood reads k1..k4 (and, after stores, stores two items first)
-// against the fake answering well: exactly its items, no error. A server
-// that closed the connection costs the next call on it (libmemcached
-// learns of the close by using the socket): then one call may fail with
-// ErrServerDown, and the one after must succeed.
-func checkGood(c *mc.Client, stores, closed bool) string {
+// against the fake answering well: exactly its items, no error. With
+// lenient, the first call may fail once, with an error that is not an
+// answer about the data (ErrServerDown, ErrProtocol, ...: neither a miss
+// nor a store's refusal) and with no item that is not the fake's, and the
+// one after must succeed: after a server closed the connection (the client
+// learns of the close by using the socket), and after a reply followed by
+// more bytes than it asked for, which may reach the client after its call
+// ended (a binary client tells them by their opaques; the text protocol
+// has nothing to tell them by).
+func checkGood(c *mc.Client, stores, lenient bool) string {
 	keys := []string{"k1", "k2", "k3", "k4"}
 	var last string
 	for try := 0; try < 2; try++ {
@@ -261,81 +273,116 @@ func checkGood(c *mc.Client, stores, closed bool) string {
 			got, err = c.GetMulti(ctx, keys)
 		}
 		cancel()
-		if err == nil {
-			for _, k := range keys {
-				it, want := got[k], goodItems[k]
-				if it == nil || string(it.Value) != want.value || it.Flags != want.flags || it.CasID != want.cas {
-					return fmt.Sprintf("the next call against a well-behaved server read %s = %+v, want %+v", k, it, want)
-				}
+		for _, k := range keys {
+			it, want := got[k], goodItems[k]
+			if (err == nil || it != nil) &&
+				(it == nil || string(it.Value) != want.value || it.Flags != want.flags || it.CasID != want.cas) {
+				return fmt.Sprintf("the next call against a well-behaved server read %s = %+v (error %v), want %+v", k, it, err, want)
 			}
+		}
+		if err == nil {
 			return ""
 		}
 		last = fmt.Sprintf("the next call against a well-behaved server failed: %v", err)
-		if !closed || !errors.Is(err, mc.ErrServerDown) {
+		if !lenient || errors.Is(err, mc.ErrCacheMiss) || errors.Is(err, mc.ErrNotStored) || errors.Is(err, mc.ErrCASConflict) {
 			break
 		}
 	}
 	return last
 }
 
-// fuzzReplies runs check on every input, decoded, with its client and
-// the oracle's verdict (the text or the binary one). Each input starts
-// from the same state: the client has just read k1..k4 from the fake
-// answering well (so an input runs alike alone and after others, and a
-// reply the client takes for something it is not meets that call's
+// fuzzReplies runs check on every input, decoded, with its client. Each
+// input starts from the same state: the client has just read k1..k4 from
+// the fake answering well (so an input runs alike alone and after others,
+// and a reply the client takes for something it is not meets that call's
 // leftovers: its last item k4).
-func fuzzReplies(f *testing.F, binaryProto bool, text, bin func(in replyInput) verdict,
-	check func(t *testing.T, h *replyHarness, c *mc.Client, in replyInput, v verdict)) {
+func fuzzReplies(f *testing.F, binaryProto bool, check func(t *testing.T, h *replyHarness, c *mc.Client, in replyInput)) {
 	h := newReplyHarness(f, binaryProto)
-	oracle := text
-	if binaryProto {
-		oracle = bin
-	}
 	f.Fuzz(func(t *testing.T, shape byte, reply, cuts []byte) {
 		in := decodeReplyInput(shape, reply, cuts)
 		c := h.clients[in.always]
 		if p := checkGood(c, false, true); p != "" {
 			t.Fatalf("before the input: %s", p)
 		}
-		check(t, h, c, in, oracle(in))
+		check(t, h, c, in)
 	})
+}
+
+// script is the script answering the input (unit: the stores it answers).
+func (in replyInput) script(unit int) *script {
+	return &script{unit: unit, chunks: in.chunks, close: in.close, rawOpaque: in.raw}
+}
+
+// sentTo returns what the fake sent in answer to the input, and the
+// request unit it answered (nil when it was not asked: then no opaque is
+// one of the call's). Text replies go out as they are.
+func (in replyInput) sentTo(s *script) ([]byte, []request) {
+	if s.taken == 0 {
+		return in.reply, nil
+	}
+	return s.sent[0], s.reqs[0]
+}
+
+// sentString shows what was sent when it differs from the input.
+func (in replyInput) sentString(sent []byte) string {
+	if bytes.Equal(sent, in.reply) {
+		return ""
+	}
+	return fmt.Sprintf("\nsent (opaques set): %q", sent)
+}
+
+// attempt runs an input's call (run) and judges it; a call that failed
+// only by timeouts runs again with retryDeadline before it counts.
+func attempt[R interface{ onlyTimeouts() bool }](t *testing.T, c *mc.Client, in replyInput, stores bool,
+	run func(time.Duration) (R, *script), judge func(R, *script) (verdict, []byte, string),
+) (r R, s *script, v verdict, sent []byte, problem string) {
+	r, s = run(fuzzDeadline)
+	v, sent, problem = judge(r, s)
+	if (problem != "" || s.taken == 0) && r.onlyTimeouts() {
+		if p := checkGood(c, stores, true); p != "" {
+			t.Fatalf("%v\nbefore the retry: %s", in, p)
+		}
+		r, s = run(retryDeadline)
+		v, sent, problem = judge(r, s)
+	}
+	return r, s, v, sent, problem
 }
 
 // fuzzReads is the body of the read fuzzers.
 func fuzzReads(f *testing.F, binaryProto bool) {
-	fuzzReplies(f, binaryProto, func(in replyInput) verdict { return textReadOracle(in.reply, in.keys, true) },
-		func(in replyInput) verdict { return binaryReadOracle(in.reply, in.keys) },
-		func(t *testing.T, h *replyHarness, c *mc.Client, in replyInput, v verdict) {
-			run := func(d time.Duration) (readResult, *script) {
-				s := &script{chunks: in.chunks, close: in.close}
-				h.fake.arm(s)
-				ctx, cancel := context.WithTimeout(bg(), d)
-				r := read(ctx, c, in.single, in.keys)
-				cancel()
-				h.fake.disarm(s)
-				return r, s
+	fuzzReplies(f, binaryProto, func(t *testing.T, h *replyHarness, c *mc.Client, in replyInput) {
+		run := func(d time.Duration) (readResult, *script) {
+			s := in.script(0)
+			h.fake.arm(s)
+			ctx, cancel := context.WithTimeout(bg(), d)
+			r := read(ctx, c, in.single, in.keys)
+			cancel()
+			h.fake.disarm(s)
+			return r, s
+		}
+		judge := func(r readResult, s *script) (verdict, []byte, string) {
+			sent, unit := in.sentTo(s)
+			var v verdict
+			if binaryProto {
+				v = binaryReadOracle(sent, in.keys, opaquesOf(unit))
+			} else {
+				v = textReadOracle(sent, in.keys, true)
 			}
-			r, s := run(fuzzDeadline)
-			problem := judgeRead(v, in.keys, in.single, r)
-			if (problem != "" || s.taken == 0) && r.onlyTimeouts() {
-				if p := checkGood(c, false, true); p != "" {
-					t.Fatalf("%v\nbefore the retry: %s", in, p)
-				}
-				r, s = run(retryDeadline)
-				problem = judgeRead(v, in.keys, in.single, r)
-			}
-			if s.taken == 1 {
-				checkReadRequest(t, binaryProto, in.keys, s.reqs[0])
-			} else if problem == "" && len(r.items) > 0 {
-				problem = "items without a reply"
-			}
-			if problem != "" {
-				t.Fatalf("%v\noracle: %v\nclient: %v\n%s", in, v, r, problem)
-			}
-			if p := checkGood(c, false, in.close); p != "" {
-				t.Fatalf("%v\noracle: %v\nclient: %v\n%s", in, v, r, p)
-			}
-		})
+			return v, sent, judgeRead(v, in.keys, in.single, r)
+		}
+		r, s, v, sent, problem := attempt(t, c, in, false, run, judge)
+		if s.taken == 1 {
+			checkReadRequest(t, binaryProto, in.keys, s.reqs[0])
+		} else if problem == "" && len(r.items) > 0 {
+			problem = "items without a reply"
+		}
+		if problem != "" {
+			t.Fatalf("%v%s\noracle: %v\nclient: %v\n%s", in, in.sentString(sent), v, r, problem)
+		}
+		if p := checkGood(c, false, in.close || v.ended && !v.ok); p != "" {
+			t.Fatalf("%v%s\noracle: %v\nclient: %v\n%s", in, in.sentString(sent), v, r, p)
+		}
+	})
 }
 
 // checkReadRequest checks that the fake was asked for keys as the
@@ -412,56 +459,56 @@ func judgeStore(v verdict, keys []string, r storeResult) string {
 
 // fuzzStores is the body of the store fuzzers.
 func fuzzStores(f *testing.F, binaryProto bool) {
-	fuzzReplies(f, binaryProto, func(in replyInput) verdict { return textStoreOracle(in.reply, len(in.keys)) },
-		func(in replyInput) verdict { return binaryStoreOracle(in.reply, len(in.keys)) },
-		func(t *testing.T, h *replyHarness, c *mc.Client, in replyInput, v verdict) {
-			items := make([]*mc.Item, len(in.keys))
-			for i, k := range in.keys {
-				items[i] = &mc.Item{Key: k, Value: []byte(fmt.Sprint("val-", i)), Flags: uint32(i)}
-			}
-			run := func(d time.Duration) (storeResult, *script) {
-				s := &script{unit: len(items), chunks: in.chunks, close: in.close}
-				h.fake.arm(s)
-				ctx, cancel := context.WithTimeout(bg(), d)
-				r := storeResult{errs: map[string]error{}}
-				if in.single {
-					r.err = c.Set(ctx, items[0])
-					r.errs[items[0].Key] = r.err
-				} else {
-					r.err = c.SetMulti(ctx, items)
-					var me *mc.MultiError
-					for _, k := range in.keys {
-						switch {
-						case errors.As(r.err, &me):
-							r.errs[k] = me.Errors[k]
-						default:
-							r.errs[k] = r.err
-						}
+	fuzzReplies(f, binaryProto, func(t *testing.T, h *replyHarness, c *mc.Client, in replyInput) {
+		items := make([]*mc.Item, len(in.keys))
+		for i, k := range in.keys {
+			items[i] = &mc.Item{Key: k, Value: []byte(fmt.Sprint("val-", i)), Flags: uint32(i)}
+		}
+		run := func(d time.Duration) (storeResult, *script) {
+			s := in.script(len(items))
+			h.fake.arm(s)
+			ctx, cancel := context.WithTimeout(bg(), d)
+			r := storeResult{errs: map[string]error{}}
+			if in.single {
+				r.err = c.Set(ctx, items[0])
+				r.errs[items[0].Key] = r.err
+			} else {
+				r.err = c.SetMulti(ctx, items)
+				var me *mc.MultiError
+				for _, k := range in.keys {
+					switch {
+					case errors.As(r.err, &me):
+						r.errs[k] = me.Errors[k]
+					default:
+						r.errs[k] = r.err
 					}
 				}
-				cancel()
-				h.fake.disarm(s)
-				return r, s
 			}
-			r, s := run(fuzzDeadline)
-			problem := judgeStore(v, in.keys, r)
-			if (problem != "" || s.taken == 0) && r.onlyTimeouts() {
-				if p := checkGood(c, true, true); p != "" {
-					t.Fatalf("%v\nbefore the retry: %s", in, p)
-				}
-				r, s = run(retryDeadline)
-				problem = judgeStore(v, in.keys, r)
+			cancel()
+			h.fake.disarm(s)
+			return r, s
+		}
+		judge := func(r storeResult, s *script) (verdict, []byte, string) {
+			sent, unit := in.sentTo(s)
+			var v verdict
+			if binaryProto {
+				v = binaryStoreOracle(sent, len(in.keys), opaquesOf(unit))
+			} else {
+				v = textStoreOracle(sent, len(in.keys))
 			}
-			if s.taken == 1 {
-				checkStoreRequest(t, binaryProto, items, s.reqs[0])
-			}
-			if problem != "" {
-				t.Fatalf("%v\noracle: %v\nclient: %v (per key %v)\n%s", in, v, r.err, r.errs, problem)
-			}
-			if p := checkGood(c, true, in.close); p != "" {
-				t.Fatalf("%v\noracle: %v\nclient: %v\n%s", in, v, r.err, p)
-			}
-		})
+			return v, sent, judgeStore(v, in.keys, r)
+		}
+		r, s, v, sent, problem := attempt(t, c, in, true, run, judge)
+		if s.taken == 1 {
+			checkStoreRequest(t, binaryProto, items, s.reqs[0])
+		}
+		if problem != "" {
+			t.Fatalf("%v%s\noracle: %v\nclient: %v (per key %v)\n%s", in, in.sentString(sent), v, r.err, r.errs, problem)
+		}
+		if p := checkGood(c, true, in.close || v.ended && !v.ok); p != "" {
+			t.Fatalf("%v%s\noracle: %v\nclient: %v\n%s", in, in.sentString(sent), v, r.err, p)
+		}
+	})
 }
 
 // checkStoreRequest checks that the fake was sent the items, in order.

@@ -83,8 +83,16 @@ func decimal(b []byte, bits int) (uint64, bool) {
 	return n, err == nil
 }
 
+// clientLineMax is the longest reply line the client takes, its CRLF
+// included, and the longest body of a binary reply without a value
+// (golibmc_policy_line_max): the client's limit, not the protocol's, far
+// above what memcached sends (an item line is at most some 300 bytes,
+// its error messages a few dozen).
+const clientLineMax = 2048
+
 // textLine splits the first line (ended by CRLF, with no other CR or
-// LF) off p; why says what is wrong when there is none.
+// LF, at most clientLineMax bytes) off p; why says what is wrong when
+// there is none.
 func textLine(p []byte) (line, rest []byte, why string) {
 	i := bytes.Index(p, []byte("\r\n"))
 	if i < 0 {
@@ -92,6 +100,9 @@ func textLine(p []byte) (line, rest []byte, why string) {
 	}
 	if bytes.IndexByte(p[:i], '\n') >= 0 || bytes.IndexByte(p[:i], '\r') >= 0 {
 		return nil, nil, "a bare CR or LF in a line"
+	}
+	if i+2 > clientLineMax {
+		return nil, nil, "a line longer than the client takes"
 	}
 	return p[:i], p[i+2:], ""
 }
@@ -156,13 +167,15 @@ func textReadOracle(reply []byte, keys []string, gets bool) verdict {
 }
 
 // binaryReadOracle judges the reply to a binary read (GETKQ per key, then
-// NOOP): zero or more GETKQ responses (magic 0x81, opcode 0x0d: a reply
-// carries its request's opcode; extras length 4 holding the flags, data
-// type 0, status 0, key
-// length that of an asked key, body length 4 + key + value, cas in the
-// header), then a NOOP response (opcode 0x0a, every length 0, status 0)
-// and nothing after.
-func binaryReadOracle(reply []byte, keys []string) verdict {
+// NOOP; ops the opaques of those requests): zero or more GETKQ responses
+// (magic 0x81, opcode 0x0d: a reply carries its request's opcode, and a
+// GETK's is out of step; extras length 4 holding the flags, data type 0,
+// status 0, key length that of an asked key, body length 4 + key + value,
+// cas in the header), then a NOOP response (opcode 0x0a, every length 0,
+// status 0) and nothing after. Every response carries the opaque of one of
+// the call's requests (memcached echoes each request's; any other is a
+// reply to another request, out of step).
+func binaryReadOracle(reply []byte, keys []string, ops callOpaques) verdict {
 	var v verdict
 	left := askedCount(keys)
 	p := reply
@@ -179,6 +192,10 @@ func binaryReadOracle(reply []byte, keys []string) verdict {
 		cas := binary.BigEndian.Uint64(p[16:24])
 		if magic != 0x81 || dtype != 0 || status != 0 {
 			v.why = fmt.Sprintf("magic %#x, data type %d, status %#x", magic, dtype, status)
+			return v
+		}
+		if !ops.has(p) {
+			v.why = fmt.Sprintf("opaque % x is not one of the call's requests", p[12:16])
 			return v
 		}
 		switch op {
@@ -213,19 +230,18 @@ func binaryReadOracle(reply []byte, keys []string) verdict {
 	}
 }
 
-// outcome is what a store's reply means.
+// outcome is what a set's reply means.
 type outcome int
 
 const (
 	stored    outcome = iota
 	notStored         // NOT_STORED, status 0x05: ErrNotStored
-	exists            // EXISTS, status 0x02: ErrCASConflict
-	notFound          // NOT_FOUND, status 0x01: ErrCacheMiss
-	failed            // any other error reply: an error, none of the three above
+	failed            // any other error reply: an error, neither a miss nor one of the answers above
+	anyError          // a status a set cannot have: an error, whichever
 )
 
 func (o outcome) String() string {
-	return [...]string{"stored", "not stored", "exists", "not found", "error"}[o]
+	return [...]string{"stored", "not stored", "error", "any error"}[o]
 }
 
 // matches reports whether err is the outcome o.
@@ -235,10 +251,8 @@ func (o outcome) matches(err error) bool {
 		return err == nil
 	case notStored:
 		return errors.Is(err, mc.ErrNotStored)
-	case exists:
-		return errors.Is(err, mc.ErrCASConflict)
-	case notFound:
-		return errors.Is(err, mc.ErrCacheMiss)
+	case anyError:
+		return err != nil
 	}
 	return err != nil && !errors.Is(err, mc.ErrNotStored) && !errors.Is(err, mc.ErrCASConflict) &&
 		!errors.Is(err, mc.ErrCacheMiss)
@@ -279,12 +293,18 @@ func textStoreOracle(reply []byte, n int) verdict {
 	return v.end(len(p), "the last reply")
 }
 
-// binaryStoreOracle judges the replies to n binary SET requests: one SET
-// response each (magic 0x81, opcode 0x01, key and extras length 0, data
-// type 0), in order; status 0 with an empty body, or a status memcached
-// sends for a set (0x01-0x05, 0x20, 0x81-0x86) with its message as the
-// body; nothing after.
-func binaryStoreOracle(reply []byte, n int) verdict {
+// binaryStoreOracle judges the replies to n binary SET requests (ops their
+// opaques): one SET response each (magic 0x81, opcode 0x01, key and extras
+// length 0, data type 0, the opaque of one of the call's requests, a body
+// the client takes: clientLineMax), in order, and nothing after. Status 0
+// with an empty body is stored; 0x05 not stored; the errors memcached sends
+// to a set (0x03, 0x04, 0x20, 0x81-0x86, the message as the body) are
+// errors. Any other status (KEY_ENOENT and KEY_EEXISTS answer only a set
+// carrying a cas, as EXISTS and NOT_FOUND do in text; others memcached does
+// not send) is still a reply to that request, framed by its length and
+// tied to the request by its opaque: an error for it, of any kind, and the
+// replies after it stay in step.
+func binaryStoreOracle(reply []byte, n int, ops callOpaques) verdict {
 	var v verdict
 	p := reply
 	for len(v.outcomes) < n {
@@ -299,6 +319,14 @@ func binaryStoreOracle(reply []byte, n int) verdict {
 			v.why = fmt.Sprintf("not a SET response: % x", p[:8])
 			return v
 		}
+		if !ops.has(p) {
+			v.why = fmt.Sprintf("opaque % x is not one of the call's requests", p[12:16])
+			return v
+		}
+		if body > clientLineMax {
+			v.why = "a body longer than the client takes"
+			return v
+		}
 		if uint64(len(p)-24) < body {
 			v.why = "body shorter than its length"
 			return v
@@ -311,17 +339,12 @@ func binaryStoreOracle(reply []byte, n int) verdict {
 				v.why = "a success with a body"
 				return v
 			}
-		case 0x01:
-			o = notFound
-		case 0x02:
-			o = exists
 		case 0x05:
 			o = notStored
 		case 0x03, 0x04, 0x20, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86:
 			o = failed
 		default:
-			v.why = fmt.Sprintf("status %#x", status)
-			return v
+			o = anyError
 		}
 		v.outcomes = append(v.outcomes, o)
 		p = p[24+body:]

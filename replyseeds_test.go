@@ -79,6 +79,7 @@ const (
 	sAlways = 8
 	sClose  = 16
 	sDup    = 32
+	sRaw    = 64 // binary: opaques as they are, not offsets from the echo
 )
 
 // sMulti is the shape of a GetMulti/SetMulti of n keys.
@@ -184,7 +185,11 @@ func textReadSeeds() []replySeed {
 		// Bytes after END.
 		{"after-end-end", sSingle, joined("END\r\nEND\r\n"), nil},
 		{"after-end-stale-value", sSingle, joined("END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), nil},
-		{"after-end-stale-value-split", sMulti(2), joined(v1, "END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), []byte{24, 5}},
+		// Split in the value, not after END: what comes after END arrives
+		// with it. Text replies carry nothing that says which request they
+		// answer: a second reply that reached the client after its call had
+		// ended would be read by the next call as its own.
+		{"after-end-stale-value-split", sMulti(2), joined(v1, "END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), []byte{20}},
 		{"after-end-garbage", sSingle, joined(v1, "END\r\nXYZ\r\n"), nil},
 		{"after-end-byte", sSingle, joined("END\r\nX"), nil},
 		// Error lines and garbage.
@@ -207,6 +212,14 @@ func beFlags(f uint32) []byte {
 	return e[:]
 }
 
+// withOpaque sets the opaque field of the binary packet p (a copy) to d:
+// the reply to the request d ids after the one it answers (answerOpaques).
+func withOpaque(p []byte, d int32) []byte {
+	q := append([]byte(nil), p...)
+	binary.BigEndian.PutUint32(q[12:16], uint32(d))
+	return q
+}
+
 // withByte changes one header byte of p (a copy).
 func withByte(p []byte, at int, v byte) []byte {
 	q := append([]byte(nil), p...)
@@ -226,7 +239,7 @@ func binaryReadSeeds() []replySeed {
 	noop := binNoopReply
 	i1 := binItem(0x0d, "k1", "hello", 1, 7)
 	i2 := binItem(0x0d, "k2", "abc", 2, 8)
-	i3 := binItem(0x0c, "k3", "", 3, 9)
+	i3 := binItem(0x0d, "k3", "", 3, 9)
 	i4 := binItem(0x0d, "k4", "\x81\x0a\x00\x00", 0xffffffff, 0xffffffffffffffff)
 	// C: a key length (0xffff) past the body.
 	bigKey := binPacket(0x81, 0x0d, 0, beFlags(1), []byte("k1"), []byte("hello"), 7)
@@ -235,13 +248,15 @@ func binaryReadSeeds() []replySeed {
 		// Well formed.
 		{"miss", sSingle, cat(noop), nil},
 		{"hit", sSingle, cat(i1, noop), nil},
-		{"hit-getk", sSingle, cat(binItem(0x0c, "k1", "hello", 1, 7), noop), nil},
 		{"all-four", sMulti(4), cat(i1, i2, i3, i4, noop), nil},
 		{"some-of-four", sMulti(4), cat(i2, i4, noop), nil},
 		{"none-of-three", sMulti(3), cat(noop), nil},
 		{"reordered", sMulti(3), cat(i3, i1, noop), nil},
 		{"empty-value", sSingle, cat(binItem(0x0d, "k1", "", 0, 1), noop), nil},
-		{"opaque-set", sSingle, cat(withByte(i1, 15, 9), withByte(noop, 15, 3)), nil},
+		// Opaques of other requests of the same call: the client takes any
+		// of its call's (memcached echoes each request's own).
+		{"opaque-sibling-hits", sMulti(2), cat(withOpaque(i1, 1), withOpaque(i2, -1), noop), nil},
+		{"opaque-noop-of-getkq", sSingle, cat(i1, withOpaque(noop, -1)), nil},
 		{"repeated-keys", sDup | sMulti(4), cat(i1, i1, i2, noop), nil},
 		{"split-every-byte", sMulti(2), cat(i1, i2, noop), []byte{1, 1, 1, 1, 1, 1, 1, 1}},
 		{"split-in-header", sMulti(2), cat(i1, i2, noop), []byte{12, 20, 30}},
@@ -270,6 +285,9 @@ func binaryReadSeeds() []replySeed {
 		{"F-swapped-set", sMulti(3), cat(i1, withByte(i2, 1, 0x01), binItem(0x0d, "k3", "x", 3, 9), noop), nil},
 		{"F-swapped-noop-with-body", sMulti(3), cat(i1, withByte(i2, 1, 0x0a), binItem(0x0d, "k3", "x", 3, 9), noop), nil},
 		{"F-swapped-get", sMulti(2), cat(withByte(i1, 1, 0x00), i2, noop), nil},
+		// A GETK's reply to a GETKQ: a reply carries its request's opcode.
+		{"F-getk-hit", sSingle, cat(binItem(0x0c, "k1", "hello", 1, 7), noop), nil},
+		{"F-getk-hit-multi", sMulti(3), cat(i1, binItem(0x0c, "k3", "", 3, 9), noop), nil},
 		{"F-swapped-getq", sMulti(2), cat(withByte(i1, 1, 0x09), i2, noop), nil},
 		{"F-swapped-incr", sMulti(2), cat(i1, binPacket(0x81, 0x05, 0, nil, nil, []byte{0, 0, 0, 0, 0, 0, 0, 42}, 1), noop), nil},
 		// Found by the fuzzer: a SASL opcode (0x20) with extras and data
@@ -291,6 +309,21 @@ func binaryReadSeeds() []replySeed {
 		{"F-noop-magic", sSingle, cat(withByte(noop, 0, 0x80)), nil},
 		{"F-datatype", sSingle, cat(withByte(i1, 5, 1), noop), nil},
 		{"F-noop-with-body", sSingle, cat(binPacket(0x81, 0x0a, 0, nil, nil, []byte("x"), 0)), nil},
+		// Replies to other requests than this call's: an opaque offset from
+		// the echo (the call before asked k1..k4 then NOOP), or sent as it is.
+		{"opaque-late-hit", sSingle, cat(withOpaque(i1, -1), noop), nil},
+		{"opaque-late-noop", sSingle, cat(i1, withOpaque(noop, -2)), nil},
+		{"opaque-late-noop-multi", sMulti(4), cat(i1, i2, withOpaque(noop, -5)), nil},
+		{"opaque-late-k1-of-last-call", sMulti(2), cat(withOpaque(binItem(0x0d, "k1", "good-k1", 11, 1001), -5), i1, i2, noop), nil},
+		{"opaque-late-k4-of-last-call", sMulti(2), cat(withOpaque(binItem(0x0d, "k4", "good-k4", 14, 1004), -2), i1, noop), nil},
+		{"opaque-late-noop-after-hit", sMulti(2), cat(i1, withOpaque(noop, -3), i2, noop), nil},
+		{"opaque-future-hit", sSingle, cat(withOpaque(i1, 2), noop), nil},
+		{"opaque-future-noop", sMulti(3), cat(i1, withOpaque(noop, 1)), nil},
+		{"opaque-far", sSingle, cat(withOpaque(i1, 0x7fff), noop), nil},
+		{"opaque-late-then-close", sClose | sSingle, cat(withOpaque(i1, -1)), nil},
+		{"raw-opaque-zero", sRaw | sSingle, cat(i1, noop), nil},
+		{"raw-opaque-high-bytes", sRaw | sSingle, cat(withByte(withByte(i1, 14, 1), 15, 1), withByte(noop, 15, 1)), nil},
+		{"raw-opaque-miss-zero", sRaw | sMulti(2), cat(noop), nil},
 		// Keys not asked, or answered more often than asked.
 		{"foreign-key", sSingle, cat(binItem(0x0d, "k9", "hello", 1, 7), noop), nil},
 		{"foreign-other-asked", sSingle, cat(i2, noop), nil},
@@ -326,13 +359,16 @@ func textStoreSeeds() []replySeed {
 		{"stored-four-split", sMulti(4), joined("STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n"), []byte{3, 5, 7, 9, 11}},
 		{"stored-repeated-keys", sDup | sMulti(4), joined("STORED\r\nNOT_STORED\r\nSTORED\r\nSTORED\r\n"), nil},
 		{"not-stored", sSingle, joined("NOT_STORED\r\n"), nil},
-		{"exists", sSingle, joined("EXISTS\r\n"), nil},
-		{"not-found", sSingle, joined("NOT_FOUND\r\n"), nil},
 		{"error", sSingle, joined("ERROR\r\n"), nil},
 		{"client-error", sSingle, joined("CLIENT_ERROR bad data chunk\r\n"), nil},
 		{"server-error", sSingle, joined("SERVER_ERROR object too large for cache\r\n"), nil},
 		{"server-error-oom", sSingle, joined("SERVER_ERROR out of memory storing object\r\n"), nil},
-		{"mixed", sMulti(4), joined("STORED\r\nNOT_STORED\r\nSERVER_ERROR out of memory storing object\r\nEXISTS\r\n"), nil},
+		{"mixed", sMulti(4), joined("STORED\r\nNOT_STORED\r\nSERVER_ERROR out of memory storing object\r\nNOT_STORED\r\n"), nil},
+		// A cas's and a delete's replies, not a set's.
+		{"exists", sSingle, joined("EXISTS\r\n"), nil},
+		{"not-found", sSingle, joined("NOT_FOUND\r\n"), nil},
+		{"mixed-exists", sMulti(4), joined("STORED\r\nNOT_STORED\r\nSERVER_ERROR out of memory storing object\r\nEXISTS\r\n"), nil},
+		{"not-found-multi", sMulti(2), joined("NOT_FOUND\r\nSTORED\r\n"), nil},
 		{"stored-then-close", sClose | sMulti(2), joined("STORED\r\nSTORED\r\n"), nil},
 		// D: success lines that are not STORED (libmemcached asserts, storage.cc:257).
 		{"D-end", sSingle, joined("END\r\n"), nil},
@@ -380,8 +416,24 @@ func binaryStoreSeeds() []replySeed {
 		{"stored-four", sMulti(4), cat(ok, ok, ok, ok), nil},
 		{"stored-four-split", sMulti(4), cat(ok, ok, ok, ok), []byte{3, 20, 7, 30, 11}},
 		{"stored-repeated-keys", sDup | sMulti(4), cat(ok, st(0x05), ok, ok), nil},
-		{"mixed", sMulti(4), cat(ok, st(0x05), st(0x82), st(0x02)), nil},
+		{"mixed", sMulti(4), cat(ok, st(0x05), st(0x82), st(0x03)), nil},
 		{"stored-then-close", sClose | sMulti(2), cat(ok, ok), nil},
+		// Opaques of other requests of the same call: the client takes any
+		// of its call's, and reads the replies in order.
+		{"opaque-swapped", sMulti(2), cat(withOpaque(ok, 1), withOpaque(st(0x05), -1)), nil},
+		// KEY_ENOENT and KEY_EEXISTS answer only a set carrying a cas.
+		{"mixed-exists", sMulti(4), cat(ok, st(0x05), st(0x82), st(0x02)), nil},
+		{"not-found-multi", sMulti(2), cat(st(0x01), ok), nil},
+		// Replies to other requests than this call's (the call before
+		// ended with a NOOP).
+		{"opaque-late", sSingle, withOpaque(ok, -1), nil},
+		{"opaque-late-multi", sMulti(3), cat(ok, withOpaque(ok, -2), ok), nil},
+		{"opaque-late-refusal", sSingle, withOpaque(st(0x05), -1), nil},
+		{"opaque-late-then-ok", sSingle, cat(withOpaque(ok, -1), ok), nil},
+		{"opaque-future", sSingle, withOpaque(ok, 1), nil},
+		{"opaque-late-then-close", sClose | sSingle, withOpaque(ok, -1), nil},
+		{"raw-opaque-zero", sRaw | sSingle, ok, nil},
+		{"raw-opaque-high-bytes", sRaw | sMulti(2), cat(withByte(ok, 14, 1), ok), nil},
 		// D: success with another command's opcode.
 		{"D-add", sSingle, withByte(ok, 1, 0x02), nil},
 		{"D-delete", sSingle, withByte(ok, 1, 0x04), nil},

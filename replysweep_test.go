@@ -482,10 +482,11 @@ func (c sweepCase) meaning() meaning {
 	return meansFail
 }
 
-// judge holds a case's result to the reply's meaning; "" if it holds.
-func (c sweepCase) judge(r sweepResult, server string) string {
+// judge holds a case's result (s: the script that answered it) to the
+// reply's meaning; "" if it holds.
+func (c sweepCase) judge(r sweepResult, server string, s *script) string {
 	if isRead(c.cmd.name) {
-		return c.judgeRead(r)
+		return c.judgeRead(r, s)
 	}
 	m := c.meaning()
 	check := func(what string, err error) string {
@@ -526,15 +527,22 @@ func (c sweepCase) judge(r sweepResult, server string) string {
 	return ""
 }
 
-// judgeRead judges Get, GetMulti and GetAndTouch with the read oracle.
-func (c sweepCase) judgeRead(r sweepResult) string {
+// judgeRead judges Get, GetMulti and GetAndTouch with the read oracle,
+// on what the fake sent in answer to the read (s: its script).
+func (c sweepCase) judgeRead(r sweepResult, s *script) string {
 	reply := c.reply.bytes
+	var unit []request // the read's requests (none: no opaque is the read's)
+	for i, u := range s.reqs {
+		if u[0].isRead() {
+			reply, unit = s.sent[i], u
+		}
+	}
 	if c.reply.close || c.reply.silence {
 		reply = nil
 	}
 	oracle := func() verdict {
 		if c.binary {
-			return binaryReadOracle(reply, c.cmd.keys)
+			return binaryReadOracle(reply, c.cmd.keys, opaquesOf(unit))
 		}
 		return textReadOracle(reply, c.cmd.keys, true)
 	}
@@ -654,7 +662,7 @@ func sweepChild(t *testing.T, group string, from int) {
 		cancel()
 		fake.disarm(s)
 		status, msg := "ok", ""
-		p := cs.judge(r, fake.addr())
+		p := cs.judge(r, fake.addr(), s)
 		if s.taken == 0 && len(r.read.items) == 0 {
 			// Nothing was asked (Version answers what the connection said
 			// when it was opened): no reply to misread.
