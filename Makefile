@@ -47,10 +47,14 @@ FUZZ_FLAGS ?= -asan
 ## the client to allocate any size: ASan would abort on each such input (its seeds,
 ## seed-B-bytes-2pow63 and seed-B-bytes-huge-close, keep that class in make leakcheck),
 ## so here the allocator returns NULL instead, as glibc does, and the fuzzer looks further.
+## Minimizing an input runs it over and over, and one cut short waits out its call's
+## deadline each time: FUZZ_MINIMIZE bounds that (go test's default is a minute per input).
+FUZZ_MINIMIZE ?= 10s
 fuzz-replies: deps
 	for f in $(REPLY_FUZZERS); do \
 	  echo "== $$f"; \
-	  ASAN_OPTIONS=allocator_may_return_null=1 $(GO) test $(FUZZ_FLAGS) -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	  ASAN_OPTIONS=allocator_may_return_null=1 $(GO) test $(FUZZ_FLAGS) -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) \
+	    -fuzzminimizetime $(FUZZ_MINIMIZE) . || exit 1; \
 	done
 
 ## fuzz-seeds: rewrite the reply fuzzers' seed corpora (testdata/fuzz/*/seed-*)
