@@ -75,7 +75,7 @@ func rawHas(t testing.TB, addr, key string) bool {
 
 // serveLoopback listens on a free loopback port until the test ends and
 // runs serve on each connection, in its own goroutine (the fake servers).
-func serveLoopback(t *testing.T, serve func(net.Conn)) net.Listener {
+func serveLoopback(t testing.TB, serve func(net.Conn)) net.Listener {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
