@@ -531,8 +531,8 @@ func (h *cHandle) requestRecv(ms int32, cmd command, n int, late []uint32, block
 	return int(C.golibmc_request_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lateList(late), C.size_t(len(late)), cBool(block)))
 }
 
-// requestChunk is how many requests requestSend may carry (golibmc_policy_chunk).
-const requestChunk = C.golibmc_policy_chunk
+// requestChunk is how many requests requestSend may carry (GOLIBMC_POLICY_CHUNK).
+const requestChunk = C.GOLIBMC_POLICY_CHUNK
 
 // serverCommand runs op on a one-server handle (memcached_stat_execute,
 // memcached_version, memcached_flush); stats come back through each.
