@@ -1,15 +1,16 @@
 package libmemcached
 
 // This file is the thin cgo layer: the only Go code that calls libmemcached.
-// Each function passes one whole operation to one C function of golibmc.h
-// and returns what that call produced; it decides nothing (which outcome
-// means what, and when a connection is dropped, is decided by the client).
+// Each function passes one whole operation to one C function (declared in
+// golibmc.h, the boundary; defined in the .c file of its concern) and
+// returns what that call produced; it decides nothing (which outcome means
+// what, and when a connection is dropped, is decided by the client).
 //
 // Memory rules kept by every function below:
 //   - Go memory passed to C (keys, values, packed key buffers, length
 //     arrays, the per-key result array) holds no Go pointers and is
 //     borrowed only for the duration of the call; C keeps no reference to
-//     it (golibmc.h clears its key pointer arrays before returning).
+//     it (the C side clears its key pointer arrays before returning).
 //   - Results written into the handle's C buffers are copied into Go
 //     memory before the handle is used again; the buffers are reused.
 //   - Every C allocation is freed on every path: C strings right after use,
