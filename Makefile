@@ -1,4 +1,4 @@
-# golibmc: make test (vet + race tests), make demo, make generate.
+# golibmc: make test (C warnings + vet + race tests), make demo, make generate.
 # Every target installs what it needs (Debian/Ubuntu, apt-get; sudo when not root).
 
 SHELL := /bin/bash
@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-d
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test otel vet variants poll-modes gomemcache demo generate hash-vectors bench startup startup-c soak leakcheck fuzz fuzz-replies fuzz-seeds docker-test
+.PHONY: deps test cwarn otel vet variants poll-modes gomemcache demo generate hash-vectors bench startup startup-c soak leakcheck fuzz fuzz-replies fuzz-seeds docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -27,9 +27,9 @@ deps:
 	fi
 	@command -v $(GO) >/dev/null || { echo "Go not found: install Go (see go.mod) into /usr/local/go"; exit 1; }
 
-## test: go vet, the race-enabled test suite against real memcached servers,
-## the otel module's, and a short fuzz run.
-test: deps vet
+## test: the C files' warnings, go vet, the race-enabled test suite against real
+## memcached servers, the otel module's, and a short fuzz run.
+test: deps cwarn vet
 	$(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory otel
 	$(MAKE) --no-print-directory fuzz FUZZTIME=10s
@@ -111,6 +111,15 @@ gomemcache: deps
 
 vet:
 	$(GO) vet ./...
+
+# A libmemcached 1.0.18 source tree (e.g. its release tarball unpacked): when set,
+# make cwarn also compiles the C files against its headers.
+LIBMEMCACHED_1018_SRC ?=
+## cwarn: compile every .c file of the package as cgo does (pkg-config libmemcached,
+## CGO_CFLAGS) with -Wall -Wextra -Wmissing-prototypes as errors (scripts/cwarn.sh);
+## with LIBMEMCACHED_1018_SRC, against libmemcached 1.0.18's headers too.
+cwarn: deps
+	LIBMEMCACHED_1018_SRC="$(LIBMEMCACHED_1018_SRC)" GO=$(GO) ./scripts/cwarn.sh
 
 ## variants: the builds CI checks besides the default one: a program importing the
 ## package compiles with CGO_ENABLED=0 (and New says why it cannot work); the

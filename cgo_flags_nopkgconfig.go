@@ -11,7 +11,6 @@ package libmemcached
 //	go build -tags libmemcached_nopkgconfig
 
 // #cgo LDFLAGS: -lmemcached -lmemcachedutil
-// #include "golibmc.h"
 import "C"
 
 // LinkInfo says how libmemcached was linked into this binary.

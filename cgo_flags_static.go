@@ -12,7 +12,6 @@ package libmemcached
 
 // #cgo pkg-config: --static libmemcached
 // #cgo LDFLAGS: -static
-// #include "golibmc.h"
 import "C"
 
 // LinkInfo says how libmemcached was linked into this binary.

@@ -455,7 +455,7 @@ func classOf(cmd command) opClass {
 // requestOn runs cmd (a storage command, delete, increment, decrement or
 // touch) for every item of p on h and appends each item's result to rs:
 // libmemcached sends the requests and golibmc reads every reply, in the
-// netpoller when split (see golibmc.h, "Requests"). arg is a CAS's unique
+// netpoller when split (see requests.c). arg is a CAS's unique
 // or a counter's delta.
 func (e *engine) requestOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
 	if split && h.c.canRead(cmd) {
@@ -656,7 +656,7 @@ func (e *engine) splitGet(h *handle, cfg *config, p *packed, ctx context.Context
 // step is the callback of every wait of a split call (pollConn.wait): its
 // first call on a call not yet sent sends the request and says whether
 // the server waited on has replies coming on that very socket; every other
-// call reads what has arrived (golibmc_get_recv, golibmc_store_recv,
+// call reads what has arrived (golibmc_get_recv, golibmc_request_recv,
 // without waiting) and says whether that server's reply is complete. It
 // is bound once per handle (h.stepFn), so a wait allocates nothing.
 func (h *handle) step(int) bool {

@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -211,6 +215,29 @@ func TestBuildsWithoutCgo(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "CGO_ENABLED=0 go build ./...:\n%s", out)
+}
+
+// TestNoCgoRequestChunk: nocgo.go's requestChunk, which the CGO_ENABLED=0
+// build cannot read from golibmc.h, is GOLIBMC_POLICY_CHUNK, which this
+// build reads.
+func TestNoCgoRequestChunk(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "nocgo.go", nil, 0)
+	require.NoError(t, err)
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "requestChunk" {
+			return true
+		}
+		lit, ok := vs.Values[0].(*ast.BasicLit)
+		require.True(t, ok, "nocgo.go: requestChunk is a literal")
+		v, err := strconv.Atoi(lit.Value)
+		require.NoError(t, err)
+		assert.Equal(t, requestChunk, v, "nocgo.go's requestChunk is golibmc.h's GOLIBMC_POLICY_CHUNK")
+		found = true
+		return false
+	})
+	assert.True(t, found, "nocgo.go declares requestChunk")
 }
 
 // TestLinkInfo: the binary loaded the libmemcached it was compiled against,

@@ -1,15 +1,16 @@
 package libmemcached
 
 // This file is the thin cgo layer: the only Go code that calls libmemcached.
-// Each function passes one whole operation to one C function of golibmc.h
-// and returns what that call produced; it decides nothing (which outcome
-// means what, and when a connection is dropped, is decided by the client).
+// Each function passes one whole operation to one C function (declared in
+// golibmc.h, the boundary; defined in the .c file of its concern) and
+// returns what that call produced; it decides nothing (which outcome means
+// what, and when a connection is dropped, is decided by the client).
 //
 // Memory rules kept by every function below:
 //   - Go memory passed to C (keys, values, packed key buffers, length
 //     arrays, the per-key result array) holds no Go pointers and is
 //     borrowed only for the duration of the call; C keeps no reference to
-//     it (golibmc.h clears its key pointer arrays before returning).
+//     it (the C side clears its key pointer arrays before returning).
 //   - Results written into the handle's C buffers are copied into Go
 //     memory before the handle is used again; the buffers are reused.
 //   - Every C allocation is freed on every path: C strings right after use,
@@ -187,18 +188,20 @@ func hashValue(key string, h Hash) uint32 {
 	return uint32(C.memcached_generate_hash_value(cStr(key), C.size_t(len(key)), C.memcached_hash_t(h)))
 }
 
-// readServer decodes one server identity written by golibmc_put_server.
+// readServer decodes one server identity written by golibmc_put_server
+// (a golibmc_server_id_head, then the name).
 func readServer(b []byte) (serverID, []byte) {
-	if len(b) < 16 {
+	const head = C.GOLIBMC_SERVER_ID_HEAD
+	if len(b) < head {
 		return serverID{}, nil
 	}
 	ne := binary.NativeEndian
-	n := int(ne.Uint32(b[12:]))
-	if len(b) < 16+n {
+	n := int(ne.Uint32(b[C.GOLIBMC_SERVER_ID_NAMELEN:]))
+	if len(b) < head+n {
 		return serverID{}, nil
 	}
-	return serverID{port: ne.Uint32(b), weight: ne.Uint32(b[4:]), kind: ConnectionType(ne.Uint32(b[8:])),
-		host: string(b[16 : 16+n])}, b[16+n:]
+	return serverID{port: ne.Uint32(b[C.GOLIBMC_SERVER_ID_PORT:]), weight: ne.Uint32(b[C.GOLIBMC_SERVER_ID_WEIGHT:]),
+		kind: ConnectionType(ne.Uint32(b[C.GOLIBMC_SERVER_ID_TYPE:])), host: string(b[head : head+n])}, b[head+n:]
 }
 
 // cHandle is one golibmc_handle (a checked clone of the master), used by
@@ -282,14 +285,15 @@ func (h *cHandle) message(msg C.uint32_t) string {
 	}
 	b := unsafe.Slice((*byte)(unsafe.Pointer(h.p.msgs)), int(h.p.msgs_len))
 	off := int(msg) - 1
-	if off+4 > len(b) {
+	if off+C.GOLIBMC_MSG_HEAD > len(b) {
 		return ""
 	}
-	n := int(binary.NativeEndian.Uint32(b[off:]))
-	if off+4+n > len(b) {
+	n := int(binary.NativeEndian.Uint32(b[off+C.GOLIBMC_MSG_LEN:]))
+	off += C.GOLIBMC_MSG_HEAD
+	if off+n > len(b) {
 		return ""
 	}
-	return cleanMessage(string(b[off+4 : off+4+n]))
+	return cleanMessage(string(b[off : off+n]))
 }
 
 // result returns key i's outcome of the handle's last call.
@@ -547,8 +551,8 @@ func (h *cHandle) requestRecv(ms int32, cmd command, n int, late []uint32, block
 	return int(C.golibmc_request_recv(h.p, C.int32_t(ms), C.int(cmd), C.size_t(n), &h.res[0], lateList(late), C.size_t(len(late)), cBool(block)))
 }
 
-// requestChunk is how many requests requestSend may carry (golibmc_policy_chunk).
-const requestChunk = C.golibmc_policy_chunk
+// requestChunk is how many requests requestSend may carry (GOLIBMC_POLICY_CHUNK).
+const requestChunk = C.GOLIBMC_POLICY_CHUNK
 
 // serverCommand runs op on a one-server handle (memcached_stat_execute,
 // memcached_version, memcached_flush); stats come back through each.
@@ -565,13 +569,14 @@ func (h *cHandle) serverCommand(ms int32, op serverOp, args string, exp int32, e
 	}
 	buf := h.out()
 	ne := binary.NativeEndian
-	for i := 0; i < int(h.p.nrecords) && len(buf) >= 8; i++ {
-		kl, vl := int(ne.Uint32(buf)), int(ne.Uint32(buf[4:]))
-		if len(buf) < 8+kl+vl {
+	for i := 0; i < int(h.p.nrecords) && len(buf) >= C.GOLIBMC_STAT_HEAD; i++ { // golibmc_stat_put's records
+		kl, vl := int(ne.Uint32(buf[C.GOLIBMC_STAT_KLEN:])), int(ne.Uint32(buf[C.GOLIBMC_STAT_VLEN:]))
+		buf = buf[C.GOLIBMC_STAT_HEAD:]
+		if len(buf) < kl+vl {
 			return
 		}
-		each(string(buf[8:8+kl]), string(buf[8+kl:8+kl+vl]))
-		buf = buf[8+kl+vl:]
+		each(string(buf[:kl]), string(buf[kl:kl+vl]))
+		buf = buf[kl+vl:]
 	}
 }
 

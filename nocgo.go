@@ -73,7 +73,9 @@ func (*cHandle) requestRecv(int32, command, int, []uint32, bool) int            
 func (*cHandle) canRead(command) bool                                               { return false }
 func (*cHandle) verifySocket(int) socketCheck                                       { return socketUnknown }
 
-// requestChunk is how many requests go out before their replies are read.
+// requestChunk is how many requests go out before their replies are read:
+// golibmc.h's GOLIBMC_POLICY_CHUNK, which the cgo build reads
+// (TestNoCgoRequestChunk checks they are equal).
 const requestChunk = 256
 
 type packed struct{ n int }

@@ -20,10 +20,10 @@ const (
 )
 
 // Batch limits: what one round trip may carry (a call bigger than this
-// still goes, alone).
+// still goes, alone). A batch of stores is one chunk of requests.
 const (
 	batchKeys  = 4096
-	batchItems = 256
+	batchItems = requestChunk
 	batchBytes = 1 << 20
 )
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -295,9 +296,23 @@ func TestConfigurationErrors(t *testing.T) {
 // callback id outside the enum, a GET_FAILURE callback with memcached_get,
 // an execute callback returning MEMCACHED_ERRNO, memcached_dump). The thin
 // layer never makes those calls, and takes the namespace only with
-// MEMCACHED_CALLBACK_PREFIX_KEY; this keeps it so.
+// MEMCACHED_CALLBACK_PREFIX_KEY; this keeps it so, in every C file and
+// every Go file (tests aside) of the package.
 func TestUnguardedCallsNotMade(t *testing.T) {
-	for _, file := range []string{"golibmc.h", "libmemcached.go"} {
+	var files []string
+	for _, pattern := range []string{"*.c", "*.h", "*.go"} {
+		m, err := filepath.Glob(pattern)
+		require.NoError(t, err)
+		for _, f := range m {
+			if !strings.HasSuffix(f, "_test.go") {
+				files = append(files, f)
+			}
+		}
+	}
+	require.Contains(t, files, "golibmc.h")
+	require.Contains(t, files, "libmemcached.go")
+	require.Contains(t, files, "read.c")
+	for _, file := range files {
 		src, err := os.ReadFile(file)
 		require.NoError(t, err)
 		for n, line := range strings.Split(string(src), "\n") {
