@@ -349,14 +349,19 @@ func TestBatchRequests(t *testing.T) {
 				require.NoError(t, c.Set(bg(), &mc.Item{Key: "ctr", Value: []byte("10")}))
 				require.NoError(t, c.Set(bg(), &mc.Item{Key: "present", Value: []byte("p")}))
 				require.NoError(t, c.Set(bg(), &mc.Item{Key: "cas", Value: []byte("c0")}))
+				require.NoError(t, c.Set(bg(), &mc.Item{Key: "cas2", Value: []byte("d0")}))
 				read, err := c.Get(bg(), "cas")
 				require.NoError(t, err)
+				read2, err := c.Get(bg(), "cas2")
+				require.NoError(t, err)
+				require.NotEqual(t, read.CasID, read2.CasID)
 
+				// Each request of a batch keeps its own delta and CAS id.
 				incrs := make([]uint64, 3)
 				incrErrs := make([]error, 3)
 				var calls []func()
 				for i := range incrs {
-					calls = append(calls, func() { incrs[i], incrErrs[i] = c.Increment(bg(), "ctr", 1) })
+					calls = append(calls, func() { incrs[i], incrErrs[i] = c.Increment(bg(), "ctr", uint64(1)<<(4*i)) })
 				}
 				addErrs := make([]error, 2)
 				calls = append(calls,
@@ -366,11 +371,13 @@ func TestBatchRequests(t *testing.T) {
 				calls = append(calls,
 					func() { touchErrs[0] = c.Touch(bg(), "present", 100) },
 					func() { touchErrs[1] = c.Touch(bg(), "absent", 100) })
-				casErrs := make([]error, 2)
-				for i := range casErrs {
-					calls = append(calls, func() {
-						casErrs[i] = c.CompareAndSwap(bg(), &mc.Item{Key: "cas", Value: []byte(fmt.Sprint("c", i+1)), CasID: read.CasID})
-					})
+				casErrs := make([]error, 3)
+				for i, it := range []*mc.Item{
+					{Key: "cas", Value: []byte("c1"), CasID: read.CasID},
+					{Key: "cas2", Value: []byte("d1"), CasID: read2.CasID},
+					{Key: "cas", Value: []byte("c2"), CasID: read.CasID}, // stale by then
+				} {
+					calls = append(calls, func() { casErrs[i] = c.CompareAndSwap(bg(), it) })
 				}
 				before := c.PoolStats()
 				done := queueBehind(t, c, s, func() { c.Get(bg(), "hold") }, calls...)
@@ -380,19 +387,23 @@ func TestBatchRequests(t *testing.T) {
 				assert.Equal(t, before.Batches+4, after.Batches, "one round trip per command")
 				assert.Equal(t, before.Carried+uint64(len(calls)-4), after.Carried, "calls carried")
 
-				for i := range incrs {
+				for i, want := range []uint64{11, 27, 283} { // 10 + 1, + 16, + 256
 					require.NoError(t, incrErrs[i])
-					assert.Equal(t, uint64(11+i), incrs[i], "increment %d in line order", i)
+					assert.Equal(t, want, incrs[i], "increment %d in line order", i)
 				}
 				assert.NoError(t, addErrs[0])
 				assert.ErrorIs(t, addErrs[1], mc.ErrNotStored)
 				assert.NoError(t, touchErrs[0])
 				assert.ErrorIs(t, touchErrs[1], mc.ErrCacheMiss)
 				assert.NoError(t, casErrs[0])
-				assert.ErrorIs(t, casErrs[1], mc.ErrCASConflict)
+				assert.NoError(t, casErrs[1])
+				assert.ErrorIs(t, casErrs[2], mc.ErrCASConflict)
 				it, err := c.Get(bg(), "cas")
 				require.NoError(t, err)
 				assert.Equal(t, "c1", string(it.Value))
+				it, err = c.Get(bg(), "cas2")
+				require.NoError(t, err)
+				assert.Equal(t, "d1", string(it.Value))
 				it, err = c.Get(bg(), "present")
 				require.NoError(t, err)
 				assert.Equal(t, "p", string(it.Value))

@@ -94,6 +94,11 @@ func (e *engine) lead(g grant) {
 				p.addKey(k)
 			}
 		}
+		if kind == callRequest {
+			for range cl.keys {
+				p.addArg(cl.arg)
+			}
+		}
 	}
 	e.pool.packed(batch)
 	switch kind {
@@ -409,7 +414,7 @@ func stepLost(lost []bool, server int) bool {
 // execStore runs cmd for every item (or key) of the batch, of class k,
 // and gives each call its per-key errors (and a counter's value).
 func (e *engine) execStore(h *handle, cfg *config, batch []*call, p *packed, cmd command, k opClass, ms int32, split bool) {
-	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, batch[0].arg, ms, split, h.rs[:0])
+	rs := e.requestOn(h, cfg, batch[0].ctx, p, cmd, ms, split, h.rs[:0])
 	off := 0
 	for _, cl := range batch {
 		// With a key given more than once, its last item decides.
@@ -455,13 +460,13 @@ func classOf(cmd command) opClass {
 // requestOn runs cmd (a storage command, delete, increment, decrement or
 // touch) for every item of p on h and appends each item's result to rs:
 // libmemcached sends the requests and golibmc reads every reply, in the
-// netpoller when split (see requests.c). arg is a CAS's unique
+// netpoller when split (see requests.c). Each item's CAS unique or delta
 // or a counter's delta.
-func (e *engine) requestOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, arg uint64, ms int32, split bool, rs []keyResult) []keyResult {
+func (e *engine) requestOn(h *handle, cfg *config, ctx context.Context, p *packed, cmd command, ms int32, split bool, rs []keyResult) []keyResult {
 	if split && h.c.canRead(cmd) {
-		return e.splitRequests(h, cfg, p, cmd, arg, ctx, rs)
+		return e.splitRequests(h, cfg, p, cmd, ctx, rs)
 	}
-	h.c.requests(ms, cmd, p, arg)
+	h.c.requests(ms, cmd, p)
 	for i := 0; i < p.len(); i++ {
 		rs = append(rs, h.c.result(i))
 	}
@@ -471,7 +476,7 @@ func (e *engine) requestOn(h *handle, cfg *config, ctx context.Context, p *packe
 // splitRequests sends the requests in chunks; for each, the goroutine parks
 // in the netpoller until every server's replies are in (see split). It
 // appends each item's result to rs.
-func (e *engine) splitRequests(h *handle, cfg *config, p *packed, cmd command, arg uint64, ctx context.Context, rs []keyResult) []keyResult {
+func (e *engine) splitRequests(h *handle, cfg *config, p *packed, cmd command, ctx context.Context, rs []keyResult) []keyResult {
 	chunk := p
 	if p.len() > requestChunk {
 		chunk = getPacked()
@@ -482,7 +487,7 @@ func (e *engine) splitRequests(h *handle, cfg *config, p *packed, cmd command, a
 		if chunk != p {
 			p.slice(chunk, from, to)
 		}
-		h.req = sendReq{ctx: ctx, store: true, cmd: cmd, arg: arg, p: chunk, late: h.req.late[:0]}
+		h.req = sendReq{ctx: ctx, store: true, cmd: cmd, p: chunk, late: h.req.late[:0]}
 		e.split(h, waitDeadline(ctx, cfg))
 		h.req = sendReq{late: h.req.late[:0]}
 		for i := 0; i < chunk.len(); i++ {
@@ -665,7 +670,7 @@ func (h *handle) step(int) bool {
 		r.sent = true
 		ms := remainingMS(r.ctx)
 		if r.store {
-			h.c.requestSend(ms, r.cmd, r.p, r.arg)
+			h.c.requestSend(ms, r.cmd, r.p)
 		} else {
 			h.c.getSend(ms, r.p)
 		}

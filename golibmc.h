@@ -322,11 +322,11 @@ void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size_t klen, ti
 // requests.c
 int golibmc_can_read(golibmc_handle *h, int op);
 void golibmc_requests(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys, const size_t *klens,
-                      const char *vals, const size_t *vlens, const int64_t *exps, const uint32_t *flags, uint64_t arg,
-                      golibmc_res *res);
+                      const char *vals, const size_t *vlens, const int64_t *exps, const uint32_t *flags,
+                      const uint64_t *args, golibmc_res *res);
 void golibmc_request_send(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys, const size_t *klens,
                           const char *vals, const size_t *vlens, const int64_t *exps, const uint32_t *flags,
-                          uint64_t arg, golibmc_res *res);
+                          const uint64_t *args, golibmc_res *res);
 uint32_t golibmc_request_recv(golibmc_handle *h, int32_t ms, int op, size_t n, golibmc_res *res, const uint32_t *late,
                               size_t nlate, int block);
 

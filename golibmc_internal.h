@@ -125,7 +125,7 @@ void golibmc_read_fail(golibmc_handle *h, uint32_t i, memcached_return_t rc, con
 // requests.c: requests, which GetAndTouch and the server commands also use.
 void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, const char *keys, const size_t *klens,
                            const char *vals, const size_t *vlens, const int64_t *exps, const uint32_t *flags,
-                           uint64_t arg, golibmc_res *res);
+                           const uint64_t *args, golibmc_res *res);
 uint32_t golibmc_reply_read(golibmc_handle *h, int op, size_t n, golibmc_res *res, int block);
 int golibmc_refused(memcached_return_t rc);
 

@@ -253,7 +253,6 @@ func (h *cHandle) applyEjections(idx []uint32, until []int64) {
 // behavior is golibmc_behavior_get on the handle's clone.
 func (h *cHandle) behavior(b Behavior) uint64 { return cMaster{h.p.mc}.behavior(b) }
 
-
 // results makes room for n per-key results and returns them.
 func (h *cHandle) results(n int) []C.golibmc_res {
 	if cap(h.res) < n {
@@ -366,6 +365,7 @@ type packed struct {
 	vlens []C.size_t
 	exps  []C.int64_t
 	flags []C.uint32_t
+	args  []C.uint64_t // per item: a CAS's unique or a counter's delta (none: 0 each)
 }
 
 func (p *packed) reset() {
@@ -375,6 +375,7 @@ func (p *packed) reset() {
 	p.vlens = p.vlens[:0]
 	p.exps = p.exps[:0]
 	p.flags = p.flags[:0]
+	p.args = p.args[:0]
 }
 
 func (p *packed) len() int { return len(p.klens) }
@@ -405,12 +406,19 @@ func (p *packed) slice(dst *packed, from, to int) {
 		dst.exps = append(dst.exps, p.exps[from:to]...)
 		dst.flags = append(dst.flags, p.flags[from:to]...)
 	}
+	if len(p.args) > 0 {
+		dst.args = append(dst.args, p.args[from:to]...)
+	}
 }
 
 func (p *packed) addKey(k string) {
 	p.keys = append(p.keys, k...)
 	p.klens = append(p.klens, C.size_t(len(k)))
 }
+
+// addArg gives the item added last its CAS unique or delta: a batch gives
+// every item one, or none.
+func (p *packed) addArg(a uint64) { p.args = append(p.args, C.uint64_t(a)) }
 
 func (p *packed) addItem(k string, v []byte, exp int32, flags uint32) {
 	p.addKey(k)
@@ -428,6 +436,13 @@ func (p *packed) cVals() (*C.char, *C.size_t, *C.int64_t, *C.uint32_t) {
 		return nil, nil, nil, nil
 	}
 	return cBytes(p.vals), &p.vlens[0], &p.exps[0], &p.flags[0]
+}
+
+func (p *packed) cArgs() *C.uint64_t {
+	if len(p.args) == 0 {
+		return nil
+	}
+	return &p.args[0]
 }
 
 // The command and serverOp values (thin.go) are golibmc.h's enums; both
@@ -503,13 +518,13 @@ func (h *cHandle) getAndTouch(ms int32, key string, exp int32) {
 // requests runs cmd (a storage command, delete, increment, decrement or
 // touch) for every key (and item) of p, waiting in C: libmemcached sends
 // each request, and golibmc reads and checks every reply (golibmc_requests;
-// one libmemcached call each where it cannot: see canRead). arg is the CAS
-// id or the delta.
-func (h *cHandle) requests(ms int32, cmd command, p *packed, arg uint64) {
+// one libmemcached call each where it cannot: see canRead). Each item's CAS
+// id or delta is p's (addArg).
+func (h *cHandle) requests(ms int32, cmd command, p *packed) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_requests(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
+	C.golibmc_requests(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, p.cArgs(), &res[0])
 }
 
 // verifySocket tells whether server i's socket, read through the private
@@ -536,11 +551,11 @@ var (
 
 // requestSend writes at most requestChunk requests of cmd
 // (golibmc_request_send); requestRecv reads their replies.
-func (h *cHandle) requestSend(ms int32, cmd command, p *packed, arg uint64) {
+func (h *cHandle) requestSend(ms int32, cmd command, p *packed) {
 	res := h.results(p.len())
 	k, kl := p.cKeys()
 	v, vl, e, f := p.cVals()
-	C.golibmc_request_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, C.uint64_t(arg), &res[0])
+	C.golibmc_request_send(h.p, C.int32_t(ms), C.int(cmd), C.size_t(p.len()), k, kl, v, vl, e, f, p.cArgs(), &res[0])
 }
 
 // requestRecv reads what has arrived of the replies of requestSend, without

@@ -64,11 +64,11 @@ func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))              
 func (*cHandle) getMulti(int32, *packed)                                            {}
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
 func (*cHandle) keyServers(*packed)                                                 {}
-func (*cHandle) requests(int32, command, *packed, uint64)                           {}
+func (*cHandle) requests(int32, command, *packed)                                   {}
 func (*cHandle) serverCommand(int32, serverOp, string, int32, func(string, string)) {}
 func (*cHandle) getSend(int32, *packed)                                             {}
 func (*cHandle) getRecv(int32, *packed, []uint32, bool) int                         { return 0 }
-func (*cHandle) requestSend(int32, command, *packed, uint64)                        {}
+func (*cHandle) requestSend(int32, command, *packed)                                {}
 func (*cHandle) requestRecv(int32, command, int, []uint32, bool) int                { return 0 }
 func (*cHandle) canRead(command) bool                                               { return false }
 func (*cHandle) verifySocket(int) socketCheck                                       { return socketUnknown }
@@ -83,5 +83,6 @@ type packed struct{ n int }
 func (p *packed) reset()                                { p.n = 0 }
 func (p *packed) len() int                              { return p.n }
 func (p *packed) addKey(string)                         { p.n++ }
+func (p *packed) addArg(uint64)                         {}
 func (p *packed) addItem(string, []byte, int32, uint32) { p.n++ }
 func (p *packed) slice(dst *packed, from, to int)       { dst.n = to - from }

@@ -366,7 +366,7 @@ func (p *pool) nextBatch() []*call {
 	for _, cl := range p.queue[at+1:] {
 		fits := head.shares && cl.shares && cl.kind == head.kind && keys+len(cl.keys) <= batchKeys &&
 			(head.kind == callGet || keys+len(cl.keys) <= batchItems && bytes+cl.bytes <= batchBytes) &&
-			(head.kind != callRequest || cl.cmd == head.cmd && cl.arg == head.arg)
+			(head.kind != callRequest || cl.cmd == head.cmd)
 		if fits {
 			batch = append(batch, cl)
 			keys += len(cl.keys)
@@ -492,7 +492,6 @@ type sendReq struct {
 	ctx     context.Context
 	store   bool
 	cmd     command
-	arg     uint64
 	p       *packed
 	sent    bool     // the request went out
 	read    bool     // its replies were read at least once

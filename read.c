@@ -464,7 +464,7 @@ void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size_t klen, ti
   int64_t e = (int64_t) exp;
   if (golibmc_can_read(h, GOLIBMC_TOUCH)) {
     h->reply_lend = 0;
-    golibmc_request_write(h, GOLIBMC_TOUCH, 0, 1, key, &klen, NULL, NULL, &e, NULL, 0, res);
+    golibmc_request_write(h, GOLIBMC_TOUCH, 0, 1, key, &klen, NULL, NULL, &e, NULL, NULL, res);
     golibmc_reply_read(h, GOLIBMC_TOUCH, 1, res, 1);
   } else {
     memcached_autoeject(h->mc);

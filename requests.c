@@ -247,11 +247,11 @@ static memcached_return_t golibmc_connect_by_read(golibmc_handle *h, uint32_t s,
 // golibmc_request_write writes n requests of op (keys and values packed
 // back to back): Set and Delete buffered and flushed once (buffered), the
 // others one libmemcached call each with a reply lent. Each item gets its
-// server and BUFFERED, or at once the code of its failure. arg is a CAS's
-// unique or a counter's delta.
+// server and BUFFERED, or at once the code of its failure. args (NULL: 0
+// each) are each item's CAS unique or counter delta.
 void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, const char *keys,
                            const size_t *klens, const char *vals, const size_t *vlens,
-                           const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+                           const int64_t *exps, const uint32_t *flags, const uint64_t *args, golibmc_res *res) {
   uint32_t saved_msg = 0, saved_bytes = 0;
   int was_buffering = 0, binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
   if (buffered) {
@@ -282,11 +282,11 @@ void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, co
         rc = golibmc_connect_by_read(h, r->server, keys, klens[i]);
       if (rc == MEMCACHED_SUCCESS)
         rc = golibmc_request_lent(h, r->server, op, binary, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
-                                  exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg);
+                                  exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, args ? args[i] : 0);
       if (rc == MEMCACHED_PROTOCOL_ERROR) h->srv[r->server].unsync = 1;
     } else if (rc == MEMCACHED_SUCCESS) {
       rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
-                           exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, NULL);
+                           exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, args ? args[i] : 0, NULL);
     }
     if (rc == MEMCACHED_BUFFERED && r->server < h->nsrv) {
       r->rc = MEMCACHED_BUFFERED;
@@ -477,7 +477,7 @@ uint32_t golibmc_reply_read(golibmc_handle *h, int op, size_t n, golibmc_res *re
 // replicas. Each key's code, server and message go to res.
 static void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                              const size_t *klens, const char *vals, const size_t *vlens,
-                             const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+                             const int64_t *exps, const uint32_t *flags, const uint64_t *args, golibmc_res *res) {
   golibmc_clear_res(res, n);
   if (!golibmc_begin(h, ms)) return;
   memcached_autoeject(h->mc);
@@ -491,7 +491,7 @@ static void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, co
       rc = MEMCACHED_TIMEOUT;
     if (rc == MEMCACHED_SUCCESS) {
       rc = golibmc_command(h->mc, op, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
-                           exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, arg, &r->num);
+                           exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, args ? args[i] : 0, &r->num);
       r->sent = !golibmc_refused(rc);
     }
     // With replicas, libmemcached writes the copies to the other servers as
@@ -511,15 +511,16 @@ static void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, co
 }
 
 // golibmc_requests runs n requests of op (keys and values packed back to
-// back) in chunks, each written and then answered, waiting in poll(); arg
-// is a CAS's unique or a counter's delta. Without the input layer (an
-// unknown layout, noreply, or Set and Delete with replicas), each runs as
-// its own libmemcached call instead (golibmc_commands).
+// back) in chunks, each written and then answered, waiting in poll();
+// args (NULL: 0 each) are each item's CAS unique or counter delta.
+// Without the input layer (an unknown layout, noreply, or Set and Delete
+// with replicas), each runs as its own libmemcached call instead
+// (golibmc_commands).
 void golibmc_requests(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                       const size_t *klens, const char *vals, const size_t *vlens,
-                      const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+                      const int64_t *exps, const uint32_t *flags, const uint64_t *args, golibmc_res *res) {
   if (!golibmc_can_read(h, op)) {
-    golibmc_commands(h, ms, op, n, keys, klens, vals, vlens, exps, flags, arg, res);
+    golibmc_commands(h, ms, op, n, keys, klens, vals, vlens, exps, flags, args, res);
     return;
   }
   if (!golibmc_begin(h, ms)) {
@@ -532,7 +533,8 @@ void golibmc_requests(golibmc_handle *h, int32_t ms, int op, size_t n, const cha
     size_t m = n - from < GOLIBMC_POLICY_CHUNK ? n - from : GOLIBMC_POLICY_CHUNK;
     golibmc_in_reset(h);
     golibmc_request_write(h, op, buffered, m, keys, klens + from, vals, vlens ? vlens + from : NULL,
-                          exps ? exps + from : NULL, flags ? flags + from : NULL, arg, res + from);
+                          exps ? exps + from : NULL, flags ? flags + from : NULL, args ? args + from : NULL,
+                          res + from);
     golibmc_reply_read(h, op, m, res + from, 1);
     for (size_t i = from; i < from + m; i++) {
       keys += klens[i];
@@ -547,13 +549,13 @@ void golibmc_requests(golibmc_handle *h, int32_t ms, int op, size_t n, const cha
 // srv[].wait flags the servers whose replies are to be read.
 void golibmc_request_send(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                           const size_t *klens, const char *vals, const size_t *vlens,
-                          const int64_t *exps, const uint32_t *flags, uint64_t arg, golibmc_res *res) {
+                          const int64_t *exps, const uint32_t *flags, const uint64_t *args, golibmc_res *res) {
   if (!golibmc_begin(h, ms)) {
     for (size_t i = 0; i < n; i++) res[i].rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
     return;
   }
   h->reply_lend = op == GOLIBMC_SET || op == GOLIBMC_DELETE;
-  golibmc_request_write(h, op, h->reply_lend, n, keys, klens, vals, vlens, exps, flags, arg, res);
+  golibmc_request_write(h, op, h->reply_lend, n, keys, klens, vals, vlens, exps, flags, args, res);
   for (size_t i = 0; i < n; i++) // the servers whose replies are to be read
     if (res[i].rc == MEMCACHED_BUFFERED && res[i].server < h->nsrv) h->srv[res[i].server].wait = 1;
   golibmc_end(h);

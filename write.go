@@ -178,7 +178,7 @@ func (c *Client) AddMulti(ctx context.Context, items []*Item) error {
 		for _, it := range items {
 			p.addItem(it.Key, it.Value, it.Expiration, it.Flags)
 		}
-		h.c.requests(ms, cmdAdd, p, 0)
+		h.c.requests(ms, cmdAdd, p)
 		return c.e.collect(ctx, h, cfg, op, classAdd, len(items), func(i int) string { return items[i].Key }, ms)
 	}))
 }
@@ -208,8 +208,9 @@ func (c *Client) IncrementMulti(ctx context.Context, keys []string, delta uint64
 		defer packedPool.Put(p)
 		for _, k := range keys {
 			p.addKey(k)
+			p.addArg(delta)
 		}
-		h.c.requests(ms, cmdIncr, p, delta)
+		h.c.requests(ms, cmdIncr, p)
 		return c.e.collect(ctx, h, cfg, op, classCounter, len(keys), func(i int) string { return keys[i] }, ms)
 	}))
 }
