@@ -35,6 +35,7 @@ typedef struct golibmc_in {
   uint8_t active;   // its replies are being read
   uint8_t hidden;   // its reply count is saved in cursor and set to 0
   uint8_t closed;   // the peer ended the stream
+  int cork;         // its socket + 1 while a batch's requests are held back in it (0: none)
 } golibmc_in;
 
 // GOLIBMC_REC_* say what the next record of a reply is.

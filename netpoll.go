@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,8 +29,8 @@ type PollMode int
 
 const (
 	// PollAuto splits a call while more calls are in flight than
-	// GOMAXPROCS (and always for a batch of queued calls), and waits in C
-	// otherwise. It is the default.
+	// GOMAXPROCS or goroutines wait for a P (and always for a batch of
+	// queued calls), and waits in C otherwise. It is the default.
 	PollAuto PollMode = iota
 	// PollAlways splits every call that can be split.
 	PollAlways
@@ -223,6 +224,34 @@ func (w *waiter) shutdown(i int) {
 // inFlight counts the calls holding a handle, for PollAuto.
 var inFlight atomic.Int64
 
+// runnable is how many goroutines wait for a P, as the runtime last said
+// (runtime/metrics' /sched/goroutines/runnable, Go 1.26 and later), read
+// again every runnableEvery decisions of PollAuto; -1 where the runtime
+// does not say.
+var runnable struct {
+	mu    sync.Mutex
+	s     [1]metrics.Sample
+	n     atomic.Int64
+	calls atomic.Uint32
+}
+
+const runnableEvery = 64
+
+func runnableNow() int64 {
+	if runnable.calls.Add(1)%runnableEvery == 1 && runnable.mu.TryLock() {
+		s := &runnable.s[0]
+		s.Name = "/sched/goroutines/runnable:goroutines"
+		metrics.Read(runnable.s[:])
+		if s.Value.Kind() == metrics.KindUint64 {
+			runnable.n.Store(int64(s.Value.Uint64()))
+		} else {
+			runnable.n.Store(-1)
+		}
+		runnable.mu.Unlock()
+	}
+	return runnable.n.Load()
+}
+
 // gomaxprocs is runtime.GOMAXPROCS(0), read again every 1024 calls: the
 // runtime takes a lock to answer.
 var procs struct {
@@ -249,7 +278,10 @@ func splitFor(m PollMode, w *waiter, n int) bool {
 	case PollNever:
 		return false
 	}
-	if n > 1 || inFlight.Load() > int64(gomaxprocs()) {
+	// A wait in C holds its P until the runtime takes it back (a sysmon
+	// tick later): when goroutines wait for a P, or more calls are in
+	// flight than there are Ps, the call waits in the netpoller instead.
+	if n > 1 || inFlight.Load() > int64(gomaxprocs()) || runnableNow() > 0 {
 		w.blockRuns = 0
 		return true
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -164,4 +166,40 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 		}
 		c.e.release(h, cfg, false)
 	}
+}
+
+// TestAutoSplitsWhileGoroutinesWaitForP: PollAuto stops waiting in C for a
+// lone call while goroutines wait for a P (a wait in C would hold one of
+// the Ps they need), as the runtime's scheduler metric says.
+func TestAutoSplitsWhileGoroutinesWaitForP(t *testing.T) {
+	s := mctest.Start(t)
+	c, err := New([]string{s.Addr})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Get(context.Background(), "k") // the layout check at first use
+	require.ErrorIs(t, err, ErrCacheMiss)
+	if !splitAvailable.Load() {
+		t.Skip("the netpoller waits are off in this build")
+	}
+	var stop atomic.Bool
+	var spinning sync.WaitGroup
+	for range 4 * runtime.GOMAXPROCS(0) {
+		spinning.Add(1)
+		go func() {
+			defer spinning.Done()
+			for !stop.Load() {
+			}
+		}()
+	}
+	defer func() {
+		stop.Store(true)
+		spinning.Wait()
+	}()
+	var w waiter
+	split := false
+	for i := 0; i < 100*runnableEvery && !split; i++ {
+		split = splitFor(PollAuto, &w, 1)
+	}
+	assert.True(t, split, "a lone call waited in C while goroutines waited for a P")
+	assert.Positive(t, runnable.n.Load(), "the runtime's count of runnable goroutines")
 }

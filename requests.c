@@ -28,6 +28,8 @@
 
 #include "golibmc_internal.h"
 
+#include <netinet/tcp.h>
+
 // ---------------------------------------------------------------------------
 // What a request's reply may be.
 // ---------------------------------------------------------------------------
@@ -244,6 +246,31 @@ static memcached_return_t golibmc_connect_by_read(golibmc_handle *h, uint32_t s,
   return (memcached_return_t) h->srv[s].rc;
 }
 
+// golibmc_cork holds back what is written to server s's socket (TCP_CORK)
+// until golibmc_uncork: a batch of requests that libmemcached sends one
+// call (and one send) each then leaves as one segment, and the server
+// reads it at once, as it does a buffered batch. A socket that cannot be
+// corked (not TCP, not connected yet) sends as it always does.
+static void golibmc_cork(golibmc_handle *h, uint32_t s) {
+  golibmc_in *in = &h->in[s];
+  int on = 1, fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, s));
+  if (in->cork == 0 && fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0) in->cork = fd + 1;
+}
+
+// golibmc_uncork sends what golibmc_cork held back, on every server whose
+// connection is still the one corked (a connection closed since sent or
+// lost its bytes already).
+static void golibmc_uncork(golibmc_handle *h) {
+  int off = 0;
+  for (uint32_t s = 0; s < h->nsrv && s < h->in_n; s++) {
+    golibmc_in *in = &h->in[s];
+    if (in->cork == 0) continue;
+    if (golibmc_inst_fd(memcached_server_instance_by_position(h->mc, s)) == in->cork - 1)
+      (void) setsockopt(in->cork - 1, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+    in->cork = 0;
+  }
+}
+
 // golibmc_request_write writes n requests of op (keys and values packed
 // back to back): Set and Delete buffered and flushed once (buffered), the
 // others one libmemcached call each with a reply lent. Each item gets its
@@ -280,6 +307,7 @@ void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, co
       // connected yet is connected by a read of the key first.
       if (h->mc->sasl.callbacks != NULL && golibmc_connected(h, r->server) != 1)
         rc = golibmc_connect_by_read(h, r->server, keys, klens[i]);
+      if (rc == MEMCACHED_SUCCESS && n > 1) golibmc_cork(h, r->server);
       if (rc == MEMCACHED_SUCCESS)
         rc = golibmc_request_lent(h, r->server, op, binary, keys, klens[i], vals ? vals : "", vlens ? vlens[i] : 0,
                                   exps ? (time_t) exps[i] : 0, flags ? flags[i] : 0, args ? args[i] : 0);
@@ -299,6 +327,7 @@ void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, co
     keys += klens[i];
     if (vals) vals += vlens[i];
   }
+  golibmc_uncork(h);
   memcached_return_t frc = MEMCACHED_SUCCESS;
   if (buffered) {
     frc = golibmc_policy_arm(h);
