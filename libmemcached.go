@@ -253,7 +253,6 @@ func (h *cHandle) applyEjections(idx []uint32, until []int64) {
 // behavior is golibmc_behavior_get on the handle's clone.
 func (h *cHandle) behavior(b Behavior) uint64 { return cMaster{h.p.mc}.behavior(b) }
 
-
 // results makes room for n per-key results and returns them.
 func (h *cHandle) results(n int) []C.golibmc_res {
 	if cap(h.res) < n {
