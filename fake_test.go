@@ -447,3 +447,100 @@ func testLongStoreReplies(t *testing.T, opt mc.Option) {
 	require.NoError(t, err)
 	require.Equal(t, "ok", string(it.Value))
 }
+
+// lateReplyServer is a text-protocol server whose first connection answers
+// its first get or set twice: the reply, then, once late is closed, a
+// second reply (another value for the key; NOT_STORED), after which it
+// closes written. Every other request, and every other connection, gets
+// the good answer ("good"; STORED).
+func lateReplyServer(t *testing.T, late, written chan struct{}) string {
+	var first sync.Once
+	ln := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		trick := false
+		first.Do(func() { trick = true })
+		r := bufio.NewReader(conn)
+		send := func(s string) bool { _, err := io.WriteString(conn, s); return err == nil }
+		for {
+			f := nextCommand(r)
+			if f == nil {
+				return
+			}
+			var reply, second string
+			switch f[0] {
+			case "get", "gets":
+				value := func(v string, cas int) string {
+					if f[0] == "gets" {
+						return fmt.Sprintf("VALUE %s 0 %d %d\r\n%s\r\nEND\r\n", f[1], len(v), cas, v)
+					}
+					return fmt.Sprintf("VALUE %s 0 %d\r\n%s\r\nEND\r\n", f[1], len(v), v)
+				}
+				reply, second = value("good", 3), value("wrong", 2)
+				if trick {
+					reply = value("first", 1)
+				}
+			case "set":
+				n, _ := strconv.Atoi(f[4])
+				if _, err := r.Discard(n + 2); err != nil {
+					return
+				}
+				reply, second = "STORED\r\n", "NOT_STORED\r\n"
+			default:
+				return
+			}
+			if !send(reply) {
+				return
+			}
+			if trick {
+				trick = false
+				<-late
+				ok := send(second)
+				close(written)
+				if !ok {
+					return
+				}
+			}
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestLateReplyNotTaken: a server that answers a request twice, the second
+// reply arriving after the call that read the first had ended, does not
+// have that second reply read as the next call's answer (over the text
+// protocol nothing tells them apart): the next call finds bytes no request
+// expects on the connection and starts on a new one. Found by
+// FuzzTextReplies (seed-after-end-stale-value-late).
+func TestLateReplyNotTaken(t *testing.T) {
+	for _, pm := range pollModes {
+		t.Run(pm.name, func(t *testing.T) {
+			t.Run("Get", func(t *testing.T) {
+				late, written := make(chan struct{}), make(chan struct{})
+				c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode))
+				require.NoError(t, err)
+				defer c.Close()
+				it, err := c.Get(bg(), "k")
+				require.NoError(t, err)
+				require.Equal(t, "first", string(it.Value))
+				close(late)
+				<-written
+				it, err = c.Get(bg(), "k")
+				require.NoError(t, err)
+				assert.Equal(t, "good", string(it.Value), "the late second reply was read as this call's")
+			})
+			t.Run("Set", func(t *testing.T) {
+				late, written := make(chan struct{}), make(chan struct{})
+				c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode))
+				require.NoError(t, err)
+				defer c.Close()
+				require.NoError(t, c.Set(bg(), item("k", "v")))
+				close(late)
+				<-written
+				require.NoError(t, c.Set(bg(), item("k", "v")), "the late NOT_STORED was read as this call's reply")
+				it, err := c.Get(bg(), "k")
+				require.NoError(t, err)
+				assert.Equal(t, "good", string(it.Value))
+			})
+		})
+	}
+}

@@ -91,6 +91,20 @@ func serveLoopback(t testing.TB, serve func(net.Conn)) net.Listener {
 	return ln
 }
 
+// nextCommand reads a text-protocol client's next request line that is
+// not empty and returns its fields; nil once the connection has ended.
+func nextCommand(r *bufio.Reader) []string {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil
+		}
+		if f := strings.Fields(line); len(f) > 0 {
+			return f
+		}
+	}
+}
+
 // pollModes are the netpoller policies a test runs under, by name.
 var pollModes = []struct {
 	name string
