@@ -544,3 +544,83 @@ func TestLateReplyNotTaken(t *testing.T) {
 		})
 	}
 }
+
+// TestReadFailureErrors: what a read returns when its server's reply
+// fails, for Get (an *Error) and for each key of a GetMulti (a
+// *MultiError), in both protocols: a reply that breaks the grammar (a
+// garbage line or packet; issue 20 B's value length of 2^64-1; C's binary
+// key length past the body) is ErrProtocol (ReturnProtocolError); a
+// connection closed before the reply is ErrServerDown; a reply that does
+// not come by the deadline is ErrTimeout, and matches
+// context.DeadlineExceeded. Never a miss, never an item.
+func TestReadFailureErrors(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		garbage, huge := []byte("XYZZY\r\n"), []byte("VALUE k1 42 18446744073709551615 1\r\nhello\r\nEND\r\n")
+		if binary {
+			garbage = binPacket(0x81, 0x01, 0, nil, nil, nil, 0)
+			huge = binPacket(0x81, 0x0d, 0, []byte{0, 0, 0, 0}, []byte("k1"), []byte("v"), 0)
+			huge[2], huge[3] = 0xff, 0xff // a key length past the body
+		}
+		cases := []struct {
+			name  string
+			reply []byte
+			close bool
+			want  error
+			code  mc.ReturnCode
+		}{
+			{"garbage", garbage, false, mc.ErrProtocol, mc.ReturnProtocolError},
+			{"past-its-frame", huge, false, mc.ErrProtocol, mc.ReturnProtocolError},
+			{"close", nil, true, mc.ErrServerDown, mc.ReturnConnectionFailure},
+			{"silence", nil, false, mc.ErrTimeout, mc.ReturnTimeout},
+		}
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("binary=%v/%s", binary, tc.name), func(t *testing.T) {
+				fake, c := scriptClient(t, binary)
+				check := func(err error) {
+					t.Helper()
+					require.ErrorIs(t, err, tc.want)
+					var e *mc.Error
+					require.ErrorAs(t, err, &e)
+					assert.Equal(t, tc.code, e.Code, "%v", e)
+					assert.Equal(t, fake.addr(), e.Server)
+					assert.NotErrorIs(t, err, mc.ErrCacheMiss)
+					if tc.want == mc.ErrTimeout {
+						assert.ErrorIs(t, err, context.DeadlineExceeded)
+					}
+				}
+				run := func(call func(ctx context.Context) error) {
+					t.Helper()
+					s := &script{close: tc.close}
+					if tc.reply != nil {
+						s.chunks = [][]byte{tc.reply}
+					}
+					fake.arm(s)
+					ctx, cancel := context.WithTimeout(bg(), 300*time.Millisecond)
+					err := call(ctx)
+					cancel()
+					fake.disarm(s)
+					check(err)
+				}
+				run(func(ctx context.Context) error {
+					it, err := c.Get(ctx, "k1")
+					assert.Nil(t, it)
+					return err
+				})
+				run(func(ctx context.Context) error {
+					items, err := c.GetMulti(ctx, []string{"k1", "k2"})
+					assert.Empty(t, items)
+					var me *mc.MultiError
+					require.ErrorAs(t, err, &me)
+					require.Len(t, me.Errors, 2, "%v", err)
+					for _, e := range me.Errors {
+						check(e)
+					}
+					return err
+				})
+				it, err := c.Get(bg(), "k1")
+				require.NoError(t, err, "the client is usable after")
+				assert.Equal(t, "good-k1", string(it.Value))
+			})
+		}
+	}
+}

@@ -105,6 +105,17 @@ func nextCommand(r *bufio.Reader) []string {
 	}
 }
 
+// scriptClient starts a scriptFake and a client of it (one handle,
+// retry_timeout 0), closed when the test ends.
+func scriptClient(t *testing.T, binary bool) (*scriptFake, *mc.Client) {
+	fake := startScriptFake(t, binary)
+	c, err := mc.New([]string{fake.addr()}, mc.WithPoolSize(1),
+		mc.WithBehaviors(map[string]any{"binary_protocol": binary, "retry_timeout": 0}))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return fake, c
+}
+
 // pollModes are the netpoller policies a test runs under, by name.
 var pollModes = []struct {
 	name string
