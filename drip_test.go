@@ -24,13 +24,9 @@ func dripServer(t *testing.T) string {
 		defer conn.Close()
 		r := bufio.NewReader(conn)
 		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
+			f := nextCommand(r)
+			if f == nil {
 				return
-			}
-			f := strings.Fields(line)
-			if len(f) == 0 {
-				continue
 			}
 			var reply string
 			switch f[0] {

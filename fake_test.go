@@ -447,3 +447,180 @@ func testLongStoreReplies(t *testing.T, opt mc.Option) {
 	require.NoError(t, err)
 	require.Equal(t, "ok", string(it.Value))
 }
+
+// lateReplyServer is a text-protocol server whose first connection answers
+// its first get or set twice: the reply, then, once late is closed, a
+// second reply (another value for the key; NOT_STORED), after which it
+// closes written. Every other request, and every other connection, gets
+// the good answer ("good"; STORED).
+func lateReplyServer(t *testing.T, late, written chan struct{}) string {
+	var first sync.Once
+	ln := serveLoopback(t, func(conn net.Conn) {
+		defer conn.Close()
+		trick := false
+		first.Do(func() { trick = true })
+		r := bufio.NewReader(conn)
+		send := func(s string) bool { _, err := io.WriteString(conn, s); return err == nil }
+		for {
+			f := nextCommand(r)
+			if f == nil {
+				return
+			}
+			var reply, second string
+			switch f[0] {
+			case "get", "gets":
+				value := func(v string, cas int) string {
+					if f[0] == "gets" {
+						return fmt.Sprintf("VALUE %s 0 %d %d\r\n%s\r\nEND\r\n", f[1], len(v), cas, v)
+					}
+					return fmt.Sprintf("VALUE %s 0 %d\r\n%s\r\nEND\r\n", f[1], len(v), v)
+				}
+				reply, second = value("good", 3), value("wrong", 2)
+				if trick {
+					reply = value("first", 1)
+				}
+			case "set":
+				n, _ := strconv.Atoi(f[4])
+				if _, err := r.Discard(n + 2); err != nil {
+					return
+				}
+				reply, second = "STORED\r\n", "NOT_STORED\r\n"
+			default:
+				return
+			}
+			if !send(reply) {
+				return
+			}
+			if trick {
+				trick = false
+				<-late
+				ok := send(second)
+				close(written)
+				if !ok {
+					return
+				}
+			}
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestLateReplyNotTaken: a server that answers a request twice, the second
+// reply arriving after the call that read the first had ended, does not
+// have that second reply read as the next call's answer (over the text
+// protocol nothing tells them apart): the next call finds bytes no request
+// expects on the connection and starts on a new one. Found by
+// FuzzTextReplies (seed-after-end-stale-value-late).
+func TestLateReplyNotTaken(t *testing.T) {
+	for _, pm := range pollModes {
+		t.Run(pm.name, func(t *testing.T) {
+			t.Run("Get", func(t *testing.T) {
+				late, written := make(chan struct{}), make(chan struct{})
+				c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode))
+				require.NoError(t, err)
+				defer c.Close()
+				it, err := c.Get(bg(), "k")
+				require.NoError(t, err)
+				require.Equal(t, "first", string(it.Value))
+				close(late)
+				<-written
+				it, err = c.Get(bg(), "k")
+				require.NoError(t, err)
+				assert.Equal(t, "good", string(it.Value), "the late second reply was read as this call's")
+			})
+			t.Run("Set", func(t *testing.T) {
+				late, written := make(chan struct{}), make(chan struct{})
+				c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode))
+				require.NoError(t, err)
+				defer c.Close()
+				require.NoError(t, c.Set(bg(), item("k", "v")))
+				close(late)
+				<-written
+				require.NoError(t, c.Set(bg(), item("k", "v")), "the late NOT_STORED was read as this call's reply")
+				it, err := c.Get(bg(), "k")
+				require.NoError(t, err)
+				assert.Equal(t, "good", string(it.Value))
+			})
+		})
+	}
+}
+
+// TestReadFailureErrors: what a read returns when its server's reply
+// fails, for Get (an *Error) and for each key of a GetMulti (a
+// *MultiError), in both protocols: a reply that breaks the grammar (a
+// garbage line or packet; issue 20 B's value length of 2^64-1; C's binary
+// key length past the body) is ErrProtocol (ReturnProtocolError); a
+// connection closed before the reply is ErrServerDown; a reply that does
+// not come by the deadline is ErrTimeout, and matches
+// context.DeadlineExceeded. Never a miss, never an item.
+func TestReadFailureErrors(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		garbage, huge := []byte("XYZZY\r\n"), []byte("VALUE k1 42 18446744073709551615 1\r\nhello\r\nEND\r\n")
+		if binary {
+			garbage = binPacket(0x81, 0x01, 0, nil, nil, nil, 0)
+			huge = binPacket(0x81, 0x0d, 0, []byte{0, 0, 0, 0}, []byte("k1"), []byte("v"), 0)
+			huge[2], huge[3] = 0xff, 0xff // a key length past the body
+		}
+		cases := []struct {
+			name  string
+			reply []byte
+			close bool
+			want  error
+			code  mc.ReturnCode
+		}{
+			{"garbage", garbage, false, mc.ErrProtocol, mc.ReturnProtocolError},
+			{"past-its-frame", huge, false, mc.ErrProtocol, mc.ReturnProtocolError},
+			{"close", nil, true, mc.ErrServerDown, mc.ReturnConnectionFailure},
+			{"silence", nil, false, mc.ErrTimeout, mc.ReturnTimeout},
+		}
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("binary=%v/%s", binary, tc.name), func(t *testing.T) {
+				fake, c := scriptClient(t, binary)
+				check := func(err error) {
+					t.Helper()
+					require.ErrorIs(t, err, tc.want)
+					var e *mc.Error
+					require.ErrorAs(t, err, &e)
+					assert.Equal(t, tc.code, e.Code, "%v", e)
+					assert.Equal(t, fake.addr(), e.Server)
+					assert.NotErrorIs(t, err, mc.ErrCacheMiss)
+					if tc.want == mc.ErrTimeout {
+						assert.ErrorIs(t, err, context.DeadlineExceeded)
+					}
+				}
+				run := func(call func(ctx context.Context) error) {
+					t.Helper()
+					s := &script{close: tc.close}
+					if tc.reply != nil {
+						s.chunks = [][]byte{tc.reply}
+					}
+					fake.arm(s)
+					ctx, cancel := context.WithTimeout(bg(), 300*time.Millisecond)
+					err := call(ctx)
+					cancel()
+					fake.disarm(s)
+					check(err)
+				}
+				run(func(ctx context.Context) error {
+					it, err := c.Get(ctx, "k1")
+					assert.Nil(t, it)
+					return err
+				})
+				run(func(ctx context.Context) error {
+					items, err := c.GetMulti(ctx, []string{"k1", "k2"})
+					assert.Empty(t, items)
+					var me *mc.MultiError
+					require.ErrorAs(t, err, &me)
+					require.Len(t, me.Errors, 2, "%v", err)
+					for _, e := range me.Errors {
+						check(e)
+					}
+					return err
+				})
+				it, err := c.Get(bg(), "k1")
+				require.NoError(t, err, "the client is usable after")
+				assert.Equal(t, "good-k1", string(it.Value))
+			})
+		}
+	}
+}

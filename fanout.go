@@ -98,6 +98,12 @@ func (e *engine) onServer(ctx context.Context, cfg *config, op string, i int, fn
 	if ms == 0 {
 		return ctxError(op, "", context.DeadlineExceeded)
 	}
+	if p.h.leftover() >= 0 { // a reply that came after its call ended (see prepare)
+		if evs != nil {
+			e.serverEvent(&evs[i], ServerReconnected, cfg, i, nil)
+		}
+		p.h.quit()
+	}
 	r := fn(i, p.h, ms)
 	srv := p.h.servers(nil)
 	if evs != nil && connectionFailure(r.rc) {

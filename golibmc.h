@@ -304,6 +304,7 @@ golibmc_handle *golibmc_handle_new(memcached_st *master, size_t nej, const uint3
 golibmc_handle *golibmc_handle_new_single(memcached_st *master, uint32_t i, char *err, size_t errlen);
 golibmc_handle *golibmc_handle_new_empty(void);
 void golibmc_handle_free(golibmc_handle *h);
+int32_t golibmc_leftover(golibmc_handle *h);
 
 // records.c
 int golibmc_servers(golibmc_handle *h, memcached_st *mc);

@@ -140,6 +140,62 @@ int golibmc_grow(void **p, size_t *cap, size_t need, size_t size) {
   return 1;
 }
 
+// golibmc_leftover reports whether one of h's connections holds bytes
+// that no request expects: a server that answered a request twice, or sent
+// more than its reply, after the call that read the reply had ended. Over
+// the text protocol nothing tells such bytes from the answer to the next
+// request, which would read them as its own (another value for its key),
+// so Go calls this before each call on a handle and closes the handle's
+// connections when it answers a server: its index + 1, 0 for none. One
+// poll() over the sockets with no reply pending, without waiting; a
+// readable one is peeked at, and only bytes count (a peer that closed or
+// reset the connection is met by the call, as before).
+int32_t golibmc_leftover(golibmc_handle *h) {
+  if (golibmc_layout == GOLIBMC_LAYOUT_NONE || h->mc == NULL) return 0;
+  uint32_t ns = memcached_server_count(h->mc), n = 0;
+  struct pollfd stack[16], *fds = stack;
+  uint32_t idx_stack[16], *idx = idx_stack;
+  for (uint32_t i = 0; i < ns; i++) {
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    n += golibmc_inst_fd(s) >= 0 && memcached_server_response_count(s) == 0;
+  }
+  if (n == 0) return 0;
+  if (n > sizeof(stack) / sizeof(stack[0])) {
+    fds = (struct pollfd *) calloc(n, sizeof(*fds));
+    idx = (uint32_t *) calloc(n, sizeof(*idx));
+    if (fds == NULL || idx == NULL) {
+      free(fds);
+      free(idx);
+      return 0;
+    }
+  }
+  n = 0;
+  for (uint32_t i = 0; i < ns; i++) {
+    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    int fd = golibmc_inst_fd(s);
+    if (fd < 0 || memcached_server_response_count(s) != 0) continue;
+    fds[n].fd = fd;
+    fds[n].events = POLLIN;
+    fds[n].revents = 0;
+    idx[n] = i;
+    n++;
+  }
+  int pr;
+  do {
+    pr = poll(fds, n, 0);
+  } while (pr < 0 && errno == EINTR);
+  int32_t found = 0;
+  for (uint32_t j = 0; pr > 0 && j < n && found == 0; j++) {
+    char c;
+    if ((fds[j].revents & POLLIN) && recv(fds[j].fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) found = (int32_t) idx[j] + 1;
+  }
+  if (fds != stack) {
+    free(fds);
+    free(idx);
+  }
+  return found;
+}
+
 // ---------------------------------------------------------------------------
 // The call frame.
 // ---------------------------------------------------------------------------

@@ -42,6 +42,15 @@ func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *c
 		h.c.applyEjections(idx, until)
 		h.ejEpoch = ep
 	}
+	// A reply that reached a connection after its call had ended would be
+	// read as this call's: start on new connections.
+	if i := h.c.leftover(); i >= 0 {
+		if e.watch.server != nil {
+			e.serverEvent(&h.events, ServerReconnected, cfg, i, nil)
+		}
+		h.c.quit()
+		h.w.drop()
+	}
 	inFlight.Add(1)
 	h.op, h.watched = op, e.watch.server != nil
 	return h, cfg, nil

@@ -91,6 +91,31 @@ func serveLoopback(t testing.TB, serve func(net.Conn)) net.Listener {
 	return ln
 }
 
+// nextCommand reads a text-protocol client's next request line that is
+// not empty and returns its fields; nil once the connection has ended.
+func nextCommand(r *bufio.Reader) []string {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil
+		}
+		if f := strings.Fields(line); len(f) > 0 {
+			return f
+		}
+	}
+}
+
+// scriptClient starts a scriptFake and a client of it (one handle,
+// retry_timeout 0), closed when the test ends.
+func scriptClient(t *testing.T, binary bool) (*scriptFake, *mc.Client) {
+	fake := startScriptFake(t, binary)
+	c, err := mc.New([]string{fake.addr()}, mc.WithPoolSize(1),
+		mc.WithBehaviors(map[string]any{"binary_protocol": binary, "retry_timeout": 0}))
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return fake, c
+}
+
 // pollModes are the netpoller policies a test runs under, by name.
 var pollModes = []struct {
 	name string

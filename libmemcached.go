@@ -245,6 +245,11 @@ func (h *cHandle) free() { C.golibmc_handle_free(h.p) }
 // quit closes the handle's connections (memcached_quit); the next call reconnects.
 func (h *cHandle) quit() { C.memcached_quit(h.p.mc) }
 
+// leftover is the index of a server whose connection holds bytes no
+// request expects (golibmc_leftover: a reply that came after its call
+// ended), or -1.
+func (h *cHandle) leftover() int { return int(C.golibmc_leftover(h.p)) - 1 }
+
 // applyEjections is cMaster.applyEjections on the handle's clone.
 func (h *cHandle) applyEjections(idx []uint32, until []int64) {
 	cMaster{h.p.mc}.applyEjections(idx, until)

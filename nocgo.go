@@ -53,6 +53,7 @@ type cHandle struct{}
 
 func (*cHandle) free()                                                              {}
 func (*cHandle) quit()                                                              {}
+func (*cHandle) leftover() int                                                      { return -1 }
 func (*cHandle) applyEjections([]uint32, []int64)                                   {}
 func (*cHandle) behavior(Behavior) uint64                                           { return 0 }
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }

@@ -203,3 +203,41 @@ func TestWriteOutcomeCarried(t *testing.T) {
 	require.ErrorIs(t, errSecond, context.Canceled)
 	assert.True(t, rawHas(t, servers[1].Addr, second), "the carried Set landed")
 }
+
+// TestWriteOutcomeUnknownAfterBadReply: a write the server received but
+// answered with bytes that are not a reply the command can have (text:
+// a garbage line; binary: a GETK response), or by closing the connection
+// without a reply, may have been applied: ErrOutcomeUnknown (with
+// ErrProtocol or ErrServerDown), never ErrNotSent.
+func TestWriteOutcomeUnknownAfterBadReply(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		garbage := []byte("XYZZY\r\n")
+		if binary {
+			garbage = binPacket(0x81, 0x0c, 0, nil, nil, nil, 0)
+		}
+		for _, tc := range []struct {
+			name string
+			s    func() *script
+			want error
+		}{
+			{"garbage", func() *script { return &script{chunks: [][]byte{garbage}} }, mc.ErrProtocol},
+			{"close", func() *script { return &script{close: true} }, mc.ErrServerDown},
+		} {
+			t.Run(fmt.Sprintf("binary=%v/%s", binary, tc.name), func(t *testing.T) {
+				fake, c := scriptClient(t, binary)
+				for _, w := range writes {
+					t.Run(w.name, func(t *testing.T) {
+						s := tc.s()
+						fake.arm(s)
+						err := w.do(bg(), c, "k1")
+						fake.disarm(s)
+						require.Equal(t, 1, s.taken, "the fake answered the write with the script")
+						requireOutcome(t, err, false, true)
+						assert.ErrorIs(t, err, tc.want)
+						require.NoError(t, c.Set(bg(), item("k1", "after")), "the client is usable after")
+					})
+				}
+			})
+		}
+	}
+}

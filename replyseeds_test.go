@@ -185,11 +185,14 @@ func textReadSeeds() []replySeed {
 		// Bytes after END.
 		{"after-end-end", sSingle, joined("END\r\nEND\r\n"), nil},
 		{"after-end-stale-value", sSingle, joined("END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), nil},
-		// Split in the value, not after END: what comes after END arrives
-		// with it. Text replies carry nothing that says which request they
-		// answer: a second reply that reached the client after its call had
-		// ended would be read by the next call as its own.
+		// Split in the value: what comes after END arrives with it.
 		{"after-end-stale-value-split", sMulti(2), joined(v1, "END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), []byte{20}},
+		// Split after END (found by the fuzzer): the second reply reaches
+		// the client after its call ended. Text replies carry nothing that
+		// says which request they answer, so the next call read it as its
+		// own (k1 = "wrong"); now a call starts by closing connections that
+		// hold bytes no request expects (golibmc_policy_clean_start).
+		{"after-end-stale-value-late", sMulti(2), joined(v1, "END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), []byte{byte(len(v1) + 5)}},
 		{"after-end-garbage", sSingle, joined(v1, "END\r\nXYZ\r\n"), nil},
 		{"after-end-byte", sSingle, joined("END\r\nX"), nil},
 		// Error lines and garbage.
@@ -401,6 +404,7 @@ func textStoreSeeds() []replySeed {
 		{"short-multi-close", sClose | sMulti(3), joined("STORED\r\nSTORED\r\n"), nil},
 		{"cut-in-line-close", sClose | sMulti(2), joined("STORED\r\nSTO"), nil},
 		{"extra-stored", sSingle, joined("STORED\r\nSTORED\r\n"), nil},
+		{"extra-stored-late", sSingle, joined("STORED\r\nNOT_STORED\r\n"), []byte{8}},
 		{"extra-garbage", sMulti(2), joined("STORED\r\nSTORED\r\nXYZ"), nil},
 	}
 }

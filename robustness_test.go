@@ -203,34 +203,40 @@ func TestIncrementPastUint64(t *testing.T) {
 	})
 }
 
-// TestNotNumericKeepsTheConnection: memcached's CLIENT_ERROR to the
-// increment of a value that is not a number is a whole reply, read to its
-// end: the connection stays in step and is kept, not reconnected per call
+// TestNotNumericKeepsTheConnection: memcached's answer to the increment
+// of a value that is not a number (text: CLIENT_ERROR; binary:
+// DELTA_BADVAL, which golibmc decodes) is a whole reply, read to its end:
+// the connection stays in step and is kept, not reconnected per call
 // (counted by the server: total_connections, read over a raw socket, which
 // itself counts one). A storage command's CLIENT_ERROR still drops it.
 func TestNotNumericKeepsTheConnection(t *testing.T) {
-	s := mctest.Start(t)
-	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1))
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Set(bg(), &mc.Item{Key: "text", Value: []byte("abc")}))
-	connections := func() int {
-		n, err := strconv.Atoi(rawStats(t, s.Addr)["total_connections"])
-		require.NoError(t, err)
-		return n
+	for _, binary := range []bool{false, true} {
+		t.Run(fmt.Sprint("binary=", binary), func(t *testing.T) {
+			s := mctest.Start(t)
+			c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1),
+				mc.WithBehaviors(map[string]any{"binary_protocol": binary}))
+			require.NoError(t, err)
+			defer c.Close()
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: "text", Value: []byte("abc")}))
+			connections := func() int {
+				n, err := strconv.Atoi(rawStats(t, s.Addr)["total_connections"])
+				require.NoError(t, err)
+				return n
+			}
+			before := connections()
+			for i := 0; i < 20; i++ {
+				_, err := c.Increment(bg(), "text", 1)
+				require.ErrorIs(t, err, mc.ErrNotNumeric)
+				_, err = c.Decrement(bg(), "text", 1)
+				require.ErrorIs(t, err, mc.ErrNotNumeric)
+				require.ErrorIs(t, c.IncrementMulti(bg(), []string{"text"}, 1), mc.ErrNotNumeric)
+			}
+			it, err := c.Get(bg(), "text")
+			require.NoError(t, err)
+			assert.Equal(t, "abc", string(it.Value))
+			assert.Equal(t, 1, connections()-before, "new connections for 60 increments of a value that is not a number (1: the raw stats)")
+		})
 	}
-	before := connections()
-	for i := 0; i < 20; i++ {
-		_, err := c.Increment(bg(), "text", 1)
-		require.ErrorIs(t, err, mc.ErrNotNumeric)
-		_, err = c.Decrement(bg(), "text", 1)
-		require.ErrorIs(t, err, mc.ErrNotNumeric)
-		require.ErrorIs(t, c.IncrementMulti(bg(), []string{"text"}, 1), mc.ErrNotNumeric)
-	}
-	it, err := c.Get(bg(), "text")
-	require.NoError(t, err)
-	assert.Equal(t, "abc", string(it.Value))
-	assert.Equal(t, 1, connections()-before, "new connections for 60 increments of a value that is not a number (1: the raw stats)")
 
 	f := startFake(t, 1, 0)
 	f.mu.Lock()
@@ -331,32 +337,38 @@ func TestUnguardedCallsNotMade(t *testing.T) {
 }
 
 // TestIncrementServerOutOfMemory: a server run with -M (no eviction) and
-// full answers an increment that needs a larger item with "out of memory";
-// over the text protocol that is an error wrapping ErrServerError (code
-// ReturnServerMemoryAllocationFailure; libmemcached 1.0.18 reports it as
-// ReturnServerError) and the client stays usable. (Over the binary protocol libmemcached 1.1 asserts
-// on that reply inside memcached_increment, and no caller can prevent it:
-// see "Guarded assertions" in docs/failure-handling.md.)
+// full answers an increment that needs a larger item with "out of memory"
+// (binary: ENOMEM); that is an error wrapping ErrServerError (code
+// ReturnServerMemoryAllocationFailure; libmemcached 1.0.18 reports the text
+// reply as ReturnServerError) and the client stays usable. Over the binary
+// protocol libmemcached 1.1 asserts on that reply when it reads it itself
+// (auto.cc:32); golibmc reads it and lends libmemcached a success instead
+// (docs/failure-handling.md, "Guarded assertions").
 func TestIncrementServerOutOfMemory(t *testing.T) {
-	s := mctest.Start(t, "-M", "-m", "2")
-	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1))
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Set(bg(), &mc.Item{Key: "ctr", Value: []byte("9")}))
-	full := 0
-	for i := 0; full < 3 && i < 1_000_000; i++ {
-		if err := c.Set(bg(), &mc.Item{Key: fmt.Sprint("fill", i), Value: []byte("9")}); err != nil {
+	for _, binary := range []bool{false, true} {
+		t.Run(fmt.Sprint("binary=", binary), func(t *testing.T) {
+			s := mctest.Start(t, "-M", "-m", "2")
+			c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1),
+				mc.WithBehaviors(map[string]any{"binary_protocol": binary}))
+			require.NoError(t, err)
+			defer c.Close()
+			require.NoError(t, c.Set(bg(), &mc.Item{Key: "ctr", Value: []byte("9")}))
+			full := 0
+			for i := 0; full < 3 && i < 1_000_000; i++ {
+				if err := c.Set(bg(), &mc.Item{Key: fmt.Sprint("fill", i), Value: []byte("9")}); err != nil {
+					require.ErrorIs(t, err, mc.ErrServerError)
+					full++
+				}
+			}
+			require.Equal(t, 3, full, "the server filled up")
+			_, err = c.Increment(bg(), "ctr", 1) // "9" -> "10" needs a new item
 			require.ErrorIs(t, err, mc.ErrServerError)
-			full++
-		}
+			var e *mc.Error
+			require.ErrorAs(t, err, &e)
+			assert.Contains(t, []mc.ReturnCode{mc.ReturnServerMemoryAllocationFailure, mc.ReturnServerError}, e.Code, "%v", e)
+			it, err := c.Get(bg(), "ctr")
+			require.NoError(t, err)
+			assert.Equal(t, "9", string(it.Value))
+		})
 	}
-	require.Equal(t, 3, full, "the server filled up")
-	_, err = c.Increment(bg(), "ctr", 1) // "9" -> "10" needs a new item
-	require.ErrorIs(t, err, mc.ErrServerError)
-	var e *mc.Error
-	require.ErrorAs(t, err, &e)
-	assert.Contains(t, []mc.ReturnCode{mc.ReturnServerMemoryAllocationFailure, mc.ReturnServerError}, e.Code, "%v", e)
-	it, err := c.Get(bg(), "ctr")
-	require.NoError(t, err)
-	assert.Equal(t, "9", string(it.Value))
 }
