@@ -97,3 +97,17 @@ func ReturnServer(c *Client, i int) error {
 	}
 	return nil
 }
+
+// The suite looks for late replies before every call, however soon it
+// follows the last (the library waits until a handle has been idle
+// leftoverIdle): a test that writes a late reply and then calls needs no
+// pause. TestLeftoverCheckedWhenIdle checks the library's own threshold.
+func init() { leftoverIdle = 0 }
+
+// SetLeftoverIdle sets the idle time after which a handle is looked at for
+// late replies, and returns a func that restores it.
+func SetLeftoverIdle(d time.Duration) (restore func()) {
+	old := leftoverIdle
+	leftoverIdle = d
+	return func() { leftoverIdle = old }
+}

@@ -624,3 +624,39 @@ func TestReadFailureErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLeftoverCheckedWhenIdle: with a threshold, a handle used again before
+// it passes skips the look for late replies (the library's default leaves
+// calls back to back without that system call), and one idle past it gets
+// it (the suite runs with 0: every call is looked at).
+func TestLeftoverCheckedWhenIdle(t *testing.T) {
+	call := func(t *testing.T, idle time.Duration) (string, error) {
+		defer mc.SetLeftoverIdle(idle)()
+		late, written := make(chan struct{}), make(chan struct{})
+		c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1))
+		require.NoError(t, err)
+		defer c.Close()
+		it, err := c.Get(bg(), "k")
+		require.NoError(t, err)
+		require.Equal(t, "first", string(it.Value))
+		close(late)
+		<-written
+		it, err = c.Get(bg(), "k")
+		if err != nil {
+			return "", err
+		}
+		return string(it.Value), nil
+	}
+	// Not looked at: the late reply is read as the call's, and the call's
+	// own reply then either follows it in the same read (out of step: a
+	// protocol error) or is left for the next call's checks.
+	v, err := call(t, time.Hour)
+	if err != nil {
+		assert.ErrorIs(t, err, mc.ErrProtocol)
+	} else {
+		assert.Equal(t, "wrong", v)
+	}
+	v, err = call(t, 0)
+	require.NoError(t, err)
+	assert.Equal(t, "good", v, "looked at: new connections")
+}

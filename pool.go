@@ -482,6 +482,7 @@ type handle struct {
 	req     sendReq        // a split call's request (split)
 	stepFn  func(int) bool // h.step
 	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
+	idle    int64          // when its last call ended (Unix ns; see leftoverIdle)
 	op      string         // the operation of its call (for the observers' errors)
 	watched bool           // an observer watches servers: lost is kept
 	events  serverEvents   // what happened to servers during its call (see release)
