@@ -515,18 +515,9 @@ func TestLateReplyNotTaken(t *testing.T) {
 	for _, pm := range pollModes {
 		t.Run(pm.name, func(t *testing.T) {
 			t.Run("Get", func(t *testing.T) {
-				late, written := make(chan struct{}), make(chan struct{})
-				c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode))
+				v, err := getAfterLateReply(t, mc.WithPollMode(pm.mode))
 				require.NoError(t, err)
-				defer c.Close()
-				it, err := c.Get(bg(), "k")
-				require.NoError(t, err)
-				require.Equal(t, "first", string(it.Value))
-				close(late)
-				<-written
-				it, err = c.Get(bg(), "k")
-				require.NoError(t, err)
-				assert.Equal(t, "good", string(it.Value), "the late second reply was read as this call's")
+				assert.Equal(t, "good", v, "the late second reply was read as this call's")
 			})
 			t.Run("Set", func(t *testing.T) {
 				late, written := make(chan struct{}), make(chan struct{})
@@ -632,20 +623,7 @@ func TestReadFailureErrors(t *testing.T) {
 func TestLeftoverCheckedWhenIdle(t *testing.T) {
 	call := func(t *testing.T, idle time.Duration) (string, error) {
 		defer mc.SetLeftoverIdle(idle)()
-		late, written := make(chan struct{}), make(chan struct{})
-		c, err := mc.New([]string{lateReplyServer(t, late, written)}, mc.WithPoolSize(1))
-		require.NoError(t, err)
-		defer c.Close()
-		it, err := c.Get(bg(), "k")
-		require.NoError(t, err)
-		require.Equal(t, "first", string(it.Value))
-		close(late)
-		<-written
-		it, err = c.Get(bg(), "k")
-		if err != nil {
-			return "", err
-		}
-		return string(it.Value), nil
+		return getAfterLateReply(t)
 	}
 	// Not looked at: the late reply is read as the call's, and the call's
 	// own reply then either follows it in the same read (out of step: a
@@ -659,4 +637,23 @@ func TestLeftoverCheckedWhenIdle(t *testing.T) {
 	v, err = call(t, 0)
 	require.NoError(t, err)
 	assert.Equal(t, "good", v, "looked at: new connections")
+}
+
+// getAfterLateReply reads k from a lateReplyServer (a pool of one handle),
+// has it write its late second reply, and returns what the next Get of k
+// gives.
+func getAfterLateReply(t *testing.T, opts ...mc.Option) (string, error) {
+	late, written := make(chan struct{}), make(chan struct{})
+	c, err := mc.New([]string{lateReplyServer(t, late, written)}, append([]mc.Option{mc.WithPoolSize(1)}, opts...)...)
+	require.NoError(t, err)
+	defer c.Close()
+	it, err := c.Get(bg(), "k")
+	require.NoError(t, err)
+	require.Equal(t, "first", string(it.Value))
+	close(late)
+	<-written
+	if it, err = c.Get(bg(), "k"); err != nil {
+		return "", err
+	}
+	return string(it.Value), nil
 }
