@@ -335,6 +335,7 @@ func goodBinary(q request) []byte {
 // stampOpaque sets the opaque of every binary packet in b (the good
 // answers, which answer one request each) to op.
 func stampOpaque(b []byte, op [4]byte) []byte {
+	b = bytes.Clone(b) // b may be shared (binNoopReply): stamp a copy
 	for at := 0; at+24 <= len(b); at += 24 + int(binary.BigEndian.Uint32(b[at+8:at+12])) {
 		copy(b[at+12:at+16], op[:])
 	}
