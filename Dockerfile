@@ -39,5 +39,6 @@ COPY . .
 ENV GOCACHE=/tmp/go-build GOFLAGS=-buildvcs=false
 RUN chmod -R a+rwX /src
 
-# What CI runs first (.ci/run: make test, then make leakcheck and make docker-test).
+# make test, as CI's .ci/run starts on the host (then make gomemcache, variants,
+# leakcheck, poll-modes, and make docker-test, which runs this in each release's image).
 CMD ["sh", "-c", "exec make test DEB_PACKAGES=\"$(cat /etc/golibmc-deb-packages)\""]
