@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	mc "github.com/golibmc/libmemcached"
 )
 
@@ -707,5 +709,65 @@ func sweepChild(t *testing.T, group string, from int) {
 			good(cs, true)
 		}
 		fmt.Printf("SWEEP\tEND\t%d\t%s\t%s\n", n, status, strings.ReplaceAll(msg, "\n", " "))
+	}
+}
+
+// TestTextReplicasRepliesChecked: with num_replicas set and the text
+// protocol (libmemcached sends replicas only over the binary protocol),
+// Set, SetMulti, Delete and DeleteMulti have their replies read and
+// checked by golibmc like any text store: a success line that is not
+// theirs (END, DELETED to a Set, STORED to a Delete, ...) is ErrProtocol,
+// where libmemcached reading it itself aborted the process
+// (storage.cc:257). The calls run in a child process, so that an abort
+// fails this test instead of ending the test binary.
+func TestTextReplicasRepliesChecked(t *testing.T) {
+	if os.Getenv("GOLIBMC_REPLICAS_CHILD") == "1" {
+		textReplicasChild(t)
+		return
+	}
+	ctx, cancel := context.WithTimeout(bg(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestTextReplicasRepliesChecked$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "GOLIBMC_REPLICAS_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the child failed: %s\n%s", deathSummary(string(out), err), out)
+	}
+}
+
+func textReplicasChild(t *testing.T) {
+	fakes := []*scriptFake{startScriptFake(t, false), startScriptFake(t, false)}
+	c, err := mc.New([]string{fakes[0].addr(), fakes[1].addr()}, mc.WithPoolSize(1),
+		mc.WithBehaviors(map[string]any{"num_replicas": 1, "retry_timeout": 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ops := map[string]func() error{
+		"Set":         func() error { return c.Set(bg(), item("k1", "v")) },
+		"SetMulti":    func() error { return c.SetMulti(bg(), []*mc.Item{item("k1", "v"), item("k2", "w")}) },
+		"Delete":      func() error { return c.Delete(bg(), "k1") },
+		"DeleteMulti": func() error { return c.DeleteMulti(bg(), []string{"k1", "k2"}) },
+	}
+	success := map[string]string{"Set": "STORED", "SetMulti": "STORED", "Delete": "DELETED", "DeleteMulti": "DELETED"}
+	for _, name := range []string{"Set", "SetMulti", "Delete", "DeleteMulti"} {
+		for _, reply := range []string{"END", "DELETED", "STORED", "TOUCHED", "OK", "VERSION 1.6.18", "42", "VALUE k1 0 1 1\r\nx\r\nEND"} {
+			if reply == success[name] {
+				continue
+			}
+			var scripts []*script
+			for _, f := range fakes {
+				s := &script{chunks: [][]byte{[]byte(reply + "\r\n")}, repeat: true}
+				f.arm(s)
+				scripts = append(scripts, s)
+			}
+			err := ops[name]()
+			for i, f := range fakes {
+				f.disarm(scripts[i])
+			}
+			assert.ErrorIs(t, err, mc.ErrProtocol, "%s <- %q", name, reply)
+			assert.ErrorIs(t, err, mc.ErrOutcomeUnknown, "%s <- %q", name, reply)
+			assert.NoError(t, c.Set(bg(), item("k1", "after")), "after %s <- %q", name, reply)
+		}
 	}
 }

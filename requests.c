@@ -155,16 +155,19 @@ static long golibmc_binary_reply(const golibmc_handle *h, uint32_t s, const char
 
 // golibmc_can_buffer reports whether Set and Delete can be buffered on h:
 // the private layout is known, replies are on and there are no replicas
-// (their quiet requests answer only on failure). UDP is refused in Go.
+// over the binary protocol (their quiet requests answer only on failure;
+// libmemcached sends replicas only over the binary protocol, so over the
+// text protocol the setting changes nothing). UDP is refused in Go.
 static int golibmc_can_buffer(golibmc_handle *h) {
   return golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0 &&
-         memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0;
+         (memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0 ||
+          golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) == 0);
 }
 
 // golibmc_can_read reports whether golibmc reads the replies of op on h
 // (buffered, or with a reply lent): the private layout is known and
-// replies are on; Set and Delete also need buffering (replicas: their
-// copies go out as quiet requests that answer only on failure).
+// replies are on; Set and Delete also need buffering (binary replicas:
+// their copies go out as quiet requests that answer only on failure).
 int golibmc_can_read(golibmc_handle *h, int op) {
   if (op == GOLIBMC_SET || op == GOLIBMC_DELETE) return golibmc_can_buffer(h);
   return golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0;
@@ -503,7 +506,7 @@ uint32_t golibmc_reply_read(golibmc_handle *h, int op, size_t n, golibmc_res *re
 // golibmc_commands runs op for n keys (and values), one libmemcached call
 // each, which reads its reply itself (unchecked): for a library whose
 // private layout is not known, with noreply, and for Set and Delete with
-// replicas. Each key's code, server and message go to res.
+// binary replicas. Each key's code, server and message go to res.
 static void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                              const size_t *klens, const char *vals, const size_t *vlens,
                              const int64_t *exps, const uint32_t *flags, const uint64_t *args, golibmc_res *res) {
@@ -543,7 +546,7 @@ static void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, co
 // back) in chunks, each written and then answered, waiting in poll();
 // args (NULL: 0 each) are each item's CAS unique or counter delta.
 // Without the input layer (an unknown layout, noreply, or Set and Delete
-// with replicas), each runs as its own libmemcached call instead
+// with binary replicas), each runs as its own libmemcached call instead
 // (golibmc_commands).
 void golibmc_requests(golibmc_handle *h, int32_t ms, int op, size_t n, const char *keys,
                       const size_t *klens, const char *vals, const size_t *vlens,
