@@ -1,8 +1,10 @@
 package libmemcached_test
 
 import (
+	"flag"
 	"testing"
 
+	mc "github.com/golibmc/libmemcached"
 	"github.com/golibmc/libmemcached/internal/mctest"
 )
 
@@ -10,4 +12,10 @@ import (
 // functions (tests start their own servers).
 var memcachedServer string
 
-func TestMain(m *testing.M) { mctest.RunWithServer(m, &memcachedServer) }
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if b := flag.Lookup("test.bench"); b == nil || b.Value.String() == "" {
+		mc.LookForLateRepliesAlways()
+	}
+	mctest.RunWithServer(m, &memcachedServer)
+}
