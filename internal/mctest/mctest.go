@@ -364,8 +364,19 @@ func StartNutcracker(t TB, dir string, pools map[string]string) *Nutcracker {
 	for attempt := 0; attempt < 5; attempt++ {
 		n := &Nutcracker{Pools: map[string]string{}}
 		var conf strings.Builder
+		// FreePort may name a port twice (nothing holds it between calls);
+		// two pools listening on one port make the configuration invalid.
+		used := map[int]bool{}
+		port := func() int {
+			for {
+				if p := FreePort(t); !used[p] {
+					used[p] = true
+					return p
+				}
+			}
+		}
 		for name, body := range pools {
-			n.Pools[name] = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+			n.Pools[name] = "127.0.0.1:" + strconv.Itoa(port())
 			fmt.Fprintf(&conf, "%s:\n  listen: %s\n%s\n", name, n.Pools[name], strings.TrimRight(body, "\n"))
 		}
 		file := filepath.Join(dir, fmt.Sprintf("nutcracker-%d.yml", attempt))
@@ -375,7 +386,7 @@ func StartNutcracker(t TB, dir string, pools map[string]string) *Nutcracker {
 		if out, err := exec.Command(bin, "-t", "-c", file).CombinedOutput(); err != nil {
 			t.Fatalf("nutcracker refuses its configuration: %v: %s\n%s", err, out, conf.String())
 		}
-		n.cmd = exec.Command(bin, "-c", file, "-a", "127.0.0.1", "-s", strconv.Itoa(FreePort(t)),
+		n.cmd = exec.Command(bin, "-c", file, "-a", "127.0.0.1", "-s", strconv.Itoa(port()),
 			"-o", filepath.Join(dir, fmt.Sprintf("nutcracker-%d.log", attempt)),
 			"-p", filepath.Join(dir, fmt.Sprintf("nutcracker-%d.pid", attempt)))
 		n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
