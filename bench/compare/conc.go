@@ -479,7 +479,7 @@ func renderConc(results map[string]map[string]concResult, reps int, slice time.D
 			fmt.Sprintf("%.2f×", x), x >= 1})
 	}
 	x, _, _, _ := ratio("mix80/15/5", 64, 2, 1)
-	targets = append(targets, target{"mix80/15/5 (Increment waits in C), 64 goroutines, GOMAXPROCS=2: reported", fmt.Sprintf("%.2f×", x), true})
+	targets = append(targets, target{"mix80/15/5, 64 goroutines, GOMAXPROCS=2: reported", fmt.Sprintf("%.2f×", x), true})
 	return b.String(), targets
 }
 

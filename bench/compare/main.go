@@ -251,17 +251,19 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   is the one the targets use.
 - **GetMulti** is one cgo crossing for the whole batch: golibmc packs the keys in one Go buffer, C runs
   memcached_mget + memcached_fetch_result and writes all results into one reusable C buffer, and Go
-  copies each value out (one allocation per value plus the Item and the map entry). The C loop
-  discards the values; GetMultiFunc, where golibmc has it, hands each item to a callback without
-  allocating.
+  makes the items from it (their values copied into a few shared chunks, the items from one array)
+  and the map. The C loop discards the values; GetMultiFunc hands each item to a callback and
+  allocates nothing per key.
 - **SetMulti** writes its stores back to back (libmemcached's buffered requests, in chunks of 256) and
   reads each reply's status before libmemcached consumes it, so every key's outcome is exact;
   gomemcache has no multi-set, so its row is 1000 Set calls. The C loop's row is buffered sets, a
   flush, and one mget reading the keys back.
-- **Many goroutines** (the section above). Gets, Sets and Deletes issued while the client's round
-  trips are busy share the next one (implicit pipelining): one mget for the reads, the stores written
-  back to back; and a call that shares a round trip, or runs while more calls are in flight than
-  GOMAXPROCS, waits in Go's netpoller instead of blocking a thread inside libmemcached. The "batching
+- **Many goroutines** (the section above). Calls issued while the client's round trips are busy
+  share the next one (implicit pipelining): one mget for the reads, the stores written back to back,
+  and the requests of one other command (Add, Replace, CompareAndSwap, Increment, Touch...) written
+  back to back and leaving as one segment; a call that shares a round trip, or runs while more calls
+  are in flight than GOMAXPROCS or while goroutines wait for a P, waits in Go's netpoller instead of
+  blocking a thread inside libmemcached. The "batching
   off" column is the same client with WithBatching(false). At 8 goroutines batches are small (two or
   three calls), so the ratio to gomemcache is close to 1 and moves with the machine's noise; from 64
   goroutines on, each round trip carries tens of calls. Increment, Decrement, Add, Replace,
