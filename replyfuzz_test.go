@@ -37,7 +37,7 @@ import (
 //     fake, now answering well, and gets exactly the fake's items: the
 //     client stays usable and in step.
 //
-// Seeds: testdata/fuzz/<target> (written by go run ./testdata/replyseeds),
+// Seeds: testdata/fuzz/<target>/seed-* (written by make fuzz-seeds from replyseeds_test.go),
 // every malformed shape of issue 20 B, C and F and the well-formed
 // replies around them. `make fuzz-replies FUZZTIME=10m` runs each target
 // under -asan; `make leakcheck` runs the seeds under -asan.

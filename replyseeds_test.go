@@ -191,7 +191,7 @@ func textReadSeeds() []replySeed {
 		// the client after its call ended. Text replies carry nothing that
 		// says which request they answer, so the next call read it as its
 		// own (k1 = "wrong"); now a call starts by closing connections that
-		// hold bytes no request expects (golibmc_policy_clean_start).
+		// hold bytes no request expects (golibmc_leftover).
 		{"after-end-stale-value-late", sMulti(2), joined(v1, "END\r\nVALUE k1 0 5 1\r\nwrong\r\nEND\r\n"), []byte{byte(len(v1) + 5)}},
 		{"after-end-garbage", sSingle, joined(v1, "END\r\nXYZ\r\n"), nil},
 		{"after-end-byte", sSingle, joined("END\r\nX"), nil},
