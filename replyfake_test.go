@@ -332,9 +332,11 @@ func goodBinary(q request) []byte {
 	return binPacket(0x81, q.op, 0, nil, nil, nil, 5)
 }
 
-// stampOpaque sets the opaque of every binary packet in b (the good
-// answers, which answer one request each) to op.
+// stampOpaque returns a copy of b (the good answers, which answer one
+// request each) with the opaque of every binary packet set to op. A copy:
+// b may be shared (binNoopReply), and every connection stamps its own.
 func stampOpaque(b []byte, op [4]byte) []byte {
+	b = append([]byte(nil), b...)
 	for at := 0; at+24 <= len(b); at += 24 + int(binary.BigEndian.Uint32(b[at+8:at+12])) {
 		copy(b[at+12:at+16], op[:])
 	}
