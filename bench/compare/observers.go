@@ -117,5 +117,3 @@ func renderObservers(results map[string]map[string]concResult, reps int, slice t
 		fmt.Sprintf("lowest otel ÷ none %.2f× (%s)", worst, at), true})
 	return b.String(), targets
 }
-
-
