@@ -419,8 +419,8 @@ func binarySuccess(op byte) []byte {
 		return binPacket(0x81, op, 0, nil, nil, []byte("1.6.18"), 0)
 	case 0x10:
 		return append(binPacket(0x81, op, 0, nil, []byte("pid"), []byte("1"), 0), binPacket(0x81, op, 0, nil, nil, nil, 0)...)
-	case 0x0a:
-		return binNoopReply
+	case 0x0a: // a new packet: the caller may rewrite it (late's opaque), binNoopReply is shared
+		return binPacket(0x81, 0x0a, 0, nil, nil, nil, 0)
 	case 0x1c: // memcached sends the item's flags as extras
 		return binPacket(0x81, op, 0, beFlags(5), nil, nil, 9)
 	}
