@@ -317,20 +317,8 @@ func runCells(addr string, reps int, slice time.Duration) (map[string]map[string
 			noisyCells = append(noisyCells, c.String())
 		}
 		clients := []concClient{newGolibmc(addrs, true), newGolibmc(addrs, false), newGomemcache(addrs)}
-		samples := map[string][]concSample{}
-		for r := 0; r < reps; r++ {
-			for _, cl := range clients {
-				s, err := runCell(cl, c, slice)
-				if err != nil {
-					log.Fatal(err)
-				}
-				samples[cl.name] = append(samples[cl.name], s)
-			}
-		}
-		results[c.String()] = map[string]concResult{}
+		results[c.String()] = runAlternating(clients, c, reps, slice)
 		for _, cl := range clients {
-			results[c.String()][cl.name] = summarize(samples[cl.name])
-			cl.done()
 			if len(names) < len(clients) {
 				names = append(names, cl.name)
 			}
@@ -340,6 +328,28 @@ func runCells(addr string, reps int, slice time.Duration) (map[string]map[string
 			r["golibmc"].perSec, r["golibmc, batching off"].perSec, r["gomemcache"].perSec, r["golibmc"].perSec/r["gomemcache"].perSec)
 	}
 	return results, names
+}
+
+// runAlternating runs cell c reps times for each client, the clients
+// alternating, and returns each client's summary by name; the clients are
+// done afterwards.
+func runAlternating(clients []concClient, c cell, reps int, slice time.Duration) map[string]concResult {
+	samples := map[string][]concSample{}
+	for r := 0; r < reps; r++ {
+		for _, cl := range clients {
+			s, err := runCell(cl, c, slice)
+			if err != nil {
+				log.Fatal(err)
+			}
+			samples[cl.name] = append(samples[cl.name], s)
+		}
+	}
+	out := map[string]concResult{}
+	for _, cl := range clients {
+		out[cl.name] = summarize(samples[cl.name])
+		cl.done()
+	}
+	return out
 }
 
 func summarize(ss []concSample) concResult {

@@ -62,21 +62,7 @@ func runObserverCells(addr string, reps int, slice time.Duration) map[string]map
 			noisyCells = append(noisyCells, "observers "+c.String())
 		}
 		clients := []concClient{newGolibmcWith(addrs, noObserver), newObserved(addrs), newGomemcache(addrs)}
-		samples := map[string][]concSample{}
-		for r := 0; r < reps; r++ {
-			for _, cl := range clients {
-				s, err := runCell(cl, c, slice)
-				if err != nil {
-					log.Fatal(err)
-				}
-				samples[cl.name] = append(samples[cl.name], s)
-			}
-		}
-		results[c.String()] = map[string]concResult{}
-		for _, cl := range clients {
-			results[c.String()][cl.name] = summarize(samples[cl.name])
-			cl.done()
-		}
+		results[c.String()] = runAlternating(clients, c, reps, slice)
 		r := results[c.String()]
 		log.Printf("compare: observers %s: none %.0f/s, otel %.0f/s, gomemcache %.0f/s", c,
 			r[noObserver].perSec, r[otelObserver].perSec, r["gomemcache"].perSec)
