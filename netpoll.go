@@ -226,8 +226,10 @@ var inFlight atomic.Int64
 
 // runnable is how many goroutines wait for a P, as the runtime last said
 // (runtime/metrics' /sched/goroutines/runnable, Go 1.26 and later), read
-// again every runnableEvery decisions of PollAuto; -1 where the runtime
-// does not say.
+// again every runnableEvery decisions of PollAuto, and at every decision
+// while it says some wait: a goroutine made runnable for a moment (a GC
+// worker, a timer) would otherwise send the next runnableEvery calls
+// through the netpoller; -1 where the runtime does not say.
 var runnable struct {
 	mu    sync.Mutex
 	s     [1]metrics.Sample
@@ -238,7 +240,7 @@ var runnable struct {
 const runnableEvery = 64
 
 func runnableNow() int64 {
-	if runnable.calls.Add(1)%runnableEvery == 1 && runnable.mu.TryLock() {
+	if (runnable.calls.Add(1)%runnableEvery == 1 || runnable.n.Load() > 0) && runnable.mu.TryLock() {
 		s := &runnable.s[0]
 		s.Name = "/sched/goroutines/runnable:goroutines"
 		metrics.Read(runnable.s[:])

@@ -168,33 +168,47 @@ func TestRestartsKeepTheNetpoller(t *testing.T) {
 	}
 }
 
-// TestAutoSplitsWhileGoroutinesWaitForP: PollAuto stops waiting in C for a
-// lone call while goroutines wait for a P (a wait in C would hold one of
-// the Ps they need), as the runtime's scheduler metric says.
-func TestAutoSplitsWhileGoroutinesWaitForP(t *testing.T) {
+// autoClient starts a server and a client with PollAuto, once the
+// netpoller waits are known to be on in this build (the test is skipped
+// otherwise).
+func autoClient(t *testing.T) {
 	s := mctest.Start(t)
 	c, err := New([]string{s.Addr})
 	require.NoError(t, err)
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	_, err = c.Get(context.Background(), "k") // the layout check at first use
 	require.ErrorIs(t, err, ErrCacheMiss)
 	if !splitAvailable.Load() {
 		t.Skip("the netpoller waits are off in this build")
 	}
-	var stop atomic.Bool
+}
+
+// spin starts goroutines that keep every P busy, with more waiting for
+// one; the returned func stops them and waits until they have ended.
+func spin() (stop func()) {
+	var done atomic.Bool
 	var spinning sync.WaitGroup
 	for range 4 * runtime.GOMAXPROCS(0) {
 		spinning.Add(1)
 		go func() {
 			defer spinning.Done()
-			for !stop.Load() {
+			for !done.Load() {
 			}
 		}()
 	}
-	defer func() {
-		stop.Store(true)
+	return func() {
+		done.Store(true)
 		spinning.Wait()
-	}()
+	}
+}
+
+// TestAutoSplitsWhileGoroutinesWaitForP: PollAuto stops waiting in C for a
+// lone call while goroutines wait for a P (a wait in C would hold one of
+// the Ps they need), as the runtime's scheduler metric says.
+func TestAutoSplitsWhileGoroutinesWaitForP(t *testing.T) {
+	autoClient(t)
+	stop := spin()
+	defer stop()
 	var w waiter
 	split := false
 	for i := 0; i < 100*runnableEvery && !split; i++ {
@@ -202,4 +216,25 @@ func TestAutoSplitsWhileGoroutinesWaitForP(t *testing.T) {
 	}
 	assert.True(t, split, "a lone call waited in C while goroutines waited for a P")
 	assert.Positive(t, runnable.n.Load(), "the runtime's count of runnable goroutines")
+}
+
+// TestAutoBackToCOnceNoGoroutineWaits: once goroutines stop waiting for a
+// P, PollAuto waits in C again at the next decisions, not only at its next
+// periodic look at the runtime's count (a goroutine runnable for a moment,
+// a GC worker or a timer, used to send the next runnableEvery calls through
+// the netpoller: most GetMulti calls at GOMAXPROCS=1).
+func TestAutoBackToCOnceNoGoroutineWaits(t *testing.T) {
+	autoClient(t)
+	stop := spin()
+	var w waiter
+	for i := 0; i < 100*runnableEvery && runnable.n.Load() <= 0; i++ {
+		splitFor(PollAuto, &w, 1)
+	}
+	stop()
+	require.Positive(t, runnable.n.Load(), "the runtime's count of runnable goroutines while they spun")
+	inC := false
+	for i := 0; i < runnableEvery/2 && !inC; i++ {
+		inC = !splitFor(PollAuto, &w, 1)
+	}
+	assert.True(t, inC, "calls still went through the netpoller after the goroutines that waited for a P ended")
 }
