@@ -139,6 +139,9 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 	} else {
 		h.c.getMulti(ms, p)
 	}
+	if len(batch) == 1 && len(batch[0].keys) == 1 && !observed && getOne(h, batch[0]) {
+		return
+	}
 	ix := h.index(batch)
 	got := ix.got
 	var slab itemSlab
@@ -170,6 +173,26 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 		off += len(cl.keys)
 	}
 	ix.reset()
+}
+
+// getOne gives a lone Get its outcome when its read was clean: every
+// server answered in step and the reply held nothing or one item, of the
+// key asked. It returns false, having changed nothing, for anything else,
+// which the general way (match, notFound) judges.
+func getOne(h *handle, cl *call) bool {
+	if h.c.dirty() {
+		return false
+	}
+	if h.c.nrecords() == 0 {
+		cl.result.miss[0] = true
+		return true
+	}
+	k, v, flags, cas, ok := h.c.record1()
+	if !ok || string(k) != cl.keys[0] {
+		return false
+	}
+	cl.result.items[0] = &Item{Key: cl.keys[0], Value: bytesCopy(v), Flags: flags, CasID: cas}
+	return true
 }
 
 // readInto reads keys (GetMultiFunc) and copies the items found into d,

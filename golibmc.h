@@ -238,6 +238,7 @@ typedef struct golibmc_handle {
   golibmc_srv *srv; // per server of the handle
   uint32_t nsrv, srv_cap;
   uint32_t nrecords; // records written to out by a read or a stats command
+  uint32_t dirty;    // servers whose part of the last call was not clean (golibmc_end): 0 when every one answered in step
   const char **keyp; // key pointers for memcached_mget; cleared before return
   size_t keyp_cap;
   size_t *keyl;
@@ -251,6 +252,13 @@ typedef struct golibmc_handle {
   int64_t read_deadline_ns; // when the replies must all be in (CLOCK_MONOTONIC; 0: none)
   int64_t deadline_ns; // CLOCK_MONOTONIC; 0 for none
   int32_t cfg_poll, cfg_connect;
+  // The handle's behaviors that its calls read, read once by golibmc_conf
+  // (a pooled handle's behaviors never change: a change makes new handles).
+  int conf_ok;
+  int conf_binary, conf_cas, conf_noreply, conf_autoeject;
+  uint64_t conf_replicas, conf_retry;
+  const char *conf_ns; // the namespace (MEMCACHED_CALLBACK_PREFIX_KEY), NULL for none
+  size_t conf_nslen;
   int64_t begin_ns;  // CLOCK_MONOTONIC at the call's start
   uint64_t query0;   // memcached_query_id at the call's start
   int64_t *retry_at; // per server: when it may be tried again (CLOCK_MONOTONIC; 0: any time), golibmc_policy_retry

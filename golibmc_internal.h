@@ -78,6 +78,7 @@ int golibmc_copy_continuum(memcached_st *master, memcached_st *mc);
 // handle.c: buffers and the call frame.
 int golibmc_grow(void **p, size_t *cap, size_t need, size_t size);
 int64_t golibmc_now_ns(void);
+void golibmc_conf(golibmc_handle *h);
 int golibmc_begin(golibmc_handle *h, int32_t ms);
 void golibmc_resume(golibmc_handle *h, int32_t ms);
 void golibmc_end(golibmc_handle *h);

@@ -224,7 +224,7 @@ int64_t golibmc_now_ns(void) {
 static void golibmc_policy_retry(golibmc_handle *h) {
   h->begin_ns = golibmc_now_ns();
   h->query0 = memcached_query_id(h->mc);
-  if (memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0) return;
+  if (h->conf_autoeject) return;
   if (h->retry_n < h->nsrv) {
     if (!golibmc_grow((void **) &h->retry_at, &h->retry_cap, h->nsrv, sizeof(int64_t))) return;
     memset(h->retry_at + h->retry_n, 0, (h->nsrv - h->retry_n) * sizeof(int64_t));
@@ -243,7 +243,7 @@ static void golibmc_policy_retry(golibmc_handle *h) {
 // connected server may be tried at any time.
 static void golibmc_policy_note_failures(golibmc_handle *h) {
   if (h->retry_n < h->nsrv) return;
-  int64_t wait = (int64_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT) * 1000000000;
+  int64_t wait = (int64_t) h->conf_retry * 1000000000;
   for (uint32_t i = 0; i < h->nsrv; i++) {
     if (golibmc_connected(h, i) == 1) {
       h->retry_at[i] = 0;
@@ -257,6 +257,27 @@ static void golibmc_policy_note_failures(golibmc_handle *h) {
   }
 }
 
+// golibmc_conf reads, once per handle, the behaviors its calls consult on
+// every call. A pooled handle is a clone whose behaviors never change (a
+// change of the client's configuration makes new handles), and the ones a
+// call changes for its duration (the poll and connect timeouts, the
+// watermarks) are restored before it returns: reading them once gives the
+// configured values, without a memcached_behavior_get each per call.
+void golibmc_conf(golibmc_handle *h) {
+  if (h->conf_ok) return;
+  h->cfg_poll = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT);
+  h->cfg_connect = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT);
+  h->conf_binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  h->conf_cas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS) != 0;
+  h->conf_noreply = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) != 0;
+  h->conf_autoeject = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0;
+  h->conf_replicas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
+  h->conf_retry = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT);
+  h->conf_ns = golibmc_namespace(h->mc);
+  h->conf_nslen = h->conf_ns ? strlen(h->conf_ns) : 0;
+  h->conf_ok = 1;
+}
+
 // golibmc_begin starts a call on h: results cleared, the deadline (ms >=
 // 0) noted. It returns 0 when out of memory.
 int golibmc_begin(golibmc_handle *h, int32_t ms) {
@@ -264,8 +285,8 @@ int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->msgs_len = 0;
   h->nrecords = 0;
   h->deadline_ns = ms >= 0 ? golibmc_now_ns() + (int64_t) ms * 1000000 : 0;
-  h->cfg_poll = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT);
-  h->cfg_connect = (int32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT);
+  golibmc_conf(h);
+  h->dirty = 0;
   uint32_t ns = memcached_server_count(h->mc);
   size_t cap = h->srv_cap;
   if (!golibmc_grow((void **) &h->srv, &cap, ns ? ns : 1, sizeof(golibmc_srv))) return 0;
@@ -336,6 +357,7 @@ int golibmc_poll_ms(golibmc_handle *h) { return golibmc_ms_until(h->cfg_poll > 0
 // read but not parsed, and its socket.
 void golibmc_end(golibmc_handle *h) {
   golibmc_policy_note_failures(h);
+  h->dirty = 0;
   if (h->deadline_ns) {
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t) (int64_t) h->cfg_poll);
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) (int64_t) h->cfg_connect);
@@ -347,6 +369,7 @@ void golibmc_end(golibmc_handle *h) {
     v->pending = memcached_server_response_count(s);
     v->unread = (uint32_t) golibmc_inst_unread(s, &at);
     v->fd = golibmc_inst_fd(s);
+    h->dirty += v->rc != MEMCACHED_SUCCESS || v->pending || v->unread || v->unsync || v->stale;
   }
 }
 

@@ -73,24 +73,16 @@ var leftoverIdle = 100 * time.Microsecond
 // observer watches servers).
 func (e *engine) release(h *handle, cfg *config, batchable bool) serverEvents {
 	inFlight.Add(-1)
-	h.srv = h.c.servers(h.srv)
 	broken := h.broken
-	for i, s := range h.srv {
-		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(classOther, s.rc) {
-			broken = true
-		}
-		if s.rc != ReturnSuccess {
-			h.w.drop() // its connections may have changed
-			if e.watch.server != nil && connectionFailure(s.rc) {
-				e.serverEvent(&h.events, ServerConnectionFailed, cfg, i, e.serverError(cfg, h.op, i, s.rc, s.msg))
-			}
-		}
-		if s.rc == ReturnServerMarkedDead && cfg.autoEject && e.eject(i, cfg) {
-			e.serverEvent(&h.events, ServerEjected, cfg, i, nil)
-		}
+	dirty := h.c.dirty() // else every server's part was clean: nothing to settle
+	if dirty && e.settle(h, cfg) {
+		broken = true
 	}
 	if broken {
 		if e.watch.server != nil {
+			if !dirty {
+				h.srv = h.c.servers(h.srv)
+			}
 			e.reconnected(h, cfg)
 		}
 		h.c.quit()
@@ -118,6 +110,29 @@ func (e *engine) release(h *handle, cfg *config, batchable bool) serverEvents {
 		runtime.Gosched()
 	}
 	return evs
+}
+
+// settle reads every server's part of h's last call: a server that failed
+// has its connections' waiter dropped (and is reported, and ejected when
+// auto_eject says so). It reports whether a connection is not proven in
+// step.
+func (e *engine) settle(h *handle, cfg *config) (broken bool) {
+	h.srv = h.c.servers(h.srv)
+	for i, s := range h.srv {
+		if s.unsync || s.pending > 0 || s.unread > 0 || !inStep(classOther, s.rc) {
+			broken = true
+		}
+		if s.rc != ReturnSuccess {
+			h.w.drop() // its connections may have changed
+			if e.watch.server != nil && connectionFailure(s.rc) {
+				e.serverEvent(&h.events, ServerConnectionFailed, cfg, i, e.serverError(cfg, h.op, i, s.rc, s.msg))
+			}
+		}
+		if s.rc == ReturnServerMarkedDead && cfg.autoEject && e.eject(i, cfg) {
+			e.serverEvent(&h.events, ServerEjected, cfg, i, nil)
+		}
+	}
+	return broken
 }
 
 // lose marks h's connections not proven in step by an outcome from server

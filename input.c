@@ -187,11 +187,11 @@ int golibmc_wait(golibmc_handle *h) {
 // leading space) at p, up to n bytes; it returns the digits read, 0 if none
 // or if the number is above max.
 size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v) {
-  uint64_t x = 0;
+  uint64_t x = 0, lim = max / 10, last = max % 10;
   size_t i = 0;
   for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
     uint64_t d = (uint64_t) (p[i] - '0');
-    if (x > (max - d) / 10) return 0;
+    if (x > lim || (x == lim && d > last)) return 0; // x * 10 + d > max
     x = x * 10 + d;
   }
   *v = x;

@@ -323,6 +323,34 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 	return out
 }
 
+// dirty reports whether a server's part of the handle's last call was not
+// clean (failed, replies pending or out of step, bytes left unparsed): when
+// it is not, servers has nothing to settle.
+func (h *cHandle) dirty() bool { return h.p.dirty != 0 }
+
+// nrecords is how many records the handle's last call wrote.
+func (h *cHandle) nrecords() int { return int(h.p.nrecords) }
+
+// record1 returns the only record the handle's last read wrote (ok false
+// when it wrote none or more than one); key and value point into C memory
+// and are valid until the handle's next call.
+func (h *cHandle) record1() (key, value []byte, flags uint32, cas uint64, ok bool) {
+	buf := h.out()
+	if h.p.nrecords != 1 || len(buf) < C.GOLIBMC_ITEM_HEAD {
+		return nil, nil, 0, 0, false
+	}
+	ne := binary.NativeEndian
+	cas = ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
+	vlen := ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:])
+	flags = ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
+	klen := uint64(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
+	buf = buf[C.GOLIBMC_ITEM_HEAD:]
+	if uint64(len(buf)) != klen+vlen {
+		return nil, nil, 0, 0, false
+	}
+	return buf[:klen], buf[klen:], flags, cas, true
+}
+
 // records walks the items a read wrote (golibmc_put_item), with the index
 // of the server that sent each (-1 when unknown); key and value point into
 // C memory and are valid only during fn.

@@ -59,6 +59,9 @@ func (*cHandle) behavior(Behavior) uint64                                       
 func (*cHandle) result(int) keyResult                                               { return keyResult{rc: ReturnNotSupported} }
 func (*cHandle) forget()                                                            {}
 func (*cHandle) recordSizes() (int, int)                                            { return 0, 0 }
+func (*cHandle) dirty() bool                                                        { return false }
+func (*cHandle) nrecords() int                                                      { return 0 }
+func (*cHandle) record1() ([]byte, []byte, uint32, uint64, bool)                    { return nil, nil, 0, 0, false }
 func (*cHandle) resultCount() int                                                   { return 0 }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
 func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}

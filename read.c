@@ -26,11 +26,12 @@ typedef struct golibmc_read_mode {
 
 // golibmc_read_mode_of reads how h's replies are checked.
 static void golibmc_read_mode_of(golibmc_handle *h, golibmc_read_mode *m) {
-  m->binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
-  m->cas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS) != 0;
-  m->getk = m->binary && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) != 0;
-  m->ns = golibmc_namespace(h->mc);
-  m->nslen = m->ns ? strlen(m->ns) : 0;
+  golibmc_conf(h);
+  m->binary = h->conf_binary;
+  m->cas = h->conf_cas;
+  m->getk = m->binary && h->conf_replicas != 0;
+  m->ns = h->conf_ns;
+  m->nslen = h->conf_nslen;
 }
 
 // golibmc_text_record checks the record of a text read's reply at p (n
@@ -46,8 +47,8 @@ static int golibmc_text_record(const char *p, size_t n, const char *ns, size_t n
   if (l == 0) return GOLIBMC_REC_MORE;
   *len = ll + 2;
   if (ll == 3 && memcmp(p, "END", 3) == 0) return GOLIBMC_REC_END;
-  if (golibmc_text_error(p, ll, rc, msg, mlen)) return GOLIBMC_REC_FAIL;
-  if (ll < 6 || memcmp(p, "VALUE ", 6) != 0) return GOLIBMC_REC_BAD;
+  if (ll < 6 || memcmp(p, "VALUE ", 6) != 0) // no error line starts so
+    return golibmc_text_error(p, ll, rc, msg, mlen) ? GOLIBMC_REC_FAIL : GOLIBMC_REC_BAD;
   size_t at = 6, k = at;
   while (k < ll && p[k] != ' ') k++;
   if (k == ll || !golibmc_key_ok(p + at, k - at, ns, nslen)) return GOLIBMC_REC_BAD;
@@ -132,7 +133,7 @@ void golibmc_key_servers(golibmc_handle *h, size_t n, const char *keys, const si
 }
 
 static int golibmc_ejecting(golibmc_handle *h) {
-  return h->nsrv > 1 && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_AUTO_EJECT_HOSTS) != 0;
+  return h->nsrv > 1 && h->conf_autoeject;
 }
 
 // golibmc_policy_skipped reports whether memcached_mget, just returned,
@@ -179,7 +180,7 @@ memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, const char *ke
   // With replicas, a binary mget counts a reply per key, and past the
   // watermarks libmemcached reads replies while writing (its "purge", which
   // can close the socket in the middle of the write and then assert).
-  uint64_t replicas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
+  uint64_t replicas = h->conf_replicas;
   uint64_t wm_msg = 0, wm_bytes = 0;
   if (replicas) {
     wm_msg = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK);

@@ -159,9 +159,8 @@ static long golibmc_binary_reply(const golibmc_handle *h, uint32_t s, const char
 // libmemcached sends replicas only over the binary protocol, so over the
 // text protocol the setting changes nothing). UDP is refused in Go.
 static int golibmc_can_buffer(golibmc_handle *h) {
-  return golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0 &&
-         (memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS) == 0 ||
-          golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) == 0);
+  golibmc_conf(h);
+  return golibmc_layout != GOLIBMC_LAYOUT_NONE && !h->conf_noreply && (h->conf_replicas == 0 || !h->conf_binary);
 }
 
 // golibmc_can_read reports whether golibmc reads the replies of op on h
@@ -170,7 +169,8 @@ static int golibmc_can_buffer(golibmc_handle *h) {
 // their copies go out as quiet requests that answer only on failure).
 int golibmc_can_read(golibmc_handle *h, int op) {
   if (op == GOLIBMC_SET || op == GOLIBMC_DELETE) return golibmc_can_buffer(h);
-  return golibmc_layout != GOLIBMC_LAYOUT_NONE && memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NOREPLY) == 0;
+  golibmc_conf(h);
+  return golibmc_layout != GOLIBMC_LAYOUT_NONE && !h->conf_noreply;
 }
 
 // golibmc_refused reports whether libmemcached answers rc without having
@@ -283,7 +283,7 @@ void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, co
                            const size_t *klens, const char *vals, const size_t *vlens,
                            const int64_t *exps, const uint32_t *flags, const uint64_t *args, golibmc_res *res) {
   uint32_t saved_msg = 0, saved_bytes = 0;
-  int was_buffering = 0, binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  int was_buffering = 0, binary = (golibmc_conf(h), h->conf_binary);
   if (buffered) {
     saved_msg = (uint32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_MSG_WATERMARK);
     saved_bytes = (uint32_t) memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_IO_BYTES_WATERMARK);
@@ -473,7 +473,7 @@ static int golibmc_reply_start(golibmc_handle *h, size_t n, golibmc_res *res) {
 // wait for bytes (srv[].wait), 0 with block.
 uint32_t golibmc_reply_read(golibmc_handle *h, int op, size_t n, golibmc_res *res, int block) {
   if (!h->reading && !golibmc_reply_start(h, n, res)) return 0;
-  int binary = golibmc_behavior_get(h->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
+  int binary = (golibmc_conf(h), h->conf_binary);
   golibmc_hide_all(h);
   uint32_t waiting;
   for (;;) {
@@ -513,7 +513,7 @@ static void golibmc_commands(golibmc_handle *h, int32_t ms, int op, size_t n, co
   golibmc_clear_res(res, n);
   if (!golibmc_begin(h, ms)) return;
   memcached_autoeject(h->mc);
-  uint64_t replicas = memcached_behavior_get(h->mc, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
+  uint64_t replicas = h->conf_replicas;
   for (size_t i = 0; i < n; i++) {
     golibmc_res *r = &res[i];
     r->server = golibmc_server_of(h, keys, klens[i]);
