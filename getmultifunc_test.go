@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -208,5 +211,78 @@ func TestGetMultiFuncAllocations(t *testing.T) {
 			assert.LessOrEqual(t, allocs/100, 0.05)
 			assert.Positive(t, n)
 		})
+	}
+}
+
+// TestGetMultiEveryWayAlike: a read's records are matched to its keys in
+// the order asked when it was clean (up to 8 servers), through the key
+// index otherwise (more servers, an observer watching); both give every
+// caller the items the servers hold and a clean miss for the rest, with
+// keys asked twice, in one call and across the calls of a batch. The
+// model is what was stored.
+func TestGetMultiEveryWayAlike(t *testing.T) {
+	for _, binary := range []bool{false, true} {
+		for _, n := range []int{1, 3, 9} {
+			for _, observed := range []bool{false, true} {
+				t.Run(fmt.Sprintf("binary=%v/servers=%d/observed=%v", binary, n, observed), func(t *testing.T) {
+					opts := []mc.Option{mc.WithBehaviors(map[string]any{"binary_protocol": binary})}
+					if observed {
+						opts = append(opts, mc.WithObserver(mc.Observer{Operation: func(mc.OperationInfo) {}}))
+					}
+					c, _ := newClient(t, n, opts...)
+					model := map[string]string{}
+					var keys []string
+					for i := 0; i < 120; i++ {
+						k := "ew" + strconv.Itoa(i)
+						keys = append(keys, k)
+						if i%4 != 3 {
+							model[k] = strings.Repeat(strconv.Itoa(i), i%9)
+							require.NoError(t, c.Set(bg(), &mc.Item{Key: k, Value: []byte(model[k])}))
+						}
+					}
+					check := func(keys []string, got map[string]*mc.Item) {
+						want := map[string]string{}
+						for _, k := range keys {
+							if v, ok := model[k]; ok {
+								want[k] = v
+							}
+						}
+						values := map[string]string{}
+						for k, it := range got {
+							assert.Equal(t, k, it.Key)
+							values[k] = string(it.Value)
+						}
+						assert.Empty(t, cmp.Diff(want, values))
+					}
+					rng := rand.New(rand.NewPCG(uint64(n), 7))
+					var wg sync.WaitGroup
+					for g := 0; g < 8; g++ {
+						ask := make([]string, 0, 40)
+						for range 40 {
+							ask = append(ask, keys[rng.IntN(len(keys))]) // repeats, misses
+						}
+						one := keys[rng.IntN(len(keys))]
+						wg.Add(1)
+						go func() { // the calls of a batch
+							defer wg.Done()
+							for range 20 {
+								got, err := c.GetMulti(bg(), ask)
+								assert.NoError(t, err)
+								check(ask, got)
+								it, err := c.Get(bg(), one)
+								if v, ok := model[one]; ok {
+									if assert.NoError(t, err) {
+										assert.Equal(t, v, string(it.Value))
+									}
+								} else {
+									assert.ErrorIs(t, err, mc.ErrCacheMiss)
+								}
+							}
+						}()
+					}
+					wg.Wait()
+				})
+			}
+		}
 	}
 }

@@ -128,3 +128,50 @@ func grow[T any](s []T, n int) []T {
 	clear(s)
 	return s
 }
+
+// inOrderServers: up to this many servers, a clean read's records are
+// matched to its keys in the order they were asked (see matchInOrder).
+const inOrderServers = 8
+
+// matchInOrder matches the records of h's last read of keys (every call's
+// keys of a batch, back to back) to the positions asking them, without an
+// index: each server answers its keys in the order they were sent (memcached
+// answers a multi-key get key by key; libmemcached sends each server its
+// keys in the order given), so a server's next record is for one of the
+// positions after its last. It writes the position of each record to
+// h.inOrder and returns true when every record matched a position of its
+// server not yet answered; false (nothing else changed) for anything else:
+// a record of a server it cannot tell, a key not asked at a later
+// position, more servers than inOrderServers. Those reads go the general
+// way (match), which judges them.
+func (h *handle) matchInOrder(keys []string) bool {
+	n := h.c.nrecords()
+	if n > len(keys) {
+		return false
+	}
+	var next [inOrderServers]int // per server: the position after its last record's
+	taken := grow(h.taken, len(keys))
+	h.taken = taken
+	at := h.inOrder[:0]
+	for r := h.c.recordIter(); ; {
+		k, _, _, _, server, ok := r.next()
+		if !ok {
+			break
+		}
+		if server < 0 || server >= inOrderServers {
+			return false
+		}
+		j := next[server]
+		for j < len(keys) && keys[j] != string(k) {
+			j++
+		}
+		if j == len(keys) || taken[j] {
+			return false
+		}
+		taken[j] = true
+		next[server] = j + 1
+		at = append(at, int32(j))
+	}
+	h.inOrder = at
+	return len(at) == n
+}

@@ -328,6 +328,9 @@ func (h *cHandle) servers(out []serverResult) []serverResult {
 // it is not, servers has nothing to settle.
 func (h *cHandle) dirty() bool { return h.p.dirty != 0 }
 
+// nsrv is how many servers the handle's last call had.
+func (h *cHandle) nsrv() int { return int(h.p.nsrv) }
+
 // nrecords is how many records the handle's last call wrote.
 func (h *cHandle) nrecords() int { return int(h.p.nrecords) }
 
@@ -355,21 +358,43 @@ func (h *cHandle) record1() (key, value []byte, flags uint32, cas uint64, ok boo
 // of the server that sent each (-1 when unknown); key and value point into
 // C memory and are valid only during fn.
 func (h *cHandle) records(fn func(key, value []byte, flags uint32, cas uint64, server int)) {
-	buf := h.out()
-	ne := binary.NativeEndian
-	for i := 0; i < int(h.p.nrecords) && len(buf) >= C.GOLIBMC_ITEM_HEAD; i++ {
-		cas := ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
-		vlen := int(ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:]))
-		flags := ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
-		klen := int(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
-		server := int(int32(ne.Uint32(buf[C.GOLIBMC_ITEM_SERVER:])))
-		buf = buf[C.GOLIBMC_ITEM_HEAD:]
-		if len(buf) < klen+vlen {
+	for r := h.recordIter(); ; {
+		k, v, flags, cas, server, ok := r.next()
+		if !ok {
 			return
 		}
-		fn(buf[:klen], buf[klen:klen+vlen], flags, cas, server)
-		buf = buf[klen+vlen:]
+		fn(k, v, flags, cas, server)
 	}
+}
+
+// recordIter walks the items the handle's last read wrote, as records does.
+func (h *cHandle) recordIter() recordIter { return recordIter{buf: h.out(), n: int(h.p.nrecords)} }
+
+// recordIter is a walk over a read's item records (see records).
+type recordIter struct {
+	buf []byte
+	n   int // records left
+}
+
+// next returns the next record (ok false at the end); key and value point
+// into C memory and are valid until the handle's next call.
+func (r *recordIter) next() (key, value []byte, flags uint32, cas uint64, server int, ok bool) {
+	if r.n <= 0 || len(r.buf) < C.GOLIBMC_ITEM_HEAD {
+		return nil, nil, 0, 0, 0, false
+	}
+	ne := binary.NativeEndian
+	cas = ne.Uint64(r.buf[C.GOLIBMC_ITEM_CAS:])
+	vlen := ne.Uint64(r.buf[C.GOLIBMC_ITEM_VLEN:])
+	flags = ne.Uint32(r.buf[C.GOLIBMC_ITEM_FLAGS:])
+	klen := uint64(ne.Uint32(r.buf[C.GOLIBMC_ITEM_KLEN:]))
+	server = int(int32(ne.Uint32(r.buf[C.GOLIBMC_ITEM_SERVER:])))
+	b := r.buf[C.GOLIBMC_ITEM_HEAD:]
+	if uint64(len(b)) < klen+vlen {
+		r.n = 0
+		return nil, nil, 0, 0, 0, false
+	}
+	r.buf, r.n = b[klen+vlen:], r.n-1
+	return b[:klen], b[klen : klen+vlen], flags, cas, server, true
 }
 
 // recordSizes returns how many records the handle's last read wrote, and

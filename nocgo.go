@@ -61,6 +61,8 @@ func (*cHandle) forget()                                                        
 func (*cHandle) recordSizes() (int, int)                                            { return 0, 0 }
 func (*cHandle) dirty() bool                                                        { return false }
 func (*cHandle) nrecords() int                                                      { return 0 }
+func (*cHandle) nsrv() int                                                          { return 0 }
+func (*cHandle) recordIter() recordIter                                             { return recordIter{} }
 func (*cHandle) record1() ([]byte, []byte, uint32, uint64, bool)                    { return nil, nil, 0, 0, false }
 func (*cHandle) resultCount() int                                                   { return 0 }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
@@ -90,3 +92,10 @@ func (p *packed) addKey(string)                         { p.n++ }
 func (p *packed) addArg(uint64)                         {}
 func (p *packed) addItem(string, []byte, int32, uint32) { p.n++ }
 func (p *packed) slice(dst *packed, from, to int)       { dst.n = to - from }
+
+// recordIter walks a read's item records: none without cgo.
+type recordIter struct{}
+
+func (*recordIter) next() ([]byte, []byte, uint32, uint64, int, bool) {
+	return nil, nil, 0, 0, 0, false
+}

@@ -478,6 +478,8 @@ type handle struct {
 	srv     []serverResult // scratch for the last call's per-server results
 	w       waiter         // its sockets in the netpoller (split calls)
 	ix      keyIndex       // scratch: a read's keys (execGet)
+	inOrder []int32        // scratch: the position of each record of a read (matchInOrder)
+	taken   []bool         // scratch: per position, a record matched it (matchInOrder)
 	rs      []keyResult    // scratch: a batch's store results (execStore)
 	req     sendReq        // a split call's request (split)
 	stepFn  func(int) bool // h.step

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	golibmc "github.com/golibmc/libmemcached"
 	"github.com/golibmc/libmemcached/bench/internal/runner"
@@ -68,7 +69,11 @@ func (w withFunc) GetMultiFunc(keys []string, fn func(key string, value []byte) 
 
 func main() {
 	runner.Main("golibmc", func(addr string) (runner.Client, error) {
-		c, err := golibmc.New([]string{addr})
+		var opts []golibmc.Option
+		if os.Getenv("BENCH_GOLIBMC_CAS") == "0" { // the C loop's requests: get, not gets
+			opts = append(opts, golibmc.WithBehaviors(map[string]any{"cas": false}))
+		}
+		c, err := golibmc.New([]string{addr}, opts...)
 		if err != nil {
 			return nil, err
 		}
