@@ -110,6 +110,9 @@ int golibmc_in_recv(golibmc_handle *h, uint32_t i, size_t need, memcached_return
 int golibmc_wait(golibmc_handle *h);
 size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v);
 int golibmc_key_ok(const char *k, size_t n, const char *ns, size_t nslen);
+int golibmc_key_fits(const char *k, size_t n, const char *ns, size_t nslen);
+// golibmc_key_byte reports whether c may be in a key: not a space or a control byte.
+static inline int golibmc_key_byte(char c) { return (unsigned char) c > ' ' && (unsigned char) c != 0x7f; }
 int golibmc_text_error(const char *p, size_t len, memcached_return_t *rc, const char **msg, size_t *mlen);
 int golibmc_line(const char *p, size_t n, size_t *len);
 void golibmc_ids_before(golibmc_handle *h);

@@ -187,13 +187,19 @@ int golibmc_wait(golibmc_handle *h) {
 // leading space) at p, up to n bytes; it returns the digits read, 0 if none
 // or if the number is above max.
 size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v) {
-  uint64_t x = 0, lim = max / 10, last = max % 10;
+  uint64_t x = 0;
   size_t i = 0;
-  for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-    uint64_t d = (uint64_t) (p[i] - '0');
-    if (x > lim || (x == lim && d > last)) return 0; // x * 10 + d > max
-    x = x * 10 + d;
+  // Up to 19 digits cannot wrap a uint64_t: add them up, then compare.
+  for (; i < n && i < 19 && (unsigned char) (p[i] - '0') <= 9; i++) x = x * 10 + (uint64_t) (p[i] - '0');
+  if (i == 19 && i < n && (unsigned char) (p[i] - '0') <= 9) { // more: one at a time, checked
+    uint64_t lim = max / 10, last = max % 10;
+    for (; i < n && (unsigned char) (p[i] - '0') <= 9; i++) {
+      uint64_t d = (uint64_t) (p[i] - '0');
+      if (x > lim || (x == lim && d > last)) return 0; // x * 10 + d > max
+      x = x * 10 + d;
+    }
   }
+  if (x > max) return 0;
   *v = x;
   return i;
 }
@@ -202,11 +208,16 @@ size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v) {
 // 250 bytes, none a space or a control byte, longer than the namespace and
 // starting with it (libmemcached strips that many bytes off).
 int golibmc_key_ok(const char *k, size_t n, const char *ns, size_t nslen) {
-  if (n <= nslen || n > MEMCACHED_MAX_KEY - 1) return 0;
-  if (nslen && memcmp(k, ns, nslen) != 0) return 0;
+  if (!golibmc_key_fits(k, n, ns, nslen)) return 0;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char) k[i] <= ' ' || (unsigned char) k[i] == 0x7f) return 0;
+    if (!golibmc_key_byte(k[i])) return 0;
   return 1;
+}
+
+// golibmc_key_fits is golibmc_key_ok but for the bytes (checked apart,
+// golibmc_key_byte): the length, and the namespace.
+int golibmc_key_fits(const char *k, size_t n, const char *ns, size_t nslen) {
+  return n > nslen && n <= MEMCACHED_MAX_KEY - 1 && (nslen == 0 || memcmp(k, ns, nslen) == 0);
 }
 
 // golibmc_text_error reads a text error line (SERVER_ERROR, CLIENT_ERROR,

@@ -50,8 +50,8 @@ static int golibmc_text_record(const char *p, size_t n, const char *ns, size_t n
   if (ll < 6 || memcmp(p, "VALUE ", 6) != 0) // no error line starts so
     return golibmc_text_error(p, ll, rc, msg, mlen) ? GOLIBMC_REC_FAIL : GOLIBMC_REC_BAD;
   size_t at = 6, k = at;
-  while (k < ll && p[k] != ' ') k++;
-  if (k == ll || !golibmc_key_ok(p + at, k - at, ns, nslen)) return GOLIBMC_REC_BAD;
+  while (k < ll && golibmc_key_byte(p[k])) k++; // the key, checked as it is scanned
+  if (k == ll || p[k] != ' ' || !golibmc_key_fits(p + at, k - at, ns, nslen)) return GOLIBMC_REC_BAD;
   uint64_t flags, bytes, unique;
   size_t d = golibmc_digits(p + k + 1, ll - k - 1, UINT32_MAX, &flags);
   if (d == 0 || k + 1 + d >= ll || p[k + 1 + d] != ' ') return GOLIBMC_REC_BAD;
