@@ -148,6 +148,9 @@ var returnCodeErrors = map[ReturnCode]error{
 
 // Success reports whether libmemcached counts rc as success (memcached_success).
 func (rc ReturnCode) Success() bool {
+	if rc == ReturnSuccess { // most calls: no map lookup
+		return true
+	}
 	err, ok := returnCodeErrors[rc]
 	return ok && err == nil
 }
