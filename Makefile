@@ -154,7 +154,7 @@ BENCH_BASE ?= 371bb19
 
 # What make bench needs beyond deps: strace for the syscall counts, and perf
 # (linux-perf) to count them again without slowing the programs (optional).
-BENCH_DEB := strace linux-perf
+BENCH_DEB := strace linux-perf valgrind
 # Rounds of the pinned runs (memcached and the client on the same CPU, then on
 # different CPUs); 0 skips them.
 BENCH_PLACEMENT ?= 3
@@ -173,7 +173,7 @@ bench: deps
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends strace >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends strace valgrind >/dev/null && \
 	  { DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends linux-perf >/dev/null || \
 	    echo "linux-perf not installed: syscalls counted with strace only"; }; \
 	fi
@@ -186,13 +186,14 @@ bench: deps
 	cd bench && ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
 		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
 		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
+	./scripts/with-memcached.sh ./scripts/bench-instructions.sh bench/results/instructions.md $(BENCH_BIN)/single-c $(BENCH_BIN)/single-golibmc $(BENCH_BIN)/single-gomemcache
 	$(MAKE) --no-print-directory startup-c
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt
 	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt
 	GOLIBMC_MEMCHECK=1 $(GO) test -count=1 -run '^TestMemoryFlat$$' -v . | tee bench/results/memcheck.txt
 	BENCHSTAT=$(BENCHSTAT) GO=$(GO) ./scripts/bench-ab.sh $(BENCH_BASE) bench/results/ab.txt || echo "not measured" > bench/results/ab.txt
 	cd bench && ../scripts/with-memcached.sh ./results/bin/compare -single results/single.json -reps $(BENCH_COUNT) -quiet $(BENCH_QUIET) -out ../BENCHMARKS.md \
-		-gobench results/go-bench.txt -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt \
+		-gobench results/go-bench.txt -instructions results/instructions.md -memcheck results/memcheck.txt -benchstat results/benchstat.txt -ab results/ab.txt \
 		-cstartup results/cstartup.txt
 
 ## startup-c: the C reference for start-up (bench/cstartup: memcached_create, one server push and

@@ -66,6 +66,7 @@ func main() {
 	conc := flag.Bool("conc", true, "run the many-goroutines cells")
 	flag.DurationVar(&quietBudget, "quiet", time.Minute, "how long in all to wait, before the cells, for the machine to be idle")
 	flag.StringVar(&cellFilter, "cells", "", "run only the many-goroutines cells whose name contains this (development)")
+	flag.StringVar(&instructionsFile, "instructions", "", "scripts/bench-instructions.sh's table (instructions per call)")
 	flag.Parse()
 	log.SetFlags(0)
 	if *addr == "" && flag.NArg() > 0 {
@@ -134,6 +135,16 @@ func render(sr *single.Result, reps int, addr, concReport string, concTargets []
 				"`strace -c -f` sees every syscall but stops the program at each one, so the program runs several times " +
 				"slower and the Go runtime's scheduler does more (see Notes); perf counts the kernel's syscall tracepoints " +
 				"at nearly full speed.\n\n")
+			b.WriteString(t)
+		}
+		if t := instructions(instructionsFile); t != "" {
+			b.WriteString("\n### Instructions per call (callgrind, user space)\n\n")
+			b.WriteString("What each client executes in user space per call (per key for GetMulti), counted by valgrind's " +
+				"callgrind over a run of N calls minus a run of fewer (scripts/bench-instructions.sh): the one measure here " +
+				"that does not move with the machine's load. The kernel's part (the system calls above, about the same for " +
+				"every client making the same calls) is not in it. golibmc asks `gets` by default (its `cas` behavior is " +
+				"on, so that Get fills CasID), the C loop and gomemcache's Get `get`; the column with `cas` off is golibmc " +
+				"sending the C loop's requests.\n\n")
 			b.WriteString(t)
 		}
 		if t := sr.PlacementTable(); t != "" {
@@ -221,6 +232,21 @@ func singleTargets(sr *single.Result) []target {
 	return ts
 }
 
+// instructionsFile is scripts/bench-instructions.sh's table (-instructions).
+var instructionsFile string
+
+// instructions returns the table in file, or "" when there is none.
+func instructions(file string) string {
+	if file == "" {
+		return ""
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.HasPrefix(string(b), "|") {
+		return ""
+	}
+	return string(b)
+}
+
 // notes explain how the numbers above are measured and what they show.
 const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop as libmemcached's users write it.**
   Each client runs in its own process (bench/single), the processes alternate, and each reads its own
@@ -251,9 +277,12 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   is the one the targets use.
 - **GetMulti** is one cgo crossing for the whole batch: golibmc packs the keys in one Go buffer, C runs
   memcached_mget + memcached_fetch_result and writes all results into one reusable C buffer, and Go
-  makes the items from it (their values copied into a few shared chunks, the items from one array)
-  and the map. The C loop discards the values; GetMultiFunc hands each item to a callback and
-  allocates nothing per key.
+  makes the items from it (their values copied into a few shared chunks, the items from one array;
+  each record matched to its key in the order the keys were asked) and the map. The C loop discards
+  the values; GetMultiFunc hands each item to a callback and allocates nothing per key. Every record
+  is checked against memcached's grammar before libmemcached parses it (the input layer: issue 20's
+  overflows and aborts), and golibmc asks gets where the C loop asks get: the instruction counts show
+  what each costs.
 - **SetMulti** writes its stores back to back (libmemcached's buffered requests, in chunks of 256) and
   reads each reply's status before libmemcached consumes it, so every key's outcome is exact;
   gomemcache has no multi-set, so its row is 1000 Set calls. The C loop's row is buffered sets, a
