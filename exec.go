@@ -197,8 +197,40 @@ func getOne(h *handle, cl *call) bool {
 	if !ok || string(k) != cl.keys[0] {
 		return false
 	}
-	cl.result.items[0] = &Item{Key: cl.keys[0], Value: bytesCopy(v), Flags: flags, CasID: cas}
+	cl.result.items[0] = newItem(cl.keys[0], v, flags, cas)
 	return true
+}
+
+// An item and the bytes of its value, allocated together (newItem).
+type (
+	item64 struct {
+		it Item
+		b  [64]byte
+	}
+	item192 struct {
+		it Item
+		b  [192]byte
+	}
+)
+
+// newItem makes an item holding a copy of v, capped at its length as the
+// slab's are. A value of up to 192 bytes shares the item's allocation: a
+// lone Get allocates once.
+func newItem(key string, v []byte, flags uint32, cas uint64) *Item {
+	n := len(v)
+	switch {
+	case n > 0 && n <= 64:
+		p := new(item64)
+		copy(p.b[:], v)
+		p.it = Item{Key: key, Value: p.b[:n:n], Flags: flags, CasID: cas}
+		return &p.it
+	case n > 64 && n <= 192:
+		p := new(item192)
+		copy(p.b[:], v)
+		p.it = Item{Key: key, Value: p.b[:n:n], Flags: flags, CasID: cas}
+		return &p.it
+	}
+	return &Item{Key: key, Value: bytesCopy(v), Flags: flags, CasID: cas}
 }
 
 // getInOrder gives a batch's calls their items and misses when its read

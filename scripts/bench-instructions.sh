@@ -16,23 +16,28 @@ set -euo pipefail
 out=$1 c=$2 golibmc=$3 gomemcache=$4 addr=$5
 command -v valgrind >/dev/null || { echo "valgrind not installed: instructions not counted" >"$out"; exit 0; }
 
-# count PROGRAM PHASE N [ENV...]: instructions of one run.
+# count PROGRAM PHASE N [ENV...]: instructions of a run, the fewest of three.
+# Under valgrind one thread runs at a time, so a runtime thread spinning
+# while it waits for another (the GC's) can add instructions to a run; it
+# never takes any away.
 count() {
 	local prog=$1 phase=$2 n=$3
 	shift 3
-	local log
+	local log best=0 got c
 	log=$(mktemp)
-	for _ in 1 2 3; do
+	for _ in 1 2 3 4 5; do
 		if env GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 "$@" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 			"$prog" "$addr" "warm-set:1000,$phase:$n" >/dev/null 2>"$log"; then
-			if grep -o 'Collected : [0-9]*' "$log" | grep -o '[0-9]*$'; then
-				rm -f "$log"
-				return
+			c=$(grep -o 'Collected : [0-9]*' "$log" | grep -o '[0-9]*$' || true)
+			if [ -n "$c" ]; then
+				if [ "$best" = 0 ] || [ "$c" -lt "$best" ]; then best=$c; fi
+				got=$((${got:-0} + 1))
+				[ "$got" -ge 3 ] && break
 			fi
 		fi
 	done
 	rm -f "$log"
-	echo 0
+	echo "$best"
 }
 
 # per PROGRAM PHASE N1 N2 UNITS [ENV...]: instructions per unit (UNITS units per call).
