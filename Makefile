@@ -95,13 +95,16 @@ leakcheck: deps
 	ASAN_OPTIONS=detect_leaks=1 $(GO) test -asan -count=1 -run '$(LEAK_TESTS)' .
 
 ## poll-modes: the whole suite and the leak check again with the netpoller policy
-## forced to always and to never (GOLIBMC_POLL_MODE; the default runs use auto).
+## forced to always and to never (GOLIBMC_POLL_MODE; the default runs use auto),
+## then the suite with implicit pipelining off by default (GOLIBMC_BATCHING=off).
 poll-modes: deps
 	for m in always never; do \
 	  echo "== GOLIBMC_POLL_MODE=$$m"; \
 	  GOLIBMC_POLL_MODE=$$m $(GO) test -race -count=1 . || exit 1; \
 	  GOLIBMC_POLL_MODE=$$m ASAN_OPTIONS=detect_leaks=1 $(GO) test -asan -count=1 -run '$(LEAK_TESTS)' . || exit 1; \
 	done
+	echo "== GOLIBMC_BATCHING=off"
+	GOLIBMC_BATCHING=off $(GO) test -race -count=1 ./...
 
 ## gomemcache: the memcache package against gomemcache itself: gomemcache's own tests
 ## (scripts/gomemcache-suite.sh), then memcache/compat (API, landing, interleaving, switchover).

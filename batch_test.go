@@ -36,7 +36,7 @@ func TestBatchEachCallItsOwnResult(t *testing.T) {
 		for _, pm := range pollModes {
 			t.Run(fmt.Sprintf("binary=%v/%s", binary, pm.name), func(t *testing.T) {
 				s := mctest.Start(t)
-				c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode),
+				c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode), mc.WithBatching(true),
 					mc.WithBehaviors(map[string]any{"binary_protocol": binary, "_poll_timeout": 60000}))
 				require.NoError(t, err)
 				defer c.Close()
@@ -133,7 +133,7 @@ func TestBatchCallerLeaves(t *testing.T) {
 	for _, pm := range pollModes {
 		t.Run(pm.name, func(t *testing.T) {
 			s := mctest.Start(t)
-			c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode),
+			c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode), mc.WithBatching(true),
 				mc.WithBehaviors(map[string]any{"_poll_timeout": 60000}))
 			require.NoError(t, err)
 			defer c.Close()
@@ -193,7 +193,7 @@ func TestBatchCallerLeaves(t *testing.T) {
 // overwrites the value at once, and the race detector would see a read.
 func TestBatchStoreCallerLeavesItemsUntouched(t *testing.T) {
 	s := mctest.Start(t)
-	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithBehaviors(map[string]any{"_poll_timeout": 60000}))
+	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithBatching(true), mc.WithBehaviors(map[string]any{"_poll_timeout": 60000}))
 	require.NoError(t, err)
 	defer c.Close()
 	short, cancelShort := context.WithTimeout(bg(), 300*time.Millisecond)
@@ -219,7 +219,7 @@ func TestBatchStoreCallerLeavesItemsUntouched(t *testing.T) {
 // are synchronous: nothing more is promised between goroutines).
 func TestBatchOrderPerGoroutine(t *testing.T) {
 	s := mctest.Start(t)
-	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(2))
+	c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(2), mc.WithBatching(true))
 	require.NoError(t, err)
 	defer c.Close()
 	var wg sync.WaitGroup
@@ -342,7 +342,7 @@ func TestBatchRequests(t *testing.T) {
 		for _, pm := range pollModes {
 			t.Run(fmt.Sprintf("binary=%v/%s", binary, pm.name), func(t *testing.T) {
 				s := mctest.Start(t)
-				c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode),
+				c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode), mc.WithBatching(true),
 					mc.WithBehaviors(map[string]any{"binary_protocol": binary, "cas": true, "_poll_timeout": 60000}))
 				require.NoError(t, err)
 				defer c.Close()

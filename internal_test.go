@@ -278,3 +278,23 @@ func TestConsistentBeforeWeight(t *testing.T) {
 	}
 	require.NoError(t, checkConfig("--SERVER=192.0.2.1:11211/?2 --DISTRIBUTION=consistent", libraryVersion()))
 }
+
+// TestDefaultsFromEnvironment: GOLIBMC_POLL_MODE and GOLIBMC_BATCHING set
+// the defaults of a client made without options (make poll-modes runs the
+// suite with each), and the options override them.
+func TestDefaultsFromEnvironment(t *testing.T) {
+	s := mctest.Start(t)
+	c, err := New([]string{s.Addr})
+	require.NoError(t, err)
+	defer c.Close()
+	assert.Equal(t, os.Getenv("GOLIBMC_BATCHING") != "off", c.e.batching, "GOLIBMC_BATCHING=%q", os.Getenv("GOLIBMC_BATCHING"))
+	want := map[string]PollMode{"always": PollAlways, "never": PollNever}[os.Getenv("GOLIBMC_POLL_MODE")]
+	assert.Equal(t, want, c.e.pollMode, "GOLIBMC_POLL_MODE=%q", os.Getenv("GOLIBMC_POLL_MODE"))
+	for _, on := range []bool{false, true} {
+		o, err := New([]string{s.Addr}, WithBatching(on), WithPollMode(PollNever))
+		require.NoError(t, err)
+		assert.Equal(t, on, o.e.batching)
+		assert.Equal(t, PollNever, o.e.pollMode)
+		o.Close()
+	}
+}

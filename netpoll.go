@@ -52,6 +52,11 @@ var defaultPollMode = func() PollMode {
 	return PollAuto
 }()
 
+// defaultBatching is true unless the environment variable GOLIBMC_BATCHING
+// says "off" (read once, at start, as GOLIBMC_POLL_MODE is). WithBatching
+// overrides it.
+var defaultBatching = os.Getenv("GOLIBMC_BATCHING") != "off"
+
 // splitAvailable: the split needs each connection's socket, read through
 // the private layout golibmc_layout_check validated (see privateLayout). It
 // turns off for the process if a connection's socket is ever proven

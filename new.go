@@ -140,7 +140,7 @@ var defaultBehaviors = []behaviorSetting{
 
 // parseOptions applies opts to the defaults.
 func parseOptions(opts []Option) (options, error) {
-	o := options{poolSize: DefaultPoolSize(), batching: true, pollMode: defaultPollMode}
+	o := options{poolSize: DefaultPoolSize(), batching: defaultBatching, pollMode: defaultPollMode}
 	for _, opt := range opts {
 		if opt == nil {
 			continue

@@ -200,7 +200,7 @@ func TestObserverBatch(t *testing.T) {
 		t.Run(pm.name, func(t *testing.T) {
 			var rec recorder
 			s := mctest.Start(t)
-			c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode), mc.WithObserver(rec.observer()))
+			c, err := mc.New([]string{s.Addr}, mc.WithPoolSize(1), mc.WithPollMode(pm.mode), mc.WithBatching(true), mc.WithObserver(rec.observer()))
 			require.NoError(t, err)
 			defer c.Close()
 			require.NoError(t, c.Set(bg(), &mc.Item{Key: "b0", Value: []byte("v")}))

@@ -57,7 +57,9 @@ func WithSASL(user, password string) Option {
 	}
 }
 
-// WithBatching turns implicit pipelining on or off (on by default). While
+// WithBatching turns implicit pipelining on or off (on by default; the
+// environment variable GOLIBMC_BATCHING=off makes off the default, as the
+// test suite's batching-off pass does). While
 // every handle of the pool is busy, the Gets, Sets and Deletes (and their
 // multi-key forms) that other goroutines issue wait in line, and the next
 // free handle sends all of them in one round trip: one memcached_mget for

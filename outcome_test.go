@@ -171,7 +171,7 @@ func TestWriteOutcomeUnknown(t *testing.T) {
 // the value does land.
 func TestWriteOutcomeCarried(t *testing.T) {
 	servers := mctest.StartN(t, 2)
-	c, err := mc.New(mctest.Addrs(servers), mc.WithPoolSize(1),
+	c, err := mc.New(mctest.Addrs(servers), mc.WithPoolSize(1), mc.WithBatching(true),
 		mc.WithBehaviors(map[string]any{"_poll_timeout": 60000}))
 	require.NoError(t, err)
 	defer c.Close()
