@@ -152,8 +152,13 @@ func (e *engine) execGet(h *handle, cfg *config, batch []*call, p *packed, ms in
 	got := ix.got
 	var slab itemSlab
 	slab.items, slab.bytes = h.c.recordSizes()
-	// An item goes to every position asking its key (each its own copy).
+	// An item goes to every position asking its key (each its own copy); a
+	// lone key's is made as getOne makes it, in one allocation.
 	outOfStep := h.match(ix, p, func(first int32, v []byte, flags uint32, cas uint64) {
+		if len(ix.keys) == 1 {
+			got[0] = newItem(ix.keys[0], v, flags, cas)
+			return
+		}
 		for at := first; at >= 0; at = ix.next[at] {
 			got[at] = slab.item(ix.keys[at], v, flags, cas)
 		}
