@@ -298,3 +298,42 @@ func TestDefaultsFromEnvironment(t *testing.T) {
 		o.Close()
 	}
 }
+
+// TestValidKeyEveryByteEveryPlace checks validKey, which tests eight bytes
+// at a time, against the rule read one byte at a time: every byte value at
+// every position of keys of every length up to 40 (both sides of each word
+// boundary and of the overlapping last word), and the length limits.
+func TestValidKeyEveryByteEveryPlace(t *testing.T) {
+	byByte := func(key string, max int) bool {
+		if len(key) == 0 || len(key) > max {
+			return false
+		}
+		for i := 0; i < len(key); i++ {
+			if c := key[i]; c <= ' ' || c == 0x7f {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 40; n++ {
+		base := []byte(strings.Repeat("k", n))
+		require.Equal(t, byByte(string(base), 250), validKey(string(base), 250), "len %d", n)
+		require.Equal(t, byByte(string(base), n-1), validKey(string(base), n-1), "len %d, max %d", n, n-1)
+		for at := 0; at < n; at++ {
+			for c := 0; c < 256; c++ {
+				key := bytes.Clone(base)
+				key[at] = byte(c)
+				if want, got := byByte(string(key), 250), validKey(string(key), 250); want != got {
+					t.Fatalf("len %d, byte %#x at %d: validKey %v, want %v", n, c, at, got, want)
+				}
+				// A bad byte anywhere, with a high byte (UTF-8) beside it.
+				if at+1 < n {
+					key[at+1] = 0xff
+					if want, got := byByte(string(key), 250), validKey(string(key), 250); want != got {
+						t.Fatalf("len %d, byte %#x at %d then 0xff: validKey %v, want %v", n, c, at, got, want)
+					}
+				}
+			}
+		}
+	}
+}

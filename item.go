@@ -4,8 +4,10 @@ package libmemcached
 // anything is sent.
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
+	"unsafe"
 )
 
 // Item is an item to store in, or read from, memcached.
@@ -37,15 +39,39 @@ const MaxNamespaceLen = 127
 // 0x7f: what memcached's text protocol can carry without breaking the
 // request line. UTF-8 is allowed.
 func validKey(key string, max int) bool {
-	if len(key) == 0 || len(key) > max {
+	n := len(key)
+	if n == 0 || n > max {
 		return false
 	}
-	for i := 0; i < len(key); i++ {
-		if c := key[i]; c <= ' ' || c == 0x7f {
+	if n < 8 {
+		for i := 0; i < n; i++ {
+			if c := key[i]; c <= ' ' || c == 0x7f {
+				return false
+			}
+		}
+		return true
+	}
+	// Eight bytes at a time, then the last eight (overlapping the word
+	// before them). b is a read-only view of the key's bytes.
+	b := unsafe.Slice(unsafe.StringData(key), n)
+	for i := 0; i+8 <= n; i += 8 {
+		if keyWordBad(binary.LittleEndian.Uint64(b[i:])) {
 			return false
 		}
 	}
-	return true
+	return n%8 == 0 || !keyWordBad(binary.LittleEndian.Uint64(b[n-8:]))
+}
+
+// keyWordBad reports whether one of the 8 bytes of x is <= 0x20 or 0x7f,
+// all eight tested at once: x-0x21 borrows into a byte's top bit only when
+// the byte is below 0x21 (bytes of 0x80 and up, UTF-8, have their top bit
+// set in x and are masked off by ^x), and x^0x7f has a zero byte only
+// where x has 0x7f. Whether any byte is flagged does not depend on the
+// order the bytes were loaded in.
+func keyWordBad(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	y := x ^ 0x7f*ones
+	return ((x-0x21*ones)&^x|(y-ones)&^y)&tops != 0
 }
 
 // keyProblem describes why a key is malformed; max is the limit left by
