@@ -252,17 +252,15 @@ func getInOrder(h *handle, batch []*call) bool {
 		ix.keys = append(ix.keys, cl.keys...)
 	}
 	defer ix.reset()
-	if !h.matchInOrder(ix.keys) {
+	valueBytes, ok := h.matchInOrder(ix.keys)
+	if !ok {
 		return false
 	}
-	var slab itemSlab
-	slab.items, slab.bytes = h.c.recordSizes()
+	slab := itemSlab{items: len(h.inOrder), bytes: valueBytes}
 	got := grow(ix.got, len(ix.keys))
 	ix.got = got
-	r := h.c.recordIter()
-	for _, j := range h.inOrder {
-		_, v, flags, cas, _, _ := r.next()
-		got[j] = slab.item(ix.keys[j], v, flags, cas)
+	for _, rec := range h.inOrder {
+		got[rec.at] = slab.item(ix.keys[rec.at], rec.value, rec.flags, rec.cas)
 	}
 	off := 0
 	for _, cl := range batch {

@@ -138,40 +138,50 @@ const inOrderServers = 8
 // index: each server answers its keys in the order they were sent (memcached
 // answers a multi-key get key by key; libmemcached sends each server its
 // keys in the order given), so a server's next record is for one of the
-// positions after its last. It writes the position of each record to
-// h.inOrder and returns true when every record matched a position of its
-// server not yet answered; false (nothing else changed) for anything else:
-// a record of a server it cannot tell, a key not asked at a later
-// position, more servers than inOrderServers. Those reads go the general
-// way (match), which judges them.
-func (h *handle) matchInOrder(keys []string) bool {
+// positions after its last. It writes each record, with its position, to
+// h.inOrder, and returns true and the bytes of their values when every
+// record matched a position of its server not yet answered; false (nothing
+// else changed) for anything else: a record of a server it cannot tell, a
+// key not asked at a later position, more servers than inOrderServers.
+// Those reads go the general way (match), which judges them.
+func (h *handle) matchInOrder(keys []string) (valueBytes int, ok bool) {
 	n := h.c.nrecords()
 	if n > len(keys) {
-		return false
+		return 0, false
 	}
 	var next [inOrderServers]int // per server: the position after its last record's
 	taken := grow(h.taken, len(keys))
 	h.taken = taken
 	at := h.inOrder[:0]
 	for r := h.c.recordIter(); ; {
-		k, _, _, _, server, ok := r.next()
+		k, v, flags, cas, server, ok := r.next()
 		if !ok {
 			break
 		}
 		if server < 0 || server >= inOrderServers {
-			return false
+			return 0, false
 		}
 		j := next[server]
 		for j < len(keys) && keys[j] != string(k) {
 			j++
 		}
 		if j == len(keys) || taken[j] {
-			return false
+			return 0, false
 		}
 		taken[j] = true
 		next[server] = j + 1
-		at = append(at, int32(j))
+		at = append(at, inOrderRecord{at: int32(j), flags: flags, cas: cas, value: v})
+		valueBytes += len(v)
 	}
 	h.inOrder = at
-	return len(at) == n
+	return valueBytes, len(at) == n
+}
+
+// inOrderRecord is a record matchInOrder matched: the position it answers,
+// and its item (the value in C memory, valid until the handle's next call).
+type inOrderRecord struct {
+	at    int32
+	flags uint32
+	cas   uint64
+	value []byte
 }

@@ -338,20 +338,15 @@ func (h *cHandle) nrecords() int { return int(h.p.nrecords) }
 // when it wrote none or more than one); key and value point into C memory
 // and are valid until the handle's next call.
 func (h *cHandle) record1() (key, value []byte, flags uint32, cas uint64, ok bool) {
-	buf := h.out()
-	if h.p.nrecords != 1 || len(buf) < C.GOLIBMC_ITEM_HEAD {
+	if h.p.nrecords != 1 {
 		return nil, nil, 0, 0, false
 	}
-	ne := binary.NativeEndian
-	cas = ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
-	vlen := ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:])
-	flags = ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
-	klen := uint64(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
-	buf = buf[C.GOLIBMC_ITEM_HEAD:]
-	if uint64(len(buf)) != klen+vlen {
+	r := h.recordIter()
+	key, value, flags, cas, _, ok = r.next()
+	if !ok || len(r.buf) != 0 { // bytes after the only record: not one record
 		return nil, nil, 0, 0, false
 	}
-	return buf[:klen], buf[klen:], flags, cas, true
+	return key, value, flags, cas, true
 }
 
 // records walks the items a read wrote (golibmc_put_item), with the index

@@ -471,23 +471,23 @@ type PoolStats struct {
 // handle is one pooled libmemcached handle and what the client knows of it.
 type handle struct {
 	c       *cHandle
-	gen     uint64         // configuration generation it was cloned at
-	ejEpoch uint64         // ejections applied to it (see ejections)
-	broken  bool           // an outcome did not prove its connections in step
-	lost    []int32        // the servers whose outcomes did (-1: not known), when observed
-	srv     []serverResult // scratch for the last call's per-server results
-	w       waiter         // its sockets in the netpoller (split calls)
-	ix      keyIndex       // scratch: a read's keys (execGet)
-	inOrder []int32        // scratch: the position of each record of a read (matchInOrder)
-	taken   []bool         // scratch: per position, a record matched it (matchInOrder)
-	rs      []keyResult    // scratch: a batch's store results (execStore)
-	req     sendReq        // a split call's request (split)
-	stepFn  func(int) bool // h.step
-	yielded int64          // when a call on it last yielded (Unix ns; see Client.release)
-	idle    int64          // when its last call ended (Unix ns; see leftoverIdle)
-	op      string         // the operation of its call (for the observers' errors)
-	watched bool           // an observer watches servers: lost is kept
-	events  serverEvents   // what happened to servers during its call (see release)
+	gen     uint64          // configuration generation it was cloned at
+	ejEpoch uint64          // ejections applied to it (see ejections)
+	broken  bool            // an outcome did not prove its connections in step
+	lost    []int32         // the servers whose outcomes did (-1: not known), when observed
+	srv     []serverResult  // scratch for the last call's per-server results
+	w       waiter          // its sockets in the netpoller (split calls)
+	ix      keyIndex        // scratch: a read's keys (execGet)
+	inOrder []inOrderRecord // scratch: each record of a read and its position (matchInOrder)
+	taken   []bool          // scratch: per position, a record matched it (matchInOrder)
+	rs      []keyResult     // scratch: a batch's store results (execStore)
+	req     sendReq         // a split call's request (split)
+	stepFn  func(int) bool  // h.step
+	yielded int64           // when a call on it last yielded (Unix ns; see Client.release)
+	idle    int64           // when its last call ended (Unix ns; see leftoverIdle)
+	op      string          // the operation of its call (for the observers' errors)
+	watched bool            // an observer watches servers: lost is kept
+	events  serverEvents    // what happened to servers during its call (see release)
 }
 
 // sendReq is the request a split call sends and whose replies it reads.
