@@ -327,6 +327,7 @@ uint32_t golibmc_get_recv(golibmc_handle *h, int32_t ms, size_t n, const char *k
                           golibmc_res *res, const uint32_t *late, size_t nlate, int block);
 void golibmc_key_servers(golibmc_handle *h, size_t n, const char *keys, const size_t *klens, golibmc_res *res);
 void golibmc_gat(golibmc_handle *h, int32_t ms, const char *key, size_t klen, time_t exp, golibmc_res *res);
+int golibmc_check_text_record(const char *p, size_t n, const char *ns, size_t nslen, int cas, size_t *len);
 
 // requests.c
 int golibmc_can_read(golibmc_handle *h, int op);

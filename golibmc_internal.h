@@ -108,11 +108,57 @@ memcached_result_st *golibmc_lend(golibmc_handle *h, uint32_t i, size_t from, si
                                   size_t *used);
 int golibmc_in_recv(golibmc_handle *h, uint32_t i, size_t need, memcached_return_t *rc);
 int golibmc_wait(golibmc_handle *h);
-size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v);
 int golibmc_key_ok(const char *k, size_t n, const char *ns, size_t nslen);
 int golibmc_key_fits(const char *k, size_t n, const char *ns, size_t nslen);
 // golibmc_key_byte reports whether c may be in a key: not a space or a control byte.
 static inline int golibmc_key_byte(char c) { return (unsigned char) c > ' ' && (unsigned char) c != 0x7f; }
+
+// golibmc_key_scan returns the first position from k on, below n, of a
+// byte of p that is not a key byte (golibmc_key_byte), or n. Eight bytes
+// are tested at once on a little-endian machine: x - 0x21 borrows into a
+// byte's top bit when the byte is below 0x21 (a byte of 0x80 and up has
+// its top bit set in x and is masked off by ~x), and x ^ 0x7f has a zero
+// byte where x has 0x7f. A borrow only carries into the bytes above a byte
+// it comes from, so the lowest flagged byte is the first bad one.
+static inline size_t golibmc_key_scan(const char *p, size_t k, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ull, tops = 0x8080808080808080ull;
+  for (; n - k >= 8; k += 8) {
+    uint64_t x, y;
+    memcpy(&x, p + k, 8);
+    y = x ^ (0x7f * ones);
+    uint64_t bad = (((x - 0x21 * ones) & ~x) | ((y - ones) & ~y)) & tops;
+    if (bad) return k + (size_t) (__builtin_ctzll(bad) >> 3);
+  }
+#endif
+  while (k < n && golibmc_key_byte(p[k])) k++;
+  return k;
+}
+
+// golibmc_digits reads a decimal number of at most max (no sign, no
+// leading space) at p, up to n bytes; it returns the digits read, 0 if none
+// or if the number is above max.
+static inline size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v) {
+  uint64_t x = 0;
+  size_t i = 0, m = n < 19 ? n : 19;
+  // Up to 19 digits cannot wrap a uint64_t: add them up, then compare.
+  for (; i < m; i++) {
+    unsigned d = (unsigned) (unsigned char) p[i] - '0';
+    if (d > 9) break;
+    x = x * 10 + d;
+  }
+  if (i == 19 && i < n && (unsigned) (unsigned char) p[i] - '0' <= 9) { // more: one at a time, checked
+    uint64_t lim = max / 10, last = max % 10;
+    for (; i < n && (unsigned) (unsigned char) p[i] - '0' <= 9; i++) {
+      uint64_t d = (uint64_t) (unsigned char) p[i] - '0';
+      if (x > lim || (x == lim && d > last)) return 0; // x * 10 + d > max
+      x = x * 10 + d;
+    }
+  }
+  if (x > max) return 0;
+  *v = x;
+  return i;
+}
 int golibmc_text_error(const char *p, size_t len, memcached_return_t *rc, const char **msg, size_t *mlen);
 int golibmc_line(const char *p, size_t n, size_t *len);
 void golibmc_ids_before(golibmc_handle *h);

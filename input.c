@@ -183,27 +183,6 @@ int golibmc_wait(golibmc_handle *h) {
 // protocol's error lines, and a binary reply's opaque and status.
 // ---------------------------------------------------------------------------
 
-// golibmc_digits reads a decimal number of at most max (no sign, no
-// leading space) at p, up to n bytes; it returns the digits read, 0 if none
-// or if the number is above max.
-size_t golibmc_digits(const char *p, size_t n, uint64_t max, uint64_t *v) {
-  uint64_t x = 0;
-  size_t i = 0;
-  // Up to 19 digits cannot wrap a uint64_t: add them up, then compare.
-  for (; i < n && i < 19 && (unsigned char) (p[i] - '0') <= 9; i++) x = x * 10 + (uint64_t) (p[i] - '0');
-  if (i == 19 && i < n && (unsigned char) (p[i] - '0') <= 9) { // more: one at a time, checked
-    uint64_t lim = max / 10, last = max % 10;
-    for (; i < n && (unsigned char) (p[i] - '0') <= 9; i++) {
-      uint64_t d = (uint64_t) (p[i] - '0');
-      if (x > lim || (x == lim && d > last)) return 0; // x * 10 + d > max
-      x = x * 10 + d;
-    }
-  }
-  if (x > max) return 0;
-  *v = x;
-  return i;
-}
-
 // golibmc_key_ok checks a key a reply carries (namespace included): 1 to
 // 250 bytes, none a space or a control byte, longer than the namespace and
 // starting with it (libmemcached strips that many bytes off).

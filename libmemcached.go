@@ -338,15 +338,20 @@ func (h *cHandle) nrecords() int { return int(h.p.nrecords) }
 // when it wrote none or more than one); key and value point into C memory
 // and are valid until the handle's next call.
 func (h *cHandle) record1() (key, value []byte, flags uint32, cas uint64, ok bool) {
-	if h.p.nrecords != 1 {
+	buf := h.out()
+	if h.p.nrecords != 1 || len(buf) < C.GOLIBMC_ITEM_HEAD {
 		return nil, nil, 0, 0, false
 	}
-	r := h.recordIter()
-	key, value, flags, cas, _, ok = r.next()
-	if !ok || len(r.buf) != 0 { // bytes after the only record: not one record
+	ne := binary.NativeEndian
+	cas = ne.Uint64(buf[C.GOLIBMC_ITEM_CAS:])
+	vlen := ne.Uint64(buf[C.GOLIBMC_ITEM_VLEN:])
+	flags = ne.Uint32(buf[C.GOLIBMC_ITEM_FLAGS:])
+	klen := uint64(ne.Uint32(buf[C.GOLIBMC_ITEM_KLEN:]))
+	buf = buf[C.GOLIBMC_ITEM_HEAD:]
+	if uint64(len(buf)) != klen+vlen {
 		return nil, nil, 0, 0, false
 	}
-	return key, value, flags, cas, true
+	return buf[:klen], buf[klen:], flags, cas, true
 }
 
 // records walks the items a read wrote (golibmc_put_item), with the index
@@ -709,4 +714,25 @@ func newScratchHandle() *cHandle {
 		return nil
 	}
 	return &cHandle{p: p}
+}
+
+// checkTextRecord runs the check a text read's record passes before
+// libmemcached parses it (golibmc_text_record) on rec, with the namespace
+// ns and a CAS id expected or not: 1 for a complete item record, 2 for one
+// not complete yet, 3 for another record that parses (END, an error line),
+// 0 for one that does not; and the record's length. The tests of the
+// grammar hold it to a model with it.
+func checkTextRecord(rec []byte, ns string, cas bool) (kind, n int) {
+	var l C.size_t
+	nsb := append([]byte(ns), 0)
+	var p *C.char
+	if len(rec) > 0 {
+		p = (*C.char)(unsafe.Pointer(&rec[0]))
+	}
+	c := C.int(0)
+	if cas {
+		c = 1
+	}
+	k := C.golibmc_check_text_record(p, C.size_t(len(rec)), (*C.char)(unsafe.Pointer(&nsb[0])), C.size_t(len(ns)), c, &l)
+	return int(k), int(l)
 }

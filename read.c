@@ -38,8 +38,11 @@ static void golibmc_read_mode_of(golibmc_handle *h, golibmc_read_mode *m) {
 // bytes): "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n" with the cas
 // iff cas (libmemcached sent gets), or "END\r\n", or an error line. *len is
 // the record's length (or, for MORE, the length known so far).
-static int golibmc_text_record(const char *p, size_t n, const char *ns, size_t nslen, int cas, size_t *len,
-                               memcached_return_t *rc, const char **msg, size_t *mlen) {
+// It is inlined into golibmc_read_server, the read path (its other caller
+// is a test's).
+static inline __attribute__((always_inline)) int
+golibmc_text_record(const char *p, size_t n, const char *ns, size_t nslen, int cas, size_t *len, memcached_return_t *rc,
+                    const char **msg, size_t *mlen) {
   size_t ll;
   int l = golibmc_line(p, n, &ll);
   *len = n + 1;
@@ -49,8 +52,7 @@ static int golibmc_text_record(const char *p, size_t n, const char *ns, size_t n
   if (ll == 3 && memcmp(p, "END", 3) == 0) return GOLIBMC_REC_END;
   if (ll < 6 || memcmp(p, "VALUE ", 6) != 0) // no error line starts so
     return golibmc_text_error(p, ll, rc, msg, mlen) ? GOLIBMC_REC_FAIL : GOLIBMC_REC_BAD;
-  size_t at = 6, k = at;
-  while (k < ll && golibmc_key_byte(p[k])) k++; // the key, checked as it is scanned
+  size_t at = 6, k = golibmc_key_scan(p, at, ll); // the key, checked as it is scanned
   if (k == ll || p[k] != ' ' || !golibmc_key_fits(p + at, k - at, ns, nslen)) return GOLIBMC_REC_BAD;
   uint64_t flags, bytes, unique;
   size_t d = golibmc_digits(p + k + 1, ll - k - 1, UINT32_MAX, &flags);
@@ -70,6 +72,22 @@ static int golibmc_text_record(const char *p, size_t n, const char *ns, size_t n
   if (n < *len) return GOLIBMC_REC_MORE;
   if (p[*len - 2] != '\r' || p[*len - 1] != '\n') return GOLIBMC_REC_BAD;
   return GOLIBMC_REC_ITEM;
+}
+
+// golibmc_check_text_record is golibmc_text_record for the tests that
+// hold its grammar to a model (Go's checkTextRecord): 1 for a complete
+// item record, 2 for one not complete yet, 3 for any other record that
+// parses (END, an error line), 0 for one that does not; its length in *len.
+int golibmc_check_text_record(const char *p, size_t n, const char *ns, size_t nslen, int cas, size_t *len) {
+  memcached_return_t rc = MEMCACHED_SUCCESS;
+  const char *msg;
+  size_t mlen;
+  switch (golibmc_text_record(p, n, ns, nslen, cas, len, &rc, &msg, &mlen)) {
+  case GOLIBMC_REC_BAD: return 0;
+  case GOLIBMC_REC_ITEM: return 1;
+  case GOLIBMC_REC_MORE: return 2;
+  }
+  return 3;
 }
 
 // golibmc_binary_record checks the record of a binary read's reply at p:

@@ -1,8 +1,11 @@
 package libmemcached
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -82,4 +85,124 @@ func TestItemSlab(t *testing.T) {
 		assert.Len(t, it.Value, slabValueMax)
 	}
 	assert.Equal(t, uintptr(unsafe.Pointer(&a.Value[0]))+slabValueMax, uintptr(unsafe.Pointer(&b.Value[0])), "small values share a chunk")
+}
+
+// textRecordModel is the grammar of one complete record of a text read's
+// reply, read field by field: "VALUE <key> <flags> <bytes>[ <cas>]\r\n",
+// then <bytes> bytes and "\r\n". The key is 1 to 250 bytes (namespace
+// included), none a space, a control byte or DEL, and starts with the
+// namespace and is longer; flags fit 32 bits, bytes at most the largest
+// value a reply may carry, the CAS id 64 bits, each decimal digits only
+// (leading zeros allowed). It returns what checkTextRecord does for
+// records whose line is complete: 1 an item, 2 the data not all there
+// yet, 0 anything else.
+func textRecordModel(rec []byte, ns string, cas bool) int {
+	line, rest, ok := bytes.Cut(rec, []byte("\r\n"))
+	if !ok || bytes.IndexByte(line, '\n') >= 0 {
+		return 0
+	}
+	f := strings.Split(string(line), " ")
+	want := 4
+	if cas {
+		want = 5
+	}
+	if len(f) != want || f[0] != "VALUE" {
+		return 0
+	}
+	key := f[1]
+	if len(key) == 0 || len(key) > 250 || len(key) <= len(ns) || !strings.HasPrefix(key, ns) {
+		return 0
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c == 0x7f {
+			return 0
+		}
+	}
+	num := func(s string, bits int) (uint64, bool) {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+		}
+		v, err := strconv.ParseUint(s, 10, bits)
+		return v, err == nil
+	}
+	_, ok1 := num(f[2], 32)
+	n, ok2 := num(f[3], 64)
+	ok3 := true
+	if cas {
+		_, ok3 = num(f[4], 64)
+	}
+	if !ok1 || !ok2 || !ok3 || n > 1<<30 { // GOLIBMC_POLICY_VALUE_MAX
+		return 0
+	}
+	switch {
+	case uint64(len(rest)) < n+2:
+		return 2
+	case rest[n] != '\r' || rest[n+1] != '\n':
+		return 0
+	}
+	return 1
+}
+
+// TestTextRecordGrammarModel holds the check of a text read's records
+// (golibmc_text_record, which scans a key eight bytes at a time and adds
+// up digits unchecked up to 19) to textRecordModel: every byte value at
+// every position of keys of 1 to 40 bytes and around the 250-byte limit,
+// with and without a namespace; and flags, lengths and CAS ids at and
+// around their limits, with leading zeros, signs, letters and nothing.
+func TestTextRecordGrammarModel(t *testing.T) {
+	check := func(rec []byte, ns string, cas bool) {
+		t.Helper()
+		want := textRecordModel(rec, ns, cas)
+		got, n := checkTextRecord(rec, ns, cas)
+		if got != want {
+			t.Fatalf("%q (namespace %q, cas %v): check %d, model %d", rec, ns, cas, got, want)
+		}
+		if got == 1 && n != len(rec) {
+			t.Fatalf("%q: record length %d, want %d", rec, n, len(rec))
+		}
+	}
+	lengths := []int{}
+	for n := 1; n <= 40; n++ {
+		lengths = append(lengths, n)
+	}
+	lengths = append(lengths, 243, 248, 249, 250, 251, 256)
+	for _, ns := range []string{"", "ns:"} {
+		for _, cas := range []bool{false, true} {
+			tail := " 7 3\r\nabc\r\n"
+			if cas {
+				tail = " 7 3 99\r\nabc\r\n"
+			}
+			for _, n := range lengths {
+				key := []byte(ns + strings.Repeat("k", n))
+				check(append([]byte("VALUE "+string(key)), tail...), ns, cas)
+				for at := 0; at < len(key); at++ {
+					for c := 0; c < 256; c++ {
+						if n > 40 && c != 0 && c != ' ' && c != 0x7f && c != 0x80 && c != 'x' {
+							continue
+						}
+						k := bytes.Clone(key)
+						k[at] = byte(c)
+						check(append([]byte("VALUE "+string(k)), tail...), ns, cas)
+					}
+				}
+			}
+		}
+	}
+	flags := []string{"0", "7", "00", "4294967295", "4294967296", "0004294967295", "99999999999999999999",
+		"", "+1", "-1", "1a", "a", " 1"}
+	lens := []string{"3", "003", "0", "2", "4", "1073741824", "1073741825", "18446744073709551616", "", "x"}
+	cass := []string{"0", "99", "1234567890123456789", "9999999999999999999", "18446744073709551615",
+		"18446744073709551616", "000000000018446744073709551615", "000000000018446744073709551616",
+		"99999999999999999999", "184467440737095516150", "", "-0", "1.5"}
+	for _, f := range flags {
+		for _, l := range lens {
+			check([]byte("VALUE key "+f+" "+l+"\r\nabc\r\n"), "", false)
+			for _, cs := range cass {
+				check([]byte("VALUE key "+f+" "+l+" "+cs+"\r\nabc\r\n"), "", true)
+				check([]byte("VALUE key "+f+" "+l+" "+cs+"\r\nabc\r\n"), "", false)
+			}
+		}
+	}
 }
