@@ -140,11 +140,16 @@ func render(sr *single.Result, reps int, addr, concReport string, concTargets []
 		if t := instructions(instructionsFile); t != "" {
 			b.WriteString("\n### Instructions per call (callgrind, user space)\n\n")
 			b.WriteString("What each client executes in user space per call (per key for GetMulti), counted by valgrind's " +
-				"callgrind over a run of N calls minus a run of fewer (scripts/bench-instructions.sh): the one measure here " +
-				"that does not move with the machine's load. The kernel's part (the system calls above, about the same for " +
-				"every client making the same calls) is not in it. golibmc asks `gets` by default (its `cas` behavior is " +
-				"on, so that Get fills CasID), the C loop and gomemcache's Get `get`; the column with `cas` off is golibmc " +
-				"sending the C loop's requests.\n\n")
+				"callgrind over a run of N calls minus a run of fewer (scripts/bench-instructions.sh): the measure here that " +
+				"moves least with the machine's load. The kernel's part (the system calls above, about the same for every " +
+				"client making the same calls) is not in it. golibmc asks `gets` by default (its `cas` behavior is on, so " +
+				"that Get fills CasID), the C loop and gomemcache's Get `get`; the column with `cas` off is golibmc sending " +
+				"the C loop's requests. What still moves: the Go programs run about 50 times slower under valgrind, so " +
+				"what they do by the clock comes more often per call (golibmc yields its P every 2 ms of calls: about " +
+				"every 13 Gets under valgrind, every 50-100 at full speed, about 200 instructions per Get more than at " +
+				"full speed), and gomemcache's counts, which include its garbage collector's and netpoller's work, " +
+				"differ by up to 20% from run to run; golibmc's `gets` parse one more number per item, whose length " +
+				"grows with memcached's CAS counter.\n\n")
 			b.WriteString(t)
 		}
 		if t := sr.PlacementTable(); t != "" {
