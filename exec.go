@@ -259,8 +259,9 @@ func getInOrder(h *handle, batch []*call) bool {
 	slab := itemSlab{items: len(h.inOrder), bytes: valueBytes}
 	got := grow(ix.got, len(ix.keys))
 	ix.got = got
+	out := h.c.out()
 	for _, rec := range h.inOrder {
-		got[rec.at] = slab.item(ix.keys[rec.at], rec.value, rec.flags, rec.cas)
+		got[rec.at] = slab.item(ix.keys[rec.at], out[rec.off:rec.off+rec.n], rec.flags, rec.cas)
 	}
 	off := 0
 	for _, cl := range batch {

@@ -123,7 +123,7 @@ static inline int golibmc_key_byte(char c) { return (unsigned char) c > ' ' && (
 static inline size_t golibmc_key_scan(const char *p, size_t k, size_t n) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   const uint64_t ones = 0x0101010101010101ull, tops = 0x8080808080808080ull;
-  for (; n - k >= 8; k += 8) {
+  for (; k + 8 <= n; k += 8) {
     uint64_t x, y;
     memcpy(&x, p + k, 8);
     y = x ^ (0x7f * ones);

@@ -153,6 +153,7 @@ func (h *handle) matchInOrder(keys []string) (valueBytes int, ok bool) {
 	taken := grow(h.taken, len(keys))
 	h.taken = taken
 	at := h.inOrder[:0]
+	end := h.c.nout() // a value's offset in the records is end - cap(value)
 	for r := h.c.recordIter(); ; {
 		k, v, flags, cas, server, ok := r.next()
 		if !ok {
@@ -170,7 +171,7 @@ func (h *handle) matchInOrder(keys []string) (valueBytes int, ok bool) {
 		}
 		taken[j] = true
 		next[server] = j + 1
-		at = append(at, inOrderRecord{at: int32(j), flags: flags, cas: cas, value: v})
+		at = append(at, inOrderRecord{at: int32(j), flags: flags, cas: cas, off: end - cap(v), n: len(v)})
 		valueBytes += len(v)
 	}
 	h.inOrder = at
@@ -178,10 +179,11 @@ func (h *handle) matchInOrder(keys []string) (valueBytes int, ok bool) {
 }
 
 // inOrderRecord is a record matchInOrder matched: the position it answers,
-// and its item (the value in C memory, valid until the handle's next call).
+// and its item, its value as where it is in the handle's records (offsets,
+// not a pointer: the scratch outlives the C memory the records are in).
 type inOrderRecord struct {
-	at    int32
-	flags uint32
-	cas   uint64
-	value []byte
+	at     int32
+	flags  uint32
+	cas    uint64
+	off, n int
 }

@@ -274,6 +274,9 @@ func (h *cHandle) forget() { h.res = h.res[:0] }
 // forget, until a call).
 func (h *cHandle) resultCount() int { return len(h.res) }
 
+// nout is the length of out.
+func (h *cHandle) nout() int { return int(h.p.out_len) }
+
 // out is the handle's record buffer, valid until its next call.
 func (h *cHandle) out() []byte {
 	if h.p.out_len == 0 {

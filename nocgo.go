@@ -67,6 +67,8 @@ func (*cHandle) record1() ([]byte, []byte, uint32, uint64, bool)                
 func (*cHandle) resultCount() int                                                   { return 0 }
 func (*cHandle) servers(out []serverResult) []serverResult                          { return out[:0] }
 func (*cHandle) records(func([]byte, []byte, uint32, uint64, int))                  {}
+func (*cHandle) nout() int                                                          { return 0 }
+func (*cHandle) out() []byte                                                        { return nil }
 func (*cHandle) getMulti(int32, *packed)                                            {}
 func (*cHandle) getAndTouch(int32, string, int32)                                   {}
 func (*cHandle) keyServers(*packed)                                                 {}
