@@ -187,10 +187,7 @@ int golibmc_wait(golibmc_handle *h) {
 // 250 bytes, none a space or a control byte, longer than the namespace and
 // starting with it (libmemcached strips that many bytes off).
 int golibmc_key_ok(const char *k, size_t n, const char *ns, size_t nslen) {
-  if (!golibmc_key_fits(k, n, ns, nslen)) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!golibmc_key_byte(k[i])) return 0;
-  return 1;
+  return golibmc_key_fits(k, n, ns, nslen) && golibmc_key_scan(k, 0, n) == n;
 }
 
 // golibmc_key_fits is golibmc_key_ok but for the bytes (checked apart,
