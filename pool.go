@@ -67,7 +67,13 @@ type call struct {
 		miss  [1]bool
 		nums  [1]uint64
 	}
+	// The result arrays of a multi-key call, kept (cleared) for the next
+	// call that takes this one from the pool.
+	resN callResult
 }
+
+// resultKeep: a recycled call keeps result arrays up to this many keys.
+const resultKeep = 4096
 
 type callState uint8
 
@@ -121,13 +127,15 @@ func (cl *call) init(ctx context.Context, kind callKind, op string, keys []strin
 	if n == 1 {
 		cl.result.errs = cl.res1.errs[:]
 	} else {
-		cl.result.errs = make([]*Error, n)
+		cl.resN.errs = grow(cl.resN.errs, n)
+		cl.result.errs = cl.resN.errs
 	}
 	switch {
 	case kind == callGet && n == 1:
 		cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
 	case kind == callGet:
-		cl.result.items, cl.result.miss = make([]*Item, n), make([]bool, n)
+		cl.resN.items, cl.resN.miss = grow(cl.resN.items, n), grow(cl.resN.miss, n)
+		cl.result.items, cl.result.miss = cl.resN.items, cl.resN.miss
 	case kind == callRequest:
 		cl.result.nums = cl.res1.nums[:] // one key
 	}
@@ -139,9 +147,19 @@ func putCall(cl *call) {
 	if cl.state == callAbandoned {
 		return
 	}
-	wake, batch := cl.wake, cl.batch
+	wake, batch, res := cl.wake, cl.batch, cl.resN
 	clear(batch[:cap(batch)])
 	*cl = call{wake: wake, batch: batch[:0]}
+	// The arrays are cleared when next used (grow); their items and errors
+	// are dropped now, so that a pooled call keeps none of them alive.
+	if cap(res.errs) <= resultKeep {
+		clear(res.errs)
+		cl.resN.errs = res.errs[:0]
+	}
+	if cap(res.items) <= resultKeep {
+		clear(res.items)
+		cl.resN.items, cl.resN.miss = res.items[:0], res.miss[:0]
+	}
 	callPool.Put(cl)
 }
 
