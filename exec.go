@@ -291,6 +291,12 @@ func (e *engine) readInto(ctx context.Context, h *handle, cfg *config, op string
 	} else {
 		h.c.getMulti(ms, p)
 	}
+	if found, ok := h.readInOrder(keys, d); ok {
+		if t != nil {
+			t.read(found, len(keys)-found)
+		}
+		return nil
+	}
 	ix := &h.ix
 	ix.keys = append(ix.keys, keys...)
 	ix.build()
@@ -320,6 +326,30 @@ func (e *engine) readInto(ctx context.Context, h *handle, cfg *config, op string
 		return nil
 	}
 	return me
+}
+
+// readInOrder copies the items of h's last read of keys into d when the
+// read was clean and each record matched a key in the order the keys were
+// asked (matchInOrder), as getInOrder does for GetMulti: no key index. A
+// key asked twice is answered twice and given once. It returns how many
+// positions were answered; false, having changed nothing, for anything
+// else, which the general way (match, notFound) judges.
+func (h *handle) readInOrder(keys []string, d *delivery) (found int, ok bool) {
+	if h.c.dirty() || h.c.nsrv() > inOrderServers {
+		return 0, false
+	}
+	if _, ok := h.matchInOrder(keys); !ok {
+		return 0, false
+	}
+	out := h.c.out()
+	once := h.ix.onceSet(len(h.inOrder))
+	for i, rec := range h.inOrder {
+		if once.given(keys, h.inOrder[:i], rec.at) {
+			continue
+		}
+		d.add(rec.at, out[rec.off:rec.off+rec.n], rec.flags, rec.cas)
+	}
+	return len(h.inOrder), true
 }
 
 // delivery holds the items a GetMultiFunc read, copied out of C memory,

@@ -218,8 +218,10 @@ func TestGetMultiFuncAllocations(t *testing.T) {
 // the order asked when it was clean (up to 8 servers), through the key
 // index otherwise (more servers, an observer watching); both give every
 // caller the items the servers hold and a clean miss for the rest, with
-// keys asked twice, in one call and across the calls of a batch. The
-// model is what was stored.
+// keys asked twice, in one call and across the calls of a batch; and
+// GetMultiFunc delivers the same items, each key once (past and within
+// the reads whose repeats are found without a table). The model is what
+// was stored.
 func TestGetMultiEveryWayAlike(t *testing.T) {
 	for _, binary := range []bool{false, true} {
 		for _, n := range []int{1, 3, 9} {
@@ -262,6 +264,7 @@ func TestGetMultiEveryWayAlike(t *testing.T) {
 							ask = append(ask, keys[rng.IntN(len(keys))]) // repeats, misses
 						}
 						one := keys[rng.IntN(len(keys))]
+						small := append(ask[:6:6], ask[0], ask[3], ask[3]) // repeats in a small read
 						wg.Add(1)
 						go func() { // the calls of a batch
 							defer wg.Done()
@@ -269,6 +272,15 @@ func TestGetMultiEveryWayAlike(t *testing.T) {
 								got, err := c.GetMulti(bg(), ask)
 								assert.NoError(t, err)
 								check(ask, got)
+								for _, ask := range [][]string{ask, small} {
+									fgot, _, err := funcItems(t, c, ask)
+									assert.NoError(t, err)
+									asItems := map[string]*mc.Item{}
+									for k, it := range fgot {
+										asItems[k] = &it
+									}
+									check(ask, asItems)
+								}
 								it, err := c.Get(bg(), one)
 								if v, ok := model[one]; ok {
 									if assert.NoError(t, err) {

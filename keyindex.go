@@ -98,6 +98,56 @@ func (ix *keyIndex) find(k []byte) int32 {
 	}
 }
 
+// onceSet is a set of the keys of a read's records (as positions of
+// them), built as they are given out, so that a key answered twice is
+// given once: past smallIndex records a table (the index's, not in use
+// then), else a look at the records before.
+type onceSet struct {
+	table []int32 // first position + 1, 0 for an empty slot; nil: none
+	mask  uint64
+}
+
+// onceSet readies ix's table as an empty set for n records.
+func (ix *keyIndex) onceSet(n int) onceSet {
+	if n <= smallIndex {
+		return onceSet{}
+	}
+	size := 1
+	for size < 2*n {
+		size <<= 1
+	}
+	if n > batchKeys { // one large read: its table is not kept (as reset does)
+		return onceSet{table: make([]int32, size), mask: uint64(size - 1)}
+	}
+	ix.table = grow(ix.table, size)
+	return onceSet{table: ix.table, mask: uint64(size - 1)}
+}
+
+// given reports whether the key asked at position at was given before:
+// by one of before (the records given or skipped so far), or, with a
+// table, by a position in it; when not, it is put in the table.
+func (s onceSet) given(keys []string, before []inOrderRecord, at int32) bool {
+	k := keys[at]
+	if s.table == nil {
+		for _, r := range before {
+			if keys[r.at] == k {
+				return true
+			}
+		}
+		return false
+	}
+	for i := maphash.String(keySeed, k) & s.mask; ; i = (i + 1) & s.mask {
+		p := s.table[i] - 1
+		if p < 0 {
+			s.table[i] = at + 1
+			return false
+		}
+		if keys[p] == k {
+			return true
+		}
+	}
+}
+
 // count is how many positions ask the key first asked at position i.
 func (ix *keyIndex) count(i int32) int32 {
 	n := int32(0)

@@ -48,6 +48,34 @@ func TestKeyIndexModel(t *testing.T) {
 	}
 }
 
+// TestOnceSetModel: for reads of every size around smallIndex and the
+// table's growth, with keys repeated at random, the set says a record's
+// key was given before exactly when an earlier record had it; against a
+// map kept alongside.
+func TestOnceSetModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ix keyIndex
+	for _, n := range []int{1, 2, 15, 16, 17, 31, 32, 33, 100, 1000, 5000} {
+		for round := 0; round < 3; round++ {
+			distinct := max(1, n*(round+1)/3)
+			keys := make([]string, n)
+			for i := range keys {
+				keys[i] = fmt.Sprint("k", rng.IntN(distinct))
+			}
+			recs := make([]inOrderRecord, n)
+			for i := range recs {
+				recs[i].at = int32(i)
+			}
+			set := ix.onceSet(n)
+			seen := map[string]bool{}
+			for i, r := range recs {
+				assert.Equal(t, seen[keys[r.at]], set.given(keys, recs[:i], r.at), "n=%d record %d", n, i)
+				seen[keys[r.at]] = true
+			}
+		}
+	}
+}
+
 // TestItemSlab: the items of a read share allocations, but each value is
 // its own: equal to what was read, capped at its length (an append copies
 // instead of writing over the next value), empty values empty and not nil,
