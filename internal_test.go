@@ -337,3 +337,36 @@ func TestValidKeyEveryByteEveryPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestRecycledCallResults: a call taken from the pool again reuses its
+// result arrays, cleared for its keys; in the pool it keeps no item or
+// error alive, and the arrays of a call of more than resultKeep keys are
+// not kept.
+func TestRecycledCallResults(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{2, 100, resultKeep, resultKeep + 1} {
+		cl := &call{wake: make(chan grant, 1)}
+		cl.init(ctx, callGet, "test", make([]string, n), nil)
+		for i := range n {
+			cl.result.items[i] = &Item{Key: "k"}
+			cl.result.errs[i] = &Error{}
+			cl.result.miss[i] = true
+		}
+		items := cl.result.items
+		putCall(cl)
+		require.NotNil(t, cl.resN)
+		assert.Empty(t, cl.resN.items, "n=%d", n)
+		assert.Empty(t, cl.resN.errs, "n=%d", n)
+		for i := range items {
+			require.Nil(t, items[i], "n=%d: the pooled call keeps item %d alive", n, i)
+		}
+		if n > resultKeep {
+			assert.Zero(t, cap(cl.resN.items), "n=%d: not kept", n)
+			continue
+		}
+		cl.init(ctx, callGet, "test", make([]string, 2), nil)
+		assert.Same(t, &items[0], &cl.result.items[0], "n=%d: reused", n)
+		assert.Equal(t, []bool{false, false}, cl.result.miss)
+		assert.Equal(t, []*Error{nil, nil}, cl.result.errs)
+	}
+}

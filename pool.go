@@ -67,9 +67,9 @@ type call struct {
 		miss  [1]bool
 		nums  [1]uint64
 	}
-	// The result arrays of a multi-key call, kept (cleared) for the next
-	// call that takes this one from the pool.
-	resN callResult
+	// The result arrays of a multi-key call, kept (emptied) for the next
+	// call that takes this one from the pool; nil until one needs them.
+	resN *callResult
 }
 
 // resultKeep: a recycled call keeps result arrays up to this many keys.
@@ -92,6 +92,24 @@ type callResult struct {
 	errs  []*Error // per key: nil on success (and on a miss, see miss)
 	miss  []bool   // get: per key, a clean miss
 	nums  []uint64 // request: per key, the counter's new value
+}
+
+// empty readies a recycled call's result arrays for its next call: the
+// items and errors they point to are dropped now (a call in the pool
+// keeps none alive), and those of a call of more than resultKeep keys are
+// not kept. grow clears what the next call uses.
+func (r *callResult) empty() {
+	if len(r.errs) > 0 {
+		clear(r.errs)
+		r.errs = r.errs[:0]
+	}
+	if len(r.items) > 0 {
+		clear(r.items)
+		r.items, r.miss = r.items[:0], r.miss[:0]
+	}
+	if cap(r.errs) > resultKeep || cap(r.items) > resultKeep {
+		*r = callResult{}
+	}
 }
 
 // grant hands a handle (nil: the right to create one) and a batch to the
@@ -127,6 +145,9 @@ func (cl *call) init(ctx context.Context, kind callKind, op string, keys []strin
 	if n == 1 {
 		cl.result.errs = cl.res1.errs[:]
 	} else {
+		if cl.resN == nil {
+			cl.resN = new(callResult)
+		}
 		cl.resN.errs = grow(cl.resN.errs, n)
 		cl.result.errs = cl.resN.errs
 	}
@@ -149,16 +170,9 @@ func putCall(cl *call) {
 	}
 	wake, batch, res := cl.wake, cl.batch, cl.resN
 	clear(batch[:cap(batch)])
-	*cl = call{wake: wake, batch: batch[:0]}
-	// The arrays are cleared when next used (grow); their items and errors
-	// are dropped now, so that a pooled call keeps none of them alive.
-	if cap(res.errs) <= resultKeep {
-		clear(res.errs)
-		cl.resN.errs = res.errs[:0]
-	}
-	if cap(res.items) <= resultKeep {
-		clear(res.items)
-		cl.resN.items, cl.resN.miss = res.items[:0], res.miss[:0]
+	*cl = call{wake: wake, batch: batch[:0], resN: res}
+	if res != nil {
+		res.empty()
 	}
 	callPool.Put(cl)
 }
