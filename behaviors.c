@@ -166,10 +166,14 @@ static int golibmc_any_weight(memcached_st *mc) {
 
 // golibmc_settle restores distribution d (d < 0: keeps mc's), turns
 // weighted ketama on when a server weighs more than 1, and builds the
-// distribution once from mc's settings (see golibmc_rebuild).
-memcached_return_t golibmc_settle(memcached_st *mc, int d) {
+// distribution once from mc's settings (see golibmc_rebuild). weighted
+// says whether one does when the caller knows (1 or 0: New, which added
+// the servers); < 0 reads it from mc's servers (golibmc_any_weight, which
+// copies every server: about 8 KB each).
+memcached_return_t golibmc_settle(memcached_st *mc, int d, int weighted) {
   if (d >= 0) mc->distribution = (memcached_server_distribution_t) d;
-  if (golibmc_any_weight(mc)) mc->ketama.weighted_ = true;
+  if (weighted < 0) weighted = golibmc_any_weight(mc);
+  if (weighted) mc->ketama.weighted_ = true;
   return golibmc_rebuild(mc);
 }
 

@@ -501,7 +501,7 @@ func (c *Client) checkPlacementChange(op string, s []behaviorSetting) error {
 // settleMaster builds a changed master's distribution once from its
 // settings (golibmc_settle) and checks it.
 func settleMaster(op string, m cMaster) error {
-	if rc := m.settle(-1); !rc.Success() {
+	if rc := m.settle(-1, -1); !rc.Success() {
 		return newError(op, "", rc, m.lastError())
 	}
 	return checkMaster(op, m)

@@ -302,7 +302,7 @@ memcached_return_t golibmc_behavior_set(memcached_st *mc, memcached_behavior_t b
 const char *golibmc_namespace(memcached_st *mc);
 void golibmc_apply_ejections(memcached_st *mc, size_t n, const uint32_t *idx, const int64_t *until);
 int golibmc_hold_distribution(memcached_st *mc);
-memcached_return_t golibmc_settle(memcached_st *mc, int d);
+memcached_return_t golibmc_settle(memcached_st *mc, int d, int weighted);
 memcached_st *golibmc_master_clone(memcached_st *master, char *err, size_t errlen);
 
 // handle.c

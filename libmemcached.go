@@ -688,9 +688,12 @@ func gomemcacheHash(key string) uint32 {
 func (m cMaster) holdDistribution() int { return int(C.golibmc_hold_distribution(m.p)) }
 
 // settle restores distribution d (-1: keeps the master's), turns weighted
-// ketama on when a server weighs more than 1, and builds the distribution
-// once from the master's settings (golibmc_settle).
-func (m cMaster) settle(d int) ReturnCode { return ReturnCode(C.golibmc_settle(m.p, C.int(d))) }
+// ketama on when a server weighs more than 1 (weighted: 1 or 0 when the
+// caller knows, -1 to read it from the master's servers), and builds the
+// distribution once from the master's settings (golibmc_settle).
+func (m cMaster) settle(d, weighted int) ReturnCode {
+	return ReturnCode(C.golibmc_settle(m.p, C.int(d), C.int(weighted)))
+}
 
 // cloneForChange copies the master for a behavior change
 // (golibmc_master_clone: memcached_clone without building the

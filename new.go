@@ -59,7 +59,11 @@ func New(servers []string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	d := m.holdDistribution()
+	weighted := 0 // a server weighs more than 1 (see golibmc_settle)
 	for i, sp := range specs {
+		if sp.weight > 1 {
+			weighted = 1
+		}
 		if rc := m.addServer(sp.kind, sp.host, sp.port, sp.weight); !rc.Success() {
 			msg := m.lastError()
 			m.free()
@@ -68,7 +72,7 @@ func New(servers []string, opts ...Option) (*Client, error) {
 			return nil, e
 		}
 	}
-	if rc := m.settle(d); !rc.Success() {
+	if rc := m.settle(d, weighted); !rc.Success() {
 		msg := m.lastError()
 		m.free()
 		return nil, newError("New", "", rc, msg)
@@ -119,7 +123,7 @@ func NewFromConfig(config string, opts ...Option) (*Client, error) {
 	if err == nil {
 		// The same placement as the behaviors given before the servers
 		// (golibmc_settle), and a continuum built with the final key hash.
-		if rc := m.settle(-1); !rc.Success() {
+		if rc := m.settle(-1, -1); !rc.Success() {
 			err = newError(op, "", rc, m.lastError())
 		}
 	}

@@ -44,7 +44,7 @@ func (cMaster) applyEjections([]uint32, []int64)               {}
 func (cMaster) newHandle([]uint32, []int64) (*cHandle, string) { return nil, errNoCgo }
 func (cMaster) newSingleHandle(int) (*cHandle, string)         { return nil, errNoCgo }
 func (cMaster) holdDistribution() int                          { return 0 }
-func (cMaster) settle(int) ReturnCode                          { return ReturnNotSupported }
+func (cMaster) settle(int, int) ReturnCode                     { return ReturnNotSupported }
 func (cMaster) cloneForChange() (cMaster, string)              { return cMaster{}, errNoCgo }
 func (cMaster) setCRC32Hash()                                  {}
 func newScratchHandle() *cHandle                               { return nil }
