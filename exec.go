@@ -251,7 +251,7 @@ func getInOrder(h *handle, batch []*call) bool {
 	for _, cl := range batch {
 		ix.keys = append(ix.keys, cl.keys...)
 	}
-	defer ix.reset()
+	defer h.readDone()
 	valueBytes, ok := h.matchInOrder(ix.keys)
 	if !ok {
 		return false
@@ -338,6 +338,7 @@ func (h *handle) readInOrder(keys []string, d *delivery) (found int, ok bool) {
 	if h.c.dirty() || h.c.nsrv() > inOrderServers {
 		return 0, false
 	}
+	defer h.trimInOrder()
 	if _, ok := h.matchInOrder(keys); !ok {
 		return 0, false
 	}

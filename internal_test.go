@@ -370,3 +370,34 @@ func TestRecycledCallResults(t *testing.T) {
 		assert.Equal(t, []*Error{nil, nil}, cl.result.errs)
 	}
 }
+
+// TestLargeReadScratchNotKept: after a read of more than batchKeys keys,
+// GetMulti and GetMultiFunc alike, the handle keeps none of its in-order
+// scratch (as the key index keeps none of its own).
+func TestLargeReadScratchNotKept(t *testing.T) {
+	s := mctest.Start(t)
+	c, err := New([]string{s.Addr})
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+	keys := make([]string, batchKeys+10)
+	for i := range keys {
+		keys[i] = "large" + strconv.Itoa(i%(batchKeys+5)) // a few asked twice
+	}
+	require.NoError(t, c.Set(ctx, &Item{Key: keys[0], Value: []byte("v")}))
+	got, err := c.GetMulti(ctx, keys)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.NotNil(t, got[keys[0]])
+	n := 0
+	require.NoError(t, c.GetMultiFunc(ctx, keys, func(*Item) error { n++; return nil }))
+	require.Equal(t, 1, n)
+	hs, back, err := takeAll(c)
+	require.NoError(t, err)
+	defer back()
+	for _, h := range hs {
+		assert.LessOrEqual(t, cap(h.taken), batchKeys)
+		assert.LessOrEqual(t, cap(h.inOrder), batchKeys)
+		assert.LessOrEqual(t, cap(h.ix.keys), batchKeys)
+	}
+}

@@ -228,6 +228,24 @@ func (h *handle) matchInOrder(keys []string) (valueBytes int, ok bool) {
 	return valueBytes, len(at) == n
 }
 
+// trimInOrder drops matchInOrder's scratch after a read of more than
+// batchKeys keys or records, as keyIndex.reset drops the index's: a
+// pooled handle does not keep one large read's memory.
+func (h *handle) trimInOrder() {
+	if cap(h.taken) > batchKeys {
+		h.taken = nil
+	}
+	if cap(h.inOrder) > batchKeys {
+		h.inOrder = nil
+	}
+}
+
+// readDone empties the key index and the in-order scratch after a read.
+func (h *handle) readDone() {
+	h.ix.reset()
+	h.trimInOrder()
+}
+
 // inOrderRecord is a record matchInOrder matched: the position it answers,
 // and its item, its value as where it is in the handle's records (offsets,
 // not a pointer: the scratch outlives the C memory the records are in).

@@ -142,9 +142,12 @@ func (cl *call) init(ctx context.Context, kind callKind, op string, keys []strin
 		cl.bytes += len(it.Value)
 	}
 	n := len(keys)
-	if n == 1 {
+	switch {
+	case n == 0: // a call that carries no keys (engine.do) has no results
+		cl.result.errs = cl.res1.errs[:0]
+	case n == 1:
 		cl.result.errs = cl.res1.errs[:]
-	} else {
+	default:
 		if cl.resN == nil {
 			cl.resN = new(callResult)
 		}
@@ -154,7 +157,7 @@ func (cl *call) init(ctx context.Context, kind callKind, op string, keys []strin
 	switch {
 	case kind == callGet && n == 1:
 		cl.result.items, cl.result.miss = cl.res1.items[:], cl.res1.miss[:]
-	case kind == callGet:
+	case kind == callGet && n > 1:
 		cl.resN.items, cl.resN.miss = grow(cl.resN.items, n), grow(cl.resN.miss, n)
 		cl.result.items, cl.result.miss = cl.resN.items, cl.resN.miss
 	case kind == callRequest:
