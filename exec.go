@@ -394,7 +394,7 @@ func (d *delivery) deliver(keys []string, fn func(*Item) error) error {
 // recycle empties d and puts it back in the pool (unless one read made
 // its buffer large: that memory is not kept).
 func (d *delivery) recycle() {
-	if cap(d.vals) > 1<<20 || cap(d.at) > batchKeys {
+	if cap(d.vals) > keepBytes || !kept(cap(d.at)) {
 		return
 	}
 	d.at, d.flags, d.cas, d.end, d.vals = d.at[:0], d.flags[:0], d.cas[:0], d.end[:0], d.vals[:0]

@@ -340,11 +340,11 @@ func TestValidKeyEveryByteEveryPlace(t *testing.T) {
 
 // TestRecycledCallResults: a call taken from the pool again reuses its
 // result arrays, cleared for its keys; in the pool it keeps no item or
-// error alive, and the arrays of a call of more than resultKeep keys are
+// error alive, and the arrays of a call of more than keepKeys keys are
 // not kept.
 func TestRecycledCallResults(t *testing.T) {
 	ctx := context.Background()
-	for _, n := range []int{2, 100, resultKeep, resultKeep + 1} {
+	for _, n := range []int{2, 100, keepKeys, keepKeys + 1} {
 		cl := &call{wake: make(chan grant, 1)}
 		cl.init(ctx, callGet, "test", make([]string, n), nil)
 		for i := range n {
@@ -360,7 +360,7 @@ func TestRecycledCallResults(t *testing.T) {
 		for i := range items {
 			require.Nil(t, items[i], "n=%d: the pooled call keeps item %d alive", n, i)
 		}
-		if n > resultKeep {
+		if n > keepKeys {
 			assert.Zero(t, cap(cl.resN.items), "n=%d: not kept", n)
 			continue
 		}
@@ -371,7 +371,7 @@ func TestRecycledCallResults(t *testing.T) {
 	}
 }
 
-// TestLargeReadScratchNotKept: after a read of more than batchKeys keys,
+// TestLargeReadScratchNotKept: after a read of more than keepKeys keys,
 // GetMulti and GetMultiFunc alike, the handle keeps none of its in-order
 // scratch (as the key index keeps none of its own).
 func TestLargeReadScratchNotKept(t *testing.T) {
@@ -380,9 +380,9 @@ func TestLargeReadScratchNotKept(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	ctx := context.Background()
-	keys := make([]string, batchKeys+10)
+	keys := make([]string, keepKeys+10)
 	for i := range keys {
-		keys[i] = "large" + strconv.Itoa(i%(batchKeys+5)) // a few asked twice
+		keys[i] = "large" + strconv.Itoa(i%(keepKeys+5)) // a few asked twice
 	}
 	require.NoError(t, c.Set(ctx, &Item{Key: keys[0], Value: []byte("v")}))
 	got, err := c.GetMulti(ctx, keys)
@@ -396,8 +396,8 @@ func TestLargeReadScratchNotKept(t *testing.T) {
 	require.NoError(t, err)
 	defer back()
 	for _, h := range hs {
-		assert.LessOrEqual(t, cap(h.taken), batchKeys)
-		assert.LessOrEqual(t, cap(h.inOrder), batchKeys)
-		assert.LessOrEqual(t, cap(h.ix.keys), batchKeys)
+		assert.LessOrEqual(t, cap(h.taken), keepKeys)
+		assert.LessOrEqual(t, cap(h.inOrder), keepKeys)
+		assert.LessOrEqual(t, cap(h.ix.keys), keepKeys)
 	}
 }

@@ -116,7 +116,7 @@ func (ix *keyIndex) onceSet(n int) onceSet {
 	for size < 2*n {
 		size <<= 1
 	}
-	if n > batchKeys { // one large read: its table is not kept (as reset does)
+	if !kept(n) { // one large read: its table is not kept
 		return onceSet{table: make([]int32, size), mask: uint64(size - 1)}
 	}
 	ix.table = grow(ix.table, size)
@@ -160,7 +160,7 @@ func (ix *keyIndex) count(i int32) int32 {
 // reset empties the index, keeping its memory (that of one large read is
 // dropped).
 func (ix *keyIndex) reset() {
-	if cap(ix.keys) > batchKeys { // one large GetMulti: do not keep its memory
+	if !kept(cap(ix.keys)) {
 		*ix = keyIndex{}
 		return
 	}
@@ -168,6 +168,18 @@ func (ix *keyIndex) reset() {
 	clear(ix.got)
 	ix.keys = ix.keys[:0]
 }
+
+// Per-call scratch kept for the next call (a recycled call's result arrays,
+// a pooled handle's key index and in-order scratch, GetMultiFunc's
+// delivery) is dropped instead once one call made it larger than this: a
+// pool does not keep one large read's memory.
+const (
+	keepKeys  = batchKeys
+	keepBytes = batchBytes
+)
+
+// kept reports whether scratch with room for n keys is kept for the next call.
+func kept(n int) bool { return n <= keepKeys }
 
 // grow returns s with length n, zeroed.
 func grow[T any](s []T, n int) []T {
@@ -229,13 +241,12 @@ func (h *handle) matchInOrder(keys []string) (valueBytes int, ok bool) {
 }
 
 // trimInOrder drops matchInOrder's scratch after a read of more than
-// batchKeys keys or records, as keyIndex.reset drops the index's: a
-// pooled handle does not keep one large read's memory.
+// keepKeys keys or records, as keyIndex.reset drops the index's.
 func (h *handle) trimInOrder() {
-	if cap(h.taken) > batchKeys {
+	if !kept(cap(h.taken)) {
 		h.taken = nil
 	}
-	if cap(h.inOrder) > batchKeys {
+	if !kept(cap(h.inOrder)) {
 		h.inOrder = nil
 	}
 }

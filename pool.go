@@ -72,9 +72,6 @@ type call struct {
 	resN *callResult
 }
 
-// resultKeep: a recycled call keeps result arrays up to this many keys.
-const resultKeep = 4096
-
 type callState uint8
 
 const (
@@ -96,7 +93,7 @@ type callResult struct {
 
 // empty readies a recycled call's result arrays for its next call: the
 // items and errors they point to are dropped now (a call in the pool
-// keeps none alive), and those of a call of more than resultKeep keys are
+// keeps none alive), and those of a call of more than keepKeys keys are
 // not kept. grow clears what the next call uses.
 func (r *callResult) empty() {
 	if len(r.errs) > 0 {
@@ -107,7 +104,7 @@ func (r *callResult) empty() {
 		clear(r.items)
 		r.items, r.miss = r.items[:0], r.miss[:0]
 	}
-	if cap(r.errs) > resultKeep || cap(r.items) > resultKeep {
+	if !kept(cap(r.errs)) || !kept(cap(r.items)) {
 		*r = callResult{}
 	}
 }

@@ -106,6 +106,7 @@ fi
 start=$(date +%s)
 logs=$(mktemp -d /tmp/golibmc-docker-test.XXXXXX)
 summary=()
+failures=()
 failed=""
 # What each image tests against, for the summary.
 show_versions='echo "libmemcached $(pkg-config --modversion libmemcached), $(memcached -V),'\
@@ -134,6 +135,14 @@ for dist in $DISTS; do
   skip=$(grep -cE '^ *--- SKIP' "$logs/$dist.test" || true)
   fail=$(grep -cE '^ *--- FAIL' "$logs/$dist.test" || true)
   [ "$rc" = 0 ] && [ "$fail" = 0 ] && [ "$pass" -gt 0 ] || failed="$failed $dist"
+  # The failing tests by name, with what they printed, again at the end: the
+  # other releases' output would otherwise push them out of a CI log's tail.
+  if [ "$fail" != 0 ]; then
+    names=$(grep -E '^ *--- FAIL' "$logs/$dist.test" | awk '{print $3}' | tr '\n' ' ')
+    failures+=("== $dist: failed: $names")
+    failures+=("$(grep -v -E '^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP))' "$logs/$dist.test" |
+      grep -E -B40 -A3 '^ *--- FAIL' | head -200)")
+  fi
   summary+=("$(printf '%-9s %s: %s (%s tests and %s subtests passed, %s skipped, %s failed); image %d s, make test %d s' \
     "$dist" "$versions" "$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")" "$pass" "$subpass" "$skip" "$fail" \
     $(( t1 - t0 )) $(( t2 - t1 )))")
@@ -142,6 +151,7 @@ done
 echo "== docker-test summary ($(( $(date +%s) - start )) s in all)"
 printf '%s\n' "${summary[@]}"
 if [ -n "$failed" ]; then
+  [ ${#failures[@]} = 0 ] || printf '%s\n' "${failures[@]}"
   echo "docker-test: FAILED on:$failed" >&2
   exit 1
 fi
