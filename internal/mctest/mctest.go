@@ -4,12 +4,14 @@
 package mctest
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,7 +249,20 @@ func (s *Server) start(t TB) error {
 		}
 		c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
 		if err == nil {
+			// Whoever answers must be the memcached just started: on a
+			// port found free a moment ago, another process's server may
+			// listen by now (ours then exits, unable to bind). A SASL
+			// server answers no text command; a socket is in our own
+			// directory.
+			if network == "tcp" && !slices.Contains(s.args, "-S") {
+				err = checkPid(c, cmd.Process.Pid)
+			}
 			c.Close()
+			if err != nil {
+				cmd.Process.Kill()
+				<-done
+				return fmt.Errorf("memcached %v: %v", s.args, err)
+			}
 			break
 		}
 		select {
@@ -265,6 +280,34 @@ func (s *Server) start(t TB) error {
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
+	return nil
+}
+
+// checkPid asks the server at c for its stats and fails unless its pid is
+// pid.
+func checkPid(c net.Conn, pid int) error {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("stats\r\n")); err != nil {
+		return err
+	}
+	r := bufio.NewReader(c)
+	got := ""
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("reading its stats: %v", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if v, ok := strings.CutPrefix(line, "STAT pid "); ok {
+			got = v
+		}
+		if line == "END" || strings.HasSuffix(line, "ERROR") {
+			break
+		}
+	}
+	if got != strconv.Itoa(pid) {
+		return fmt.Errorf("the server on its port is another process's (pid %q, not %d)", got, pid)
+	}
 	return nil
 }
 
