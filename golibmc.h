@@ -263,6 +263,11 @@ typedef struct golibmc_handle {
   uint64_t query0;   // memcached_query_id at the call's start
   int64_t *retry_at; // per server: when it may be tried again (CLOCK_MONOTONIC; 0: any time), golibmc_policy_retry
   size_t retry_cap, retry_n;
+  // The servers' instances during a call (golibmc_inst): the first one's
+  // address and the distance between two, read by golibmc_begin; step 0:
+  // not known, ask libmemcached each time.
+  const char *inst0;
+  size_t inst_step;
 } golibmc_handle;
 
 // ---------------------------------------------------------------------------

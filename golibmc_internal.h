@@ -110,6 +110,16 @@ int golibmc_in_recv(golibmc_handle *h, uint32_t i, size_t need, memcached_return
 int golibmc_wait(golibmc_handle *h);
 int golibmc_key_ok(const char *k, size_t n, const char *ns, size_t nslen);
 int golibmc_key_fits(const char *k, size_t n, const char *ns, size_t nslen);
+// golibmc_inst is server i's instance, for use within a call (after
+// golibmc_begin, which found the handle's instances one array apart as
+// libmemcached keeps them: memcached_server_instance_by_position indexes
+// mc->servers, and a handle's servers never change); else, or when they
+// were not found so, it asks libmemcached.
+static inline const memcached_instance_st *golibmc_inst(const golibmc_handle *h, uint32_t i) {
+  if (h->inst_step) return (const memcached_instance_st *) (h->inst0 + (size_t) i * h->inst_step);
+  return memcached_server_instance_by_position(h->mc, i);
+}
+
 // golibmc_key_byte reports whether c may be in a key: not a space or a control byte.
 static inline int golibmc_key_byte(char c) { return (unsigned char) c > ' ' && (unsigned char) c != 0x7f; }
 

@@ -207,7 +207,7 @@ int64_t golibmc_now_ns(void) {
   return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-// golibmc_policy_retry (at the start of every call) makes a server that
+// golibmc_policy_retry (at the start of every call, now: its start) makes a server that
 // failed be tried again when its retry_timeout has passed, counted from
 // the start of the call in which it failed, and from the next call when
 // retry_timeout is 0. libmemcached counts it in whole seconds (time()) and
@@ -221,8 +221,8 @@ int64_t golibmc_now_ns(void) {
 // auto_eject nothing else reads next_retry); with auto_eject next_retry is
 // when an ejected server comes back (and Go shares it between handles), so
 // nothing is done then. This only ever brings a retry forward.
-static void golibmc_policy_retry(golibmc_handle *h) {
-  h->begin_ns = golibmc_now_ns();
+static void golibmc_policy_retry(golibmc_handle *h, int64_t now) {
+  h->begin_ns = now;
   h->query0 = memcached_query_id(h->mc);
   if (h->conf_autoeject) return;
   if (h->retry_n < h->nsrv) {
@@ -232,7 +232,7 @@ static void golibmc_policy_retry(golibmc_handle *h) {
   }
   for (uint32_t i = 0; i < h->nsrv; i++)
     if (h->retry_at[i] <= h->begin_ns && golibmc_connected(h, i) != 1)
-      memcached_instance_next_retry(memcached_server_instance_by_position(h->mc, i), 0);
+      memcached_instance_next_retry(golibmc_inst(h, i), 0);
 }
 
 // golibmc_policy_note_failures (at the end of every call) notes when each
@@ -249,7 +249,7 @@ static void golibmc_policy_note_failures(golibmc_handle *h) {
       h->retry_at[i] = 0;
       continue;
     }
-    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    const memcached_instance_st *s = golibmc_inst(h, i);
     uint64_t q = golibmc_inst_error_query(h->mc, s);
     if (q == 0 || (q != GOLIBMC_QUERY_UNKNOWN && q <= h->query0)) continue;
     if (h->retry_at[i] <= h->begin_ns || memcached_server_error_return(s) != MEMCACHED_SERVER_TEMPORARILY_DISABLED)
@@ -280,11 +280,32 @@ void golibmc_conf(golibmc_handle *h) {
 
 // golibmc_begin starts a call on h: results cleared, the deadline (ms >=
 // 0) noted. It returns 0 when out of memory.
+// golibmc_inst_find reads where h's ns instances are for golibmc_inst: the
+// first's address and the distance to the second, checked against the
+// last; left unknown (step 0) when they are not one array.
+static void golibmc_inst_find(golibmc_handle *h, uint32_t ns) {
+  h->inst0 = NULL;
+  h->inst_step = 0;
+  if (ns == 0) return;
+  const char *a = (const char *) memcached_server_instance_by_position(h->mc, 0);
+  if (ns == 1) {
+    h->inst0 = a;
+    h->inst_step = 1; // only server 0 exists
+    return;
+  }
+  const char *b = (const char *) memcached_server_instance_by_position(h->mc, 1);
+  const char *z = (const char *) memcached_server_instance_by_position(h->mc, ns - 1);
+  if (a == NULL || b <= a || z != a + (size_t) (b - a) * (ns - 1)) return;
+  h->inst0 = a;
+  h->inst_step = (size_t) (b - a);
+}
+
 int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->out_len = 0;
   h->msgs_len = 0;
   h->nrecords = 0;
-  h->deadline_ns = ms >= 0 ? golibmc_now_ns() + (int64_t) ms * 1000000 : 0;
+  int64_t now = golibmc_now_ns();
+  h->deadline_ns = ms >= 0 ? now + (int64_t) ms * 1000000 : 0;
   golibmc_conf(h);
   h->dirty = 0;
   uint32_t ns = memcached_server_count(h->mc);
@@ -292,6 +313,7 @@ int golibmc_begin(golibmc_handle *h, int32_t ms) {
   if (!golibmc_grow((void **) &h->srv, &cap, ns ? ns : 1, sizeof(golibmc_srv))) return 0;
   h->srv_cap = (uint32_t) cap;
   h->nsrv = ns;
+  golibmc_inst_find(h, ns);
   memset(h->srv, 0, (ns ? ns : 1) * sizeof(golibmc_srv));
   for (uint32_t i = 0; i < ns; i++) h->srv[i].fd = -1;
   if (ns > h->in_cap) {
@@ -305,7 +327,7 @@ int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->in_n = ns;
   golibmc_in_reset(h);
   h->reading = 0;
-  golibmc_policy_retry(h);
+  golibmc_policy_retry(h, now);
   return 1;
 }
 
@@ -363,7 +385,7 @@ void golibmc_end(golibmc_handle *h) {
     memcached_behavior_set(h->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t) (int64_t) h->cfg_connect);
   }
   for (uint32_t i = 0; i < h->nsrv; i++) {
-    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    const memcached_instance_st *s = golibmc_inst(h, i);
     golibmc_srv *v = &h->srv[i];
     const char *at;
     v->pending = memcached_server_response_count(s);
@@ -378,7 +400,7 @@ void golibmc_end(golibmc_handle *h) {
 // server when it holds one for this code.
 void golibmc_fail_server(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
   if (i >= h->nsrv || h->srv[i].rc != MEMCACHED_SUCCESS) return;
-  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  const memcached_instance_st *s = golibmc_inst(h, i);
   h->srv[i].rc = rc;
   if (memcached_server_error_return(s) == rc) h->srv[i].msg = golibmc_msg_str(h, memcached_server_error(s));
 }
@@ -390,7 +412,7 @@ void golibmc_fail_server(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
 void golibmc_policy_drop(golibmc_handle *h, uint32_t i, memcached_return_t rc) {
   golibmc_fail_server(h, i, rc);
   h->srv[i].unsync = 1;
-  int fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+  int fd = golibmc_inst_fd(golibmc_inst(h, i));
   if (fd >= 0) shutdown(fd, SHUT_RDWR);
 }
 
@@ -402,7 +424,7 @@ uint32_t golibmc_server_of(golibmc_handle *h, const char *key, size_t klen) {
 // golibmc_connected tells whether server i has a connection: its socket
 // when the layout is known, else its local port (TCP), else unknown (-1).
 int golibmc_connected(golibmc_handle *h, uint32_t i) {
-  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  const memcached_instance_st *s = golibmc_inst(h, i);
   if (golibmc_layout != GOLIBMC_LAYOUT_NONE) return golibmc_inst_fd(s) >= 0;
   if (strcmp(memcached_server_type(s), "TCP") == 0) return memcached_server_srcport(s) != 0;
   return -1;

@@ -53,7 +53,7 @@ void golibmc_in_trim(golibmc_handle *h) {
 void golibmc_hide(golibmc_handle *h, uint32_t i) {
   golibmc_in *in = &h->in[i];
   if (in->hidden) return;
-  uint32_t *c = golibmc_inst_cursor(memcached_server_instance_by_position(h->mc, i));
+  uint32_t *c = golibmc_inst_cursor(golibmc_inst(h, i));
   in->cursor = *c;
   *c = 0;
   in->hidden = 1;
@@ -63,7 +63,7 @@ void golibmc_hide(golibmc_handle *h, uint32_t i) {
 void golibmc_show(golibmc_handle *h, uint32_t i) {
   golibmc_in *in = &h->in[i];
   if (!in->hidden) return;
-  *golibmc_inst_cursor(memcached_server_instance_by_position(h->mc, i)) = in->cursor;
+  *golibmc_inst_cursor(golibmc_inst(h, i)) = in->cursor;
   in->hidden = 0;
 }
 
@@ -88,7 +88,7 @@ void golibmc_show_all(golibmc_handle *h) {
 // buffer at its own again).
 memcached_result_st *golibmc_lend(golibmc_handle *h, uint32_t i, size_t from, size_t to,
                                   memcached_return_t *rc, size_t *used) {
-  const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+  const memcached_instance_st *s = golibmc_inst(h, i);
   char **ptr;
   size_t *len;
   *used = (size_t) -1;
@@ -114,7 +114,7 @@ memcached_result_st *golibmc_lend(golibmc_handle *h, uint32_t i, size_t from, si
 // peer closed it: in->closed) or failed (*rc).
 int golibmc_in_recv(golibmc_handle *h, uint32_t i, size_t need, memcached_return_t *rc) {
   golibmc_in *in = &h->in[i];
-  int fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+  int fd = golibmc_inst_fd(golibmc_inst(h, i));
   if (fd < 0) {
     *rc = MEMCACHED_CONNECTION_FAILURE;
     return -1;
@@ -165,7 +165,7 @@ int golibmc_wait(golibmc_handle *h) {
   n = 0;
   for (uint32_t i = 0; i < h->nsrv; i++) {
     if (!h->srv[i].wait) continue;
-    fds[n].fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, i));
+    fds[n].fd = golibmc_inst_fd(golibmc_inst(h, i));
     fds[n].events = POLLIN;
     fds[n].revents = 0;
     n++;
@@ -238,12 +238,12 @@ int golibmc_line(const char *p, size_t n, size_t *len) {
 // each server (see golibmc_opaque_ok).
 void golibmc_ids_before(golibmc_handle *h) {
   for (uint32_t i = 0; i < h->in_n; i++)
-    h->in[i].rid0 = h->in[i].rid1 = golibmc_inst_request_id(memcached_server_instance_by_position(h->mc, i));
+    h->in[i].rid0 = h->in[i].rid1 = golibmc_inst_request_id(golibmc_inst(h, i));
 }
 
 void golibmc_ids_after(golibmc_handle *h) {
   for (uint32_t i = 0; i < h->in_n; i++)
-    h->in[i].rid1 = golibmc_inst_request_id(memcached_server_instance_by_position(h->mc, i));
+    h->in[i].rid1 = golibmc_inst_request_id(golibmc_inst(h, i));
 }
 
 // golibmc_opaque_ok reports whether the binary reply header at u echoes

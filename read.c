@@ -178,7 +178,7 @@ static int golibmc_ejecting(golibmc_handle *h) {
 // counts: an error for keys that may have been answered is better than a
 // miss for keys that were never asked.
 static int golibmc_policy_skipped(golibmc_handle *h, uint32_t s) {
-  const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+  const memcached_instance_st *in = golibmc_inst(h, s);
   if (memcached_server_response_count(in) == 0) return 0;
   uint64_t q = golibmc_inst_error_query(h->mc, in);
   return q != 0 && (q == GOLIBMC_QUERY_UNKNOWN || q == memcached_query_id(h->mc));
@@ -222,7 +222,7 @@ memcached_return_t golibmc_mget_send(golibmc_handle *h, size_t n, const char *ke
   for (size_t i = 0; i < n; i++) {
     uint32_t s = res[i].server;
     if (s >= h->nsrv) continue;
-    const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+    const memcached_instance_st *in = golibmc_inst(h, s);
     if (memcached_server_response_count(in) == 0) {
       memcached_return_t src = memcached_server_error_return(in);
       golibmc_fail_server(h, s, src != MEMCACHED_SUCCESS ? src : (rc == MEMCACHED_SOME_ERRORS ? MEMCACHED_FAILURE : rc));
@@ -320,7 +320,7 @@ static void golibmc_read_start(golibmc_handle *h) {
   h->reading = 1;
   h->read_deadline_ns = h->cfg_poll > 0 ? golibmc_now_ns() + (int64_t) h->cfg_poll * 1000000 : 0;
   for (uint32_t i = 0; i < h->nsrv; i++) {
-    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    const memcached_instance_st *s = golibmc_inst(h, i);
     // A server that failed in the mget but has a reply coming (it skipped
     // keys: golibmc_policy_skipped) is read too: its items count.
     if (memcached_server_response_count(s) == 0) continue;
@@ -384,7 +384,7 @@ static void golibmc_fetch_plain(golibmc_handle *h) {
   if (h->nsrv == 1 && last != MEMCACHED_SUCCESS && !memcached_success(last) && last != MEMCACHED_NOTFOUND)
     golibmc_fail_server(h, 0, last);
   for (uint32_t i = 0; i < h->nsrv; i++) {
-    const memcached_instance_st *s = memcached_server_instance_by_position(h->mc, i);
+    const memcached_instance_st *s = golibmc_inst(h, i);
     if (memcached_server_response_count(s) > 0) {
       golibmc_fail_server(h, i, frc == MEMCACHED_MEMORY_ALLOCATION_FAILURE ? frc : MEMCACHED_TIMEOUT);
     } else if (i < nc && conn[i] && golibmc_connected(h, i) == 0 && h->srv[i].rc == MEMCACHED_SUCCESS) {
@@ -447,7 +447,7 @@ memcached_return_t golibmc_get_send(golibmc_handle *h, int32_t ms, size_t n, con
   memcached_return_t rc = golibmc_mget_send(h, n, keys, klens, res);
   for (uint32_t i = 0; i < h->nsrv; i++) // the servers whose replies are to be read
     h->srv[i].wait = h->srv[i].rc == MEMCACHED_SUCCESS &&
-                     memcached_server_response_count(memcached_server_instance_by_position(h->mc, i)) > 0;
+                     memcached_server_response_count(golibmc_inst(h, i)) > 0;
   golibmc_end(h);
   return rc;
 }

@@ -201,7 +201,7 @@ int golibmc_refused(memcached_return_t rc) {
 static memcached_return_t golibmc_request_lent(golibmc_handle *h, uint32_t s, int op, int binary,
                                                const char *key, size_t klen, const char *val, size_t vlen,
                                                time_t exp, uint32_t flags, uint64_t arg) {
-  const memcached_instance_st *inst = memcached_server_instance_by_position(h->mc, s);
+  const memcached_instance_st *inst = golibmc_inst(h, s);
   char **ptr, fake[32];
   size_t *len, flen = golibmc_fake_reply(op, binary, fake);
   if (!golibmc_inst_input(inst, &ptr, &len)) return MEMCACHED_NOT_SUPPORTED;
@@ -256,7 +256,7 @@ static memcached_return_t golibmc_connect_by_read(golibmc_handle *h, uint32_t s,
 // corked (not TCP, not connected yet) sends as it always does.
 static void golibmc_cork(golibmc_handle *h, uint32_t s) {
   golibmc_in *in = &h->in[s];
-  int on = 1, fd = golibmc_inst_fd(memcached_server_instance_by_position(h->mc, s));
+  int on = 1, fd = golibmc_inst_fd(golibmc_inst(h, s));
   if (in->cork == 0 && fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0) in->cork = fd + 1;
 }
 
@@ -268,7 +268,7 @@ static void golibmc_uncork(golibmc_handle *h) {
   for (uint32_t s = 0; s < h->nsrv && s < h->in_n; s++) {
     golibmc_in *in = &h->in[s];
     if (in->cork == 0) continue;
-    if (golibmc_inst_fd(memcached_server_instance_by_position(h->mc, s)) == in->cork - 1)
+    if (golibmc_inst_fd(golibmc_inst(h, s)) == in->cork - 1)
       (void) setsockopt(in->cork - 1, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
     in->cork = 0;
   }
@@ -344,7 +344,7 @@ void golibmc_request_write(golibmc_handle *h, int op, int buffered, size_t n, co
   for (size_t i = 0; i < n; i++) {
     uint32_t s = res[i].server;
     if (res[i].rc != MEMCACHED_BUFFERED || s >= h->nsrv) continue;
-    const memcached_instance_st *in = memcached_server_instance_by_position(h->mc, s);
+    const memcached_instance_st *in = golibmc_inst(h, s);
     if (h->srv[s].rc == MEMCACHED_SUCCESS && memcached_server_response_count(in) == 0 && buffered) {
       memcached_return_t src = memcached_server_error_return(in);
       golibmc_fail_server(h, s, src != MEMCACHED_SUCCESS ? src : (frc != MEMCACHED_SUCCESS ? frc : MEMCACHED_WRITE_FAILURE));
@@ -418,7 +418,7 @@ static int golibmc_reply_server(golibmc_handle *h, uint32_t s, int op, int binar
     // libmemcached reads the replies (a text reply count above one makes
     // it read all at once; binary, one a fetch).
     golibmc_show(h, s);
-    const memcached_instance_st *inst = memcached_server_instance_by_position(h->mc, s);
+    const memcached_instance_st *inst = golibmc_inst(h, s);
     while (memcached_server_response_count(inst) > 0 && in->start < in->parsed) {
       memcached_return_t rc;
       size_t used;
@@ -462,7 +462,7 @@ static int golibmc_reply_start(golibmc_handle *h, size_t n, golibmc_res *res) {
     in->active = 1;
     const char *at;
     if (h->srv[s].rc != MEMCACHED_SUCCESS) golibmc_reply_fail(h, s, res, (memcached_return_t) h->srv[s].rc);
-    else if (h->reply_lend && golibmc_inst_unread(memcached_server_instance_by_position(h->mc, s), &at) > 0)
+    else if (h->reply_lend && golibmc_inst_unread(golibmc_inst(h, s), &at) > 0)
       golibmc_reply_fail(h, s, res, MEMCACHED_PROTOCOL_ERROR);
   }
   return 1;
