@@ -207,7 +207,7 @@ int64_t golibmc_now_ns(void) {
   return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-// golibmc_policy_retry (at the start of every call, now: its start) makes a server that
+// golibmc_policy_retry (at the start of every call, which began at now) makes a server that
 // failed be tried again when its retry_timeout has passed, counted from
 // the start of the call in which it failed, and from the next call when
 // retry_timeout is 0. libmemcached counts it in whole seconds (time()) and
@@ -278,8 +278,6 @@ void golibmc_conf(golibmc_handle *h) {
   h->conf_ok = 1;
 }
 
-// golibmc_begin starts a call on h: results cleared, the deadline (ms >=
-// 0) noted. It returns 0 when out of memory.
 // golibmc_inst_find reads where h's ns instances are for golibmc_inst: the
 // first's address and the distance to the second, checked against the
 // last; left unknown (step 0) when they are not one array.
@@ -300,6 +298,8 @@ static void golibmc_inst_find(golibmc_handle *h, uint32_t ns) {
   h->inst_step = (size_t) (b - a);
 }
 
+// golibmc_begin starts a call on h: results cleared, the deadline (ms >=
+// 0) noted. It returns 0 when out of memory.
 int golibmc_begin(golibmc_handle *h, int32_t ms) {
   h->out_len = 0;
   h->msgs_len = 0;

@@ -137,11 +137,17 @@ for dist in $DISTS; do
   [ "$rc" = 0 ] && [ "$fail" = 0 ] && [ "$pass" -gt 0 ] || failed="$failed $dist"
   # The failing tests by name, with what they printed, again at the end: the
   # other releases' output would otherwise push them out of a CI log's tail.
+  # A run that failed without a failed test (a panic, a timeout, a build or
+  # vet error) shows its last lines. (sed reads to the end: an early exit
+  # like head's would fail the pipeline, and the script, under pipefail.)
   if [ "$fail" != 0 ]; then
-    names=$(grep -E '^ *--- FAIL' "$logs/$dist.test" | awk '{print $3}' | tr '\n' ' ')
+    names=$(grep -E '^ *--- FAIL' "$logs/$dist.test" | awk '{print $3}' | tr '\n' ' ' || true)
     failures+=("== $dist: failed: $names")
     failures+=("$(grep -v -E '^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP))' "$logs/$dist.test" |
-      grep -E -B40 -A3 '^ *--- FAIL' | head -200)")
+      grep -E -B40 -A3 '^ *--- FAIL' | sed -n '1,200p' || true)")
+  elif [ "$rc" != 0 ]; then
+    failures+=("== $dist: exit $rc, no failed test; the run's last lines:")
+    failures+=("$(grep -v -E '^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP))' "$logs/$dist.test" | tail -n 60 || true)")
   fi
   summary+=("$(printf '%-9s %s: %s (%s tests and %s subtests passed, %s skipped, %s failed); image %d s, make test %d s' \
     "$dist" "$versions" "$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")" "$pass" "$subpass" "$skip" "$fail" \
