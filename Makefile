@@ -44,7 +44,7 @@ FUZZTIME ?= 60s
 ## make test's fuzz run is a count of inputs, not a time: with a time, Go 1.26's
 ## fuzz coordinator can fail the run with "context deadline exceeded" as the time
 ## ends, with no failing input (golang/go#75804, fixed in Go 1.27). 40,000 inputs
-## take 5-20 s here. A time (make fuzz FUZZTIME=5m) can meet the same race.
+## take 20-45 s on this 2-CPU machine. A time (make fuzz FUZZTIME=5m) can meet the same race.
 TEST_FUZZ ?= 40000x
 ## fuzz: round-trip arbitrary keys and values through a real server.
 fuzz:
