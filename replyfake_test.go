@@ -11,7 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // scriptFake is a memcached on a loopback port, text or binary, that
@@ -33,6 +36,12 @@ import (
 // (unless the script is rawOpaque) carry in their opaque field an offset
 // from the request each answers (answerOpaques), so that 0 is the echo and
 // the script can still send the opaque of any other request.
+//
+// A script is never spent on a connection its client has closed: a client
+// that drops a connection (after a bad reply) can leave requests there that
+// the fake reads only later, once the test has armed its next script for
+// the client's new connection; answering them with it would leave the
+// request the script was meant for a good answer (closedAfter).
 type scriptFake struct {
 	ln     net.Listener
 	binary bool
@@ -139,6 +148,9 @@ func (f *scriptFake) serve(conn net.Conn) {
 				unit = append(unit, req)
 			}
 		}
+		if s != nil && closedAfter(conn, r) {
+			s = nil // no reply here can be read: keep the script for a live connection
+		}
 		if s != nil {
 			s.mu.Lock()
 			if !s.off {
@@ -176,6 +188,31 @@ func (f *scriptFake) serve(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// closedAfter reports whether conn's client has closed the connection
+// after the requests read so far: nothing is left unread, in r or in the
+// socket, before the end of the stream (or a reset).
+func closedAfter(conn net.Conn, r *bufio.Reader) bool {
+	if r.Buffered() > 0 {
+		return false
+	}
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	_ = raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		closed = (err == nil && n == 0) || err == syscall.ECONNRESET
+		return true // never wait: an empty socket is a live connection
+	})
+	return closed
 }
 
 // read reads one request.
@@ -446,3 +483,54 @@ func opaquesOf(unit []request) callOpaques {
 
 // has reports whether the opaque of the binary packet p is one of them.
 func (c callOpaques) has(p []byte) bool { return c[[4]byte(p[12:16])] }
+
+// TestScriptFakeSkipsClosedConnection: a request the fake reads from a
+// connection its client has already closed does not spend the armed
+// script (a dropped connection's leftover requests, read late, once took
+// the script meant for the next call on the new connection, and that call
+// got a good answer); the next request on a live connection gets it.
+func TestScriptFakeSkipsClosedConnection(t *testing.T) {
+	for _, binaryProto := range []bool{false, true} {
+		t.Run(fmt.Sprintf("binary=%v", binaryProto), func(t *testing.T) {
+			fake := startScriptFake(t, binaryProto)
+			req, answer := []byte("delete k1\r\n"), []byte("SERVER_ERROR scripted\r\n")
+			if binaryProto {
+				req = binPacket(0x80, 0x04, 0, nil, []byte("k1"), nil, 0)
+				answer = binPacket(0x81, 0x04, 0x84, nil, nil, []byte("scripted"), 0)
+			}
+			s := &script{chunks: [][]byte{answer}}
+			fake.arm(s)
+			defer fake.disarm(s)
+
+			// The stale connection: its request and its end arrive in one
+			// segment (corked, then shut down for writing), so the fake
+			// reads the request with the close already there.
+			stale, err := net.Dial("tcp", fake.addr())
+			require.NoError(t, err)
+			defer stale.Close()
+			raw, err := stale.(*net.TCPConn).SyscallConn()
+			require.NoError(t, err)
+			require.NoError(t, raw.Control(func(fd uintptr) {
+				require.NoError(t, syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1))
+			}))
+			_, err = stale.Write(req)
+			require.NoError(t, err)
+			require.NoError(t, stale.(*net.TCPConn).CloseWrite())
+			got, err := io.ReadAll(stale) // the fake answers, then ends the connection at the close
+			require.NoError(t, err)
+			require.NotEqual(t, answer, got, "the closed connection got the script")
+
+			live, err := net.Dial("tcp", fake.addr())
+			require.NoError(t, err)
+			defer live.Close()
+			_, err = live.Write(req)
+			require.NoError(t, err)
+			got = make([]byte, len(answer))
+			_, err = io.ReadFull(live, got)
+			require.NoError(t, err)
+			fake.disarm(s)
+			require.Equal(t, answer, got, "the live connection got the script")
+			require.Equal(t, 1, s.taken)
+		})
+	}
+}
