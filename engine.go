@@ -314,11 +314,16 @@ func (e *ejections) list() ([]uint32, []int64) {
 	return idx, until
 }
 
-// expire forgets the ejections over at now (Unix seconds) and calls
-// returned for each of their servers. Ejections end in expire only, so
-// each return is seen once.
-func (e *ejections) expire(now int64, returned func(i int)) {
-	if n := e.next.Load(); n == 0 || n > now {
+// expire forgets the ejections that are over and calls returned for each
+// of their servers. Ejections end in expire only, so each return is seen
+// once. With none in force it reads no clock.
+func (e *ejections) expire(returned func(i int)) {
+	n := e.next.Load()
+	if n == 0 {
+		return
+	}
+	now := time.Now().Unix()
+	if n > now {
 		return
 	}
 	e.mu.Lock()

@@ -83,7 +83,7 @@ func (e *engine) lead(g grant) {
 	// earlier deadline leaves on its own when its context ends.
 	ms := remainingMS(batch[0].ctx)
 	split := splitFor(e.pollMode, &h.w, len(batch))
-	p := getPacked()
+	p := h.packedFor(batch)
 	for _, cl := range batch {
 		if cl.items != nil {
 			for _, it := range cl.items {
@@ -111,7 +111,7 @@ func (e *engine) lead(g grant) {
 	default:
 		e.execStore(h, cfg, batch, p, batch[0].cmd, classOf(batch[0].cmd), ms, split)
 	}
-	packedPool.Put(p)
+	h.unpack(p)
 	var info BatchInfo
 	if observed {
 		info = e.batchInfo(batch, start) // before its calls are recycled
@@ -737,6 +737,45 @@ func getPacked() *packed {
 	p := packedPool.Get().(*packed)
 	p.reset()
 	return p
+}
+
+// A handle keeps a buffer for the batches that hold at most packKeepKeys
+// keys and packKeepBytes bytes of values (lone calls, small batches): they
+// pack into it without the two sync.Pool visits a call would make. A
+// larger batch packs into a buffer from packedPool, as before, where the
+// GC can take it: an idle handle never holds a large batch's values.
+const (
+	packKeepKeys  = 256
+	packKeepBytes = 16 << 10
+)
+
+// packedFor returns an empty buffer for batch: h's own when the batch is
+// small, else one from packedPool.
+func (h *handle) packedFor(batch []*call) *packed {
+	keys, bytes := 0, 0
+	for _, cl := range batch {
+		keys += len(cl.keys)
+		bytes += cl.bytes
+	}
+	if keys > packKeepKeys || bytes > packKeepBytes {
+		return getPacked()
+	}
+	if h.p == nil {
+		h.p = new(packed)
+	}
+	h.p.reset()
+	return h.p
+}
+
+// unpack takes back the buffer packedFor returned: h's own stays with h
+// unless its keys made it grow past the limits; another goes back to
+// packedPool.
+func (h *handle) unpack(p *packed) {
+	if p != h.p {
+		packedPool.Put(p)
+	} else if keys, bytes := p.room(); keys > packKeepKeys || bytes > 2*packKeepBytes {
+		h.p = nil
+	}
 }
 
 // do runs fn alone with a handle (commands that cannot share a round

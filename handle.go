@@ -47,7 +47,7 @@ func (e *engine) prepare(h *handle, op, key string, batchable bool) (*handle, *c
 	// once the handle has been idle leftoverIdle: calls back to back leave
 	// no time for a late reply to come between them that a check would
 	// not race with, and pay no system call for it.
-	if time.Now().UnixNano()-h.idle >= int64(leftoverIdle) {
+	if monotonic()-h.idle >= int64(leftoverIdle) {
 		if i := h.c.leftover(); i >= 0 {
 			if e.watch.server != nil {
 				e.serverEvent(&h.events, ServerReconnected, cfg, i, nil)
@@ -90,9 +90,9 @@ func (e *engine) release(h *handle, cfg *config, batchable bool) serverEvents {
 		h.broken = false
 	}
 	h.lost = h.lost[:0]
-	now := time.Now()
-	h.idle = now.UnixNano()
-	e.ejected.expire(now.Unix(), func(i int) { e.serverEvent(&h.events, ServerReturned, cfg, i, nil) })
+	now := monotonic()
+	h.idle = now
+	e.ejected.expire(func(i int) { e.serverEvent(&h.events, ServerReturned, cfg, i, nil) })
 	evs := h.events
 	h.events = nil
 	// A goroutine that makes calls back to back, each waiting in C, reaches
@@ -102,8 +102,8 @@ func (e *engine) release(h *handle, cfg *config, batchable bool) serverEvents {
 	// after call. Yielding now and then, between calls, keeps that from
 	// starting.
 	yield := false
-	if ns := now.UnixNano(); ns-h.yielded > int64(yieldEvery) {
-		h.yielded, yield = ns, true
+	if now-h.yielded > int64(yieldEvery) {
+		h.yielded, yield = now, true
 	}
 	e.pool.release(h, batchable)
 	if yield {
@@ -143,6 +143,15 @@ func (h *handle) lose(server int) {
 		h.lost = append(h.lost, int32(server))
 	}
 }
+
+// clockStart anchors monotonic (its reading carries Go's monotonic clock).
+var clockStart = time.Now()
+
+// monotonic is the time since the package started, in ns, from the
+// monotonic clock alone: what a call's bookkeeping needs (how long a
+// handle was idle, when it last yielded), for half of what time.Now
+// costs, which reads the wall clock too.
+func monotonic() int64 { return int64(time.Since(clockStart)) }
 
 // yieldEvery is how often a goroutine making calls yields (see release):
 // well under the scheduler's 10 ms.

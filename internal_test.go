@@ -401,3 +401,54 @@ func TestLargeReadScratchNotKept(t *testing.T) {
 		assert.LessOrEqual(t, cap(h.ix.keys), keepKeys)
 	}
 }
+
+// TestLargeBatchBufferNotKept: a handle packs only small batches
+// (packKeepKeys keys, packKeepBytes bytes of values) into a buffer of its
+// own: a large value or many keys go through packedPool and leave the
+// handle's buffer small, and a small batch whose long keys grew it past
+// the limit leaves the handle none, until the next small call.
+func TestLargeBatchBufferNotKept(t *testing.T) {
+	s := mctest.Start(t)
+	c, err := New([]string{s.Addr}, WithPoolSize(1))
+	require.NoError(t, err)
+	defer c.Close()
+	ctx := context.Background()
+	kept := func() *packed {
+		t.Helper()
+		hs, back, err := takeAll(c)
+		require.NoError(t, err)
+		defer back()
+		require.Len(t, hs, 1)
+		return hs[0].p
+	}
+	small := func(msg string) {
+		t.Helper()
+		p := kept()
+		require.NotNil(t, p, msg)
+		keys, bytes := p.room()
+		assert.LessOrEqual(t, keys, packKeepKeys, msg)
+		assert.LessOrEqual(t, bytes, 2*packKeepBytes, msg)
+	}
+	_, err = c.Get(ctx, "small")
+	require.ErrorIs(t, err, ErrCacheMiss)
+	small("after a lone Get")
+	require.NoError(t, c.Set(ctx, &Item{Key: "big", Value: make([]byte, 2*packKeepBytes)}))
+	small("after a large value")
+	keys := make([]string, 2*packKeepKeys)
+	for i := range keys {
+		keys[i] = "many" + strconv.Itoa(i)
+	}
+	_, err = c.GetMulti(ctx, keys)
+	require.NoError(t, err)
+	small("after many keys")
+	long := make([]string, packKeepKeys)
+	for i := range long {
+		long[i] = strings.Repeat("k", 240) + strconv.Itoa(i)
+	}
+	_, err = c.GetMulti(ctx, long)
+	require.NoError(t, err)
+	assert.Nil(t, kept(), "after long keys grew it")
+	_, err = c.Get(ctx, "small")
+	require.ErrorIs(t, err, ErrCacheMiss)
+	small("after the next lone Get")
+}

@@ -441,6 +441,10 @@ func (p *packed) reset() {
 
 func (p *packed) len() int { return len(p.klens) }
 
+// room is how many keys, and how many bytes of keys and values, p holds
+// without growing.
+func (p *packed) room() (keys, bytes int) { return cap(p.klens), cap(p.keys) + cap(p.vals) }
+
 // slice makes dst the items [from, to) of p (the values copied; a batch is
 // sent in chunks).
 func (p *packed) slice(dst *packed, from, to int) {

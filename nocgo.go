@@ -90,6 +90,7 @@ type packed struct{ n int }
 
 func (p *packed) reset()                                { p.n = 0 }
 func (p *packed) len() int                              { return p.n }
+func (p *packed) room() (int, int)                      { return 0, 0 }
 func (p *packed) addKey(string)                         { p.n++ }
 func (p *packed) addArg(uint64)                         {}
 func (p *packed) addItem(string, []byte, int32, uint32) { p.n++ }

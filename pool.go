@@ -513,10 +513,11 @@ type handle struct {
 	inOrder []inOrderRecord // scratch: each record of a read and its position (matchInOrder)
 	taken   []bool          // scratch: per position, a record matched it (matchInOrder)
 	rs      []keyResult     // scratch: a batch's store results (execStore)
+	p       *packed         // scratch: the last batch's keys and values, when small (packed)
 	req     sendReq         // a split call's request (split)
 	stepFn  func(int) bool  // h.step
-	yielded int64           // when a call on it last yielded (Unix ns; see Client.release)
-	idle    int64           // when its last call ended (Unix ns; see leftoverIdle)
+	yielded int64           // when a call on it last yielded (monotonic ns; see engine.release)
+	idle    int64           // when its last call ended (monotonic ns; see leftoverIdle)
 	op      string          // the operation of its call (for the observers' errors)
 	watched bool            // an observer watches servers: lost is kept
 	events  serverEvents    // what happened to servers during its call (see release)
