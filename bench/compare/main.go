@@ -187,9 +187,30 @@ func singleTargets(sr *single.Result) []target {
 	}
 	var ts []target
 	add := func(name, measured string, ok bool) { ts = append(ts, target{name, measured, ok}) }
+	// A ratio to the C loop is met only where it holds unpinned (the median
+	// of the rounds) and in every pinned placement: unpinned, where the
+	// scheduler puts each process moves the C loop's own cost by half, so a
+	// lucky or unlucky run alone does not decide.
+	toC := func(name, phase string, cpu bool, ok func(float64) bool) {
+		r := sr.RatioToC(single.Golibmc, phase, cpu)
+		m, met := fmt.Sprintf("%.2f×", r), ok(r)
+		names, pinned := sr.PlacementRatios(single.Golibmc, phase, cpu)
+		for i, v := range pinned {
+			sep := ", "
+			if i == 0 {
+				sep = " (pinned: "
+			}
+			m += fmt.Sprintf("%s%s %.2f×", sep, names[i], v)
+			met = met && ok(v)
+		}
+		if len(pinned) > 0 {
+			m += ")"
+		}
+		add(name, m, met)
+	}
 	for _, w := range []struct{ phase, name string }{{"get", "Get"}, {"set", "Set"}} {
-		r := sr.RatioToC(single.Golibmc, w.phase, true)
-		add(fmt.Sprintf("client CPU per %s, one goroutine, ≤ 1.05× the C loop", w.name), fmt.Sprintf("%.2f×", r), r <= 1.05)
+		toC(fmt.Sprintf("client CPU per %s, one goroutine, ≤ 1.05× the C loop", w.name), w.phase, true,
+			func(r float64) bool { return r <= 1.05 })
 	}
 	for _, w := range []struct{ phase, name string }{{"get1", "Get"}, {"set1", "Set"}} {
 		var st, pf *single.Syscalls
@@ -213,13 +234,11 @@ func singleTargets(sr *single.Result) []target {
 		}
 		add(name, m, st.Total <= 3)
 	}
-	gm := sr.RatioToC(single.Golibmc, "getmulti", false)
-	add("GetMulti(100) keys/s ≥ 0.90× the C loop", fmt.Sprintf("%.2f×", gm), gm >= 0.90)
+	toC("GetMulti(100) keys/s ≥ 0.90× the C loop", "getmulti", false, func(r float64) bool { return r >= 0.90 })
 	l, g := sr.Stat(single.Golibmc, "getmulti"), sr.Stat(single.Gomemcache, "getmulti")
 	add("GetMulti(100) keys/s ≥ 1.6× gomemcache", fmt.Sprintf("%.2f×", l.PerSec/g.PerSec), l.PerSec/g.PerSec >= 1.6)
 	if sr.Has(single.Golibmc, "getmultifunc") {
-		f := sr.RatioToC(single.Golibmc, "getmultifunc", false)
-		add("GetMultiFunc(100) keys/s ≥ 0.95× the C loop", fmt.Sprintf("%.2f×", f), f >= 0.95)
+		toC("GetMultiFunc(100) keys/s ≥ 0.95× the C loop", "getmultifunc", false, func(r float64) bool { return r >= 0.95 })
 		a := sr.Stat(single.Golibmc, "getmultifunc").AllocsPerUnit
 		add("GetMultiFunc(100) heap allocations per key ≤ 0.05", fmt.Sprintf("%.3f", a), a <= 0.05)
 	} else {
@@ -273,7 +292,10 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   old program and bench/single agree (golibmc 13.5-14.4 against 13.9-14.2 µs per Get): measuring
   inside one process, GC, warm-up, memcached_get's allocation and the order of runs moved nothing
   measurable; the state did. Read the medians with their ranges, and the pinned rows for changes of
-  a few percent.
+  a few percent. So the Targets table counts a ratio to the C loop as met only when the unpinned
+  median and both pinned placements meet it (GetMultiFunc has no pinned run: its median alone): one
+  run's unpinned GetMulti came out at 1.02× the C loop because the C loop's own GetMulti ran at 0.73 M
+  keys/s there against 1.04-1.15 M in the runs around it, while pinned golibmc made 0.61× and 0.75×.
 - **System calls.** strace stops the traced thread at every system call, so under strace a Get takes
   a few hundred µs instead of tens. The Go runtime's sysmon then finds the thread still inside the
   cgo call on most of its ticks, takes its P and wakes another thread to run it (futex), which finds

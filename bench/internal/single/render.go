@@ -68,6 +68,24 @@ func (r *Result) RatioToC(program, phase string, cpu bool) float64 {
 	return a.PerSec / b.PerSec
 }
 
+// PlacementRatios returns, for each pinned placement that measured phase,
+// program's median over the C program's (cpu: CPU per unit; else units/s),
+// with the placement's name.
+func (r *Result) PlacementRatios(program, phase string, cpu bool) (names []string, ratios []float64) {
+	for _, pl := range r.Placements {
+		a, b := pl.Stats[program][phase], pl.Stats[C][cPhase(phase)]
+		if a.N == 0 || b.N == 0 {
+			continue
+		}
+		v := a.PerSec / b.PerSec
+		if cpu {
+			v = a.CPUPerUnit / b.CPUPerUnit
+		}
+		names, ratios = append(names, pl.Name), append(ratios, v)
+	}
+	return names, ratios
+}
+
 // ratioCell is "1.24× (1.10–1.38)": the ratio of the medians and the range
 // of the per-round ratios.
 func (r *Result) ratioCell(program, phase string, cpu bool) string {
