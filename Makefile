@@ -13,7 +13,7 @@ DEB_PACKAGES := gcc libc6-dev libasan8 make pkg-config libmemcached-dev libssl-d
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps test cwarn otel vet variants poll-modes gomemcache demo generate hash-vectors bench startup startup-c soak leakcheck fuzz fuzz-replies fuzz-seeds docker-test
+.PHONY: deps test cwarn otel vet variants poll-modes gomemcache demo generate hash-vectors bench bench-check startup startup-c soak leakcheck fuzz fuzz-replies fuzz-seeds docker-test
 
 ## deps: install the missing Debian packages (apt-get update only if needed).
 deps:
@@ -39,6 +39,11 @@ test: deps cwarn vet
 otel: deps
 	cd otel && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 	cd examples/prometheus && $(GO) vet ./... && $(GO) build -o /dev/null .
+
+## bench-check: the benchmark harness's own tests (parsing strace and perf, the
+## tables, which targets count as met), vetted; no server, no timing. CI runs it.
+bench-check:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 FUZZTIME ?= 60s
 ## make test's fuzz run is a count of inputs, not a time: with a time, Go 1.26's
