@@ -33,11 +33,7 @@ func TestTargetsToCHoldPinnedToo(t *testing.T) {
 			{Name: "different CPUs", Samples: map[string]map[string][]single.Sample{
 				single.C: phases(1000, 1000), single.Golibmc: phases(1000, 2000)}},
 		}}
-	r.Summarize()
-	got := map[string]target{}
-	for _, tg := range singleTargets(r) {
-		got[tg.name] = tg
-	}
+	got := targetsOf(r)
 	get := got["client CPU per Get, one goroutine, ≤ 1.05× the C loop"]
 	require.NotEmpty(t, get.measured)
 	assert.Equal(t, "1.00× (pinned: same CPU 1.20×, different CPUs 1.00×)", get.measured)
@@ -46,10 +42,36 @@ func TestTargetsToCHoldPinnedToo(t *testing.T) {
 	assert.Equal(t, "1.00× (pinned: same CPU 1.00×, different CPUs 0.50×)", gm.measured)
 	assert.False(t, gm.ok, "missed pinned to different CPUs")
 
+	set := got["client CPU per Set, one goroutine, ≤ 1.05× the C loop"]
+	assert.Equal(t, "1.00× (pinned: same CPU 1.20×, different CPUs 1.00×)", set.measured)
+
+	// Met everywhere: met.
+	r.Placements[0].Samples[single.Golibmc] = phases(1000, 1000)
+	r.Placements[1].Samples[single.Golibmc] = phases(1000, 1000)
+	got = targetsOf(r)
+	assert.True(t, got["client CPU per Get, one goroutine, ≤ 1.05× the C loop"].ok, "met unpinned and pinned")
+	assert.True(t, got["GetMulti(100) keys/s ≥ 0.90× the C loop"].ok, "met unpinned and pinned")
+
+	// Missed unpinned, met pinned: missed.
+	r.Samples[single.Golibmc] = phases(1500, 3000)
+	got = targetsOf(r)
+	assert.False(t, got["client CPU per Get, one goroutine, ≤ 1.05× the C loop"].ok, "missed unpinned")
+	assert.False(t, got["GetMulti(100) keys/s ≥ 0.90× the C loop"].ok, "missed unpinned")
+
+	// No pinned run: the median alone decides.
+	r.Samples[single.Golibmc] = phases(1000, 1000)
 	r.Placements = nil
+	got = targetsOf(r)
+	assert.True(t, got["client CPU per Get, one goroutine, ≤ 1.05× the C loop"].ok, "unpinned only: the median decides")
+	assert.Equal(t, "1.00×", got["GetMulti(100) keys/s ≥ 0.90× the C loop"].measured)
+}
+
+// targetsOf summarizes r and returns its single-goroutine targets by name.
+func targetsOf(r *single.Result) map[string]target {
+	r.Summarize()
+	got := map[string]target{}
 	for _, tg := range singleTargets(r) {
 		got[tg.name] = tg
 	}
-	assert.True(t, got["client CPU per Get, one goroutine, ≤ 1.05× the C loop"].ok, "unpinned only: the median decides")
-	assert.Equal(t, "1.00×", got["GetMulti(100) keys/s ≥ 0.90× the C loop"].measured)
+	return got
 }
