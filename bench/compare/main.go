@@ -293,8 +293,8 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   inside one process, GC, warm-up, memcached_get's allocation and the order of runs moved nothing
   measurable; the state did. Read the medians with their ranges, and the pinned rows for changes of
   a few percent. So the Targets table counts a ratio to the C loop as met only when the unpinned
-  median and both pinned placements meet it (GetMultiFunc has no pinned run: its median alone): one
-  run's unpinned GetMulti came out at 1.02× the C loop because the C loop's own GetMulti ran at 0.73 M
+  median and both pinned placements meet it (GetMultiFunc's pinned runs too, against the C loop's
+  GetMulti): one run's unpinned GetMulti came out at 1.02× the C loop because the C loop's own GetMulti ran at 0.73 M
   keys/s there against 1.04-1.15 M in the runs around it, while pinned golibmc made 0.61× and 0.75×.
 - **System calls.** strace stops the traced thread at every system call, so under strace a Get takes
   a few hundred µs instead of tens. The Go runtime's sysmon then finds the thread still inside the

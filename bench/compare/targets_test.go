@@ -58,6 +58,18 @@ func TestTargetsToCHoldPinnedToo(t *testing.T) {
 	assert.False(t, got["client CPU per Get, one goroutine, ≤ 1.05× the C loop"].ok, "missed unpinned")
 	assert.False(t, got["GetMulti(100) keys/s ≥ 0.90× the C loop"].ok, "missed unpinned")
 
+	// GetMultiFunc is judged pinned too, against the C loop's GetMulti.
+	r.Samples[single.Golibmc] = phases(1000, 1000)
+	r.Samples[single.Golibmc]["getmultifunc"] = []single.Sample{s(100, 1000)}
+	r.Placements[0].Samples[single.Golibmc]["getmultifunc"] = []single.Sample{s(100, 1000)}
+	r.Placements[1].Samples[single.Golibmc]["getmultifunc"] = []single.Sample{s(100, 2000)}
+	got = targetsOf(r)
+	gmf := got["GetMultiFunc(100) keys/s ≥ 0.95× the C loop"]
+	assert.Equal(t, "1.00× (pinned: same CPU 1.00×, different CPUs 0.50×)", gmf.measured)
+	assert.False(t, gmf.ok, "missed pinned to different CPUs")
+	r.Placements[1].Samples[single.Golibmc]["getmultifunc"] = []single.Sample{s(100, 1000)}
+	assert.True(t, targetsOf(r)["GetMultiFunc(100) keys/s ≥ 0.95× the C loop"].ok, "met unpinned and pinned")
+
 	// No pinned run: the median alone decides.
 	r.Samples[single.Golibmc] = phases(1000, 1000)
 	r.Placements = nil

@@ -210,15 +210,15 @@ func (r *Result) Full() string {
 	return b.String()
 }
 
-// PlacementTable renders the pinned runs: CPU per Get and Set and
-// GetMulti(100) keys/s of each program with memcached and the program on
-// the same CPU or on different ones, and the ratios to the C loop.
+// PlacementTable renders the pinned runs: CPU per Get and Set, GetMulti(100)
+// and GetMultiFunc(100) keys/s of each program with memcached and the
+// program on the same CPU or on different ones, and the ratios to the C loop.
 func (r *Result) PlacementTable() string {
 	if len(r.Placements) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| placement | program | CPU per Get | ÷ C | CPU per Set | ÷ C | GetMulti(100) keys/s | ÷ C | CPU per GetMulti key | ÷ C | wall per Get |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| placement | program | CPU per Get | ÷ C | CPU per Set | ÷ C | GetMulti(100) keys/s | ÷ C | CPU per GetMulti key | ÷ C | GetMultiFunc(100) keys/s | ÷ C | wall per Get |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, pl := range r.Placements {
 		c := pl.Stats[C]
 		for _, p := range []string{C, Golibmc, Gomemcache, Memcache} {
@@ -227,10 +227,15 @@ func (r *Result) PlacementTable() string {
 				continue
 			}
 			g, s, m := st["get"], st["set"], st["getmulti"]
-			fmt.Fprintf(&b, "| %s (memcached on CPU %d, client on CPU %d) | %s | %s | %.2f× | %s | %.2f× | %.0f | %.2f× | %s | %.2f× | %.1f µs |\n",
+			// GetMultiFunc is golibmc's alone (the C loop's is its GetMulti).
+			f, fc := "—", "—"
+			if mf := st["getmultifunc"]; mf.N > 0 && p == Golibmc {
+				f, fc = fmt.Sprintf("%.0f", mf.PerSec), fmt.Sprintf("%.2f×", mf.PerSec/c["getmulti"].PerSec)
+			}
+			fmt.Fprintf(&b, "| %s (memcached on CPU %d, client on CPU %d) | %s | %s | %.2f× | %s | %.2f× | %.0f | %.2f× | %s | %.2f× | %s | %s | %.1f µs |\n",
 				pl.Name, pl.Server, pl.Client, p, us(g.CPUPerUnit), g.CPUPerUnit/c["get"].CPUPerUnit,
 				us(s.CPUPerUnit), s.CPUPerUnit/c["set"].CPUPerUnit, m.PerSec, m.PerSec/c["getmulti"].PerSec,
-				us(m.CPUPerUnit), m.CPUPerUnit/c["getmulti"].CPUPerUnit, g.WallPerOp/1e3)
+				us(m.CPUPerUnit), m.CPUPerUnit/c["getmulti"].CPUPerUnit, f, fc, g.WallPerOp/1e3)
 		}
 	}
 	return b.String()

@@ -56,3 +56,30 @@ func TestRatiosAndTables(t *testing.T) {
 	assert.NotContains(t, h, "GetMultiFunc", "no row without the phase")
 	assert.Contains(t, r.Full(), "| Get of a 100 B value (1,000 keys) | op |")
 }
+
+// TestPlacementTableGetMultiFunc: the pinned runs show golibmc's
+// GetMultiFunc rate and its ratio to the C loop's GetMulti; the other
+// clients have none.
+func TestPlacementTableGetMultiFunc(t *testing.T) {
+	s := func(cpu, wall time.Duration) Sample {
+		return Sample{Ops: 100, Units: 100, CPU: cpu, Wall: wall, Allocs: -1}
+	}
+	phases := func(gmf bool) map[string][]Sample {
+		m := map[string][]Sample{"get": {s(1000, 4000)}, "set": {s(1000, 4000)}, "getmulti": {s(100, 1000)}}
+		if gmf {
+			m["getmultifunc"] = []Sample{s(100, 2000)}
+		}
+		return m
+	}
+	r := &Result{Rounds: 1, Samples: map[string]map[string][]Sample{C: phases(false)},
+		Placements: []Placement{{Name: "same CPU", Server: 1, Client: 1, Samples: map[string]map[string][]Sample{
+			C: phases(false), Golibmc: phases(true), Gomemcache: phases(true)}}}}
+	r.Summarize()
+	tab := r.PlacementTable()
+	assert.Contains(t, tab, "| GetMultiFunc(100) keys/s | ÷ C |")
+	assert.Contains(t, tab, "| golibmc | 0.01 µs | 1.00× | 0.01 µs | 1.00× | 100000000 | 1.00× | 0.00 µs | 1.00× | 50000000 | 0.50× |")
+	assert.Contains(t, tab, "| gomemcache | 0.01 µs | 1.00× | 0.01 µs | 1.00× | 100000000 | 1.00× | 0.00 µs | 1.00× | — | — |")
+	names, ratios := r.PlacementRatios(Golibmc, "getmultifunc", false)
+	assert.Equal(t, []string{"same CPU"}, names)
+	assert.Equal(t, []float64{0.5}, ratios)
+}

@@ -40,7 +40,7 @@ const DefaultPhases = "warm-set:1000,warm-get:1000,warm-getmulti:100," +
 
 // PlacementPhases are the pinned runs' phases: fewer calls, since a round
 // trip between two CPUs can take several times longer.
-const PlacementPhases = "warm-set:1000,warm-get:500,set:5000,get:5000,getmulti:500"
+const PlacementPhases = "warm-set:1000,warm-get:500,set:5000,get:5000,getmulti:500,getmultifunc:500"
 
 type program struct{ name, path string }
 
