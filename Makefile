@@ -195,11 +195,12 @@ bench: deps
 	cd bench && $(GO) build -o results/bin/single-golibmc ./single/golibmc && \
 		$(GO) build -o results/bin/single-gomemcache ./single/gomemcache && \
 		$(GO) build -tags memcachepkg -o results/bin/single-memcache ./single/gomemcache && \
+		$(GO) build -o results/bin/single-floor ./single/floor && \
 		$(GO) build -o results/bin/driver ./single/driver && $(GO) build -o results/bin/compare ./compare
 	cd bench && ./results/bin/driver -rounds $(BENCH_COUNT) -placement $(BENCH_PLACEMENT) -quiet $(BENCH_QUIET) \
 		-c results/bin/single-c -golibmc results/bin/single-golibmc -gomemcache results/bin/single-gomemcache \
-		-memcache results/bin/single-memcache -json results/single.json -md results/single.md
-	./scripts/with-memcached.sh ./scripts/bench-instructions.sh bench/results/instructions.md $(BENCH_BIN)/single-c $(BENCH_BIN)/single-golibmc $(BENCH_BIN)/single-gomemcache
+		-memcache results/bin/single-memcache -floor results/bin/single-floor -json results/single.json -md results/single.md
+	./scripts/with-memcached.sh ./scripts/bench-instructions.sh bench/results/instructions.md $(BENCH_BIN)/single-c $(BENCH_BIN)/single-golibmc $(BENCH_BIN)/single-gomemcache $(BENCH_BIN)/single-floor
 	$(MAKE) --no-print-directory startup-c
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) . | tee bench/results/go-bench.txt
 	$(GO) run $(BENCHSTAT) bench/results/go-bench.txt > bench/results/benchstat.txt || echo "benchstat unavailable" > bench/results/benchstat.txt

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-instructions.sh OUT C_PROGRAM GOLIBMC_PROGRAM GOMEMCACHE_PROGRAM HOST:PORT
+# bench-instructions.sh OUT C_PROGRAM GOLIBMC_PROGRAM GOMEMCACHE_PROGRAM [FLOOR_PROGRAM] HOST:PORT
 #
 # The user-space instructions each client executes per call (per key for the
 # multi-key phases), counted by valgrind's callgrind: a run of the phase with
@@ -13,7 +13,8 @@
 # valgrind 3.19 stops at RDTSCP (the runtime's cputicks) and trips over the
 # preemption signals; neither changes what the client does per call.
 set -euo pipefail
-out=$1 c=$2 golibmc=$3 gomemcache=$4 addr=$5
+out=$1 c=$2 golibmc=$3 gomemcache=$4 floor= addr=$5
+if [ $# -ge 6 ]; then floor=$5 addr=$6; fi # the cgo floor (bench/single/floor): Get, Set and GetMulti only
 command -v valgrind >/dev/null || { echo "valgrind not installed: instructions not counted" >"$out"; exit 0; }
 
 # count PROGRAM PHASE N [ENV...]: instructions of a run, the fewest of three.
@@ -57,8 +58,8 @@ per() {
 ratio() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; fi; }
 
 {
-	echo "| per call (GetMulti: per key) | C loop | golibmc | ÷ C | golibmc with \`cas\` off | ÷ C | gomemcache | ÷ C |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| per call (GetMulti: per key) | C loop | golibmc | ÷ C | golibmc with \`cas\` off | ÷ C | gomemcache | ÷ C | cgo floor | ÷ C |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for row in "Get:get:1000:6000:1" "Set:set:1000:6000:1" "GetMulti(100):getmulti:100:600:100" "GetMultiFunc(100):getmultifunc:100:600:100"; do
 		IFS=: read -r name phase n1 n2 units <<<"$row"
 		cphase=$phase
@@ -67,8 +68,12 @@ ratio() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else awk -v a="$1" -v b=
 		gv=$(per "$golibmc" "$phase" "$n1" "$n2" "$units")
 		nv=$(per "$golibmc" "$phase" "$n1" "$n2" "$units" BENCH_GOLIBMC_CAS=0)
 		mv=-
-		[ "$phase" != getmultifunc ] && mv=$(per "$gomemcache" "$phase" "$n1" "$n2" "$units")
-		echo "| $name | $cv | $gv | $(ratio "$gv" "$cv") | $nv | $(ratio "$nv" "$cv") | $mv | $(ratio "$mv" "$cv") |"
+		fv=-
+		if [ "$phase" != getmultifunc ]; then
+			mv=$(per "$gomemcache" "$phase" "$n1" "$n2" "$units")
+			[ -n "$floor" ] && fv=$(per "$floor" "$phase" "$n1" "$n2" "$units")
+		fi
+		echo "| $name | $cv | $gv | $(ratio "$gv" "$cv") | $nv | $(ratio "$nv" "$cv") | $mv | $(ratio "$mv" "$cv") | $fv | $(ratio "$fv" "$cv") |"
 	done
 } >"$out"
 cat "$out"

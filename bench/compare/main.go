@@ -149,7 +149,7 @@ func render(sr *single.Result, reps int, addr, concReport string, concTargets []
 				"every 13 Gets under valgrind, every 50-100 at full speed, about 200 instructions per Get more than at " +
 				"full speed), and gomemcache's counts, which include its garbage collector's and netpoller's work, " +
 				"differ by up to 20% from run to run; golibmc's `gets` parse one more number per item, whose length " +
-				"grows with memcached's CAS counter.\n\n")
+				"grows with memcached's CAS counter. The cgo floor is bench/single/floor (see Notes).\n\n")
 			b.WriteString(t)
 		}
 		if t := sr.PlacementTable(); t != "" {
@@ -296,6 +296,17 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   median and both pinned placements meet it (GetMultiFunc's pinned runs too, against the C loop's
   GetMulti): one run's unpinned GetMulti came out at 1.02× the C loop because the C loop's own GetMulti ran at 0.73 M
   keys/s there against 1.04-1.15 M in the runs around it, while pinned golibmc made 0.61× and 0.75×.
+- **The cgo floor: what any Go binding pays, and what golibmc adds.** bench/single/floor is the least a
+  Go binding over libmemcached can do per call: one cgo call into the C loop's own libmemcached calls
+  (memcached_get, memcached_set, memcached_mget + memcached_fetch_result), the value copied into Go
+  memory, the processor yielded every 2 ms as golibmc does, and nothing else: no reply check, no pool,
+  no deadline, no batching, not safe for concurrent use. It is a measuring stick, not a client. The
+  C loop to the floor is the price of calling libmemcached from Go at all (the crossing, the runtime,
+  the copy); the floor to golibmc is the price of golibmc's guarantees: every reply checked before
+  libmemcached parses it (issue 20), gets so that Get fills CasID, the pooled and batching handles,
+  deadlines and observers. Without the yield a floor that calls into C back to back pays about 1.3-1.5
+  context switches per call (the runtime's sysmon finds it inside C and hands its P to another thread)
+  and 1.26-1.54× the C loop's CPU per Get pinned.
 - **System calls.** strace stops the traced thread at every system call, so under strace a Get takes
   a few hundred µs instead of tens. The Go runtime's sysmon then finds the thread still inside the
   cgo call on most of its ticks, takes its P and wakes another thread to run it (futex), which finds

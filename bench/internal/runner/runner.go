@@ -30,6 +30,12 @@ type Client interface {
 	Incr(key string) error
 }
 
+// Skipper is a Client that runs only some phases: Skips reports the ones
+// it does not run (they print skipped=1, as a phase a client lacks does).
+type Skipper interface {
+	Skips(phase string) bool
+}
+
 // CountMulti checks the values of a GetMulti's map (value gives each
 // item's value) against want bytes and returns how many there are.
 func CountMulti[T any](got map[string]T, value func(T) []byte, want int) (int, error) {
@@ -149,7 +155,7 @@ func Main(label string, open func(addr string) (Client, error)) {
 			fmt.Fprintf(os.Stderr, "%s: phase %q is not NAME:COUNT\n", label, tok)
 			os.Exit(2)
 		}
-		loop, units := phase(c, strings.TrimPrefix(name, "warm-"), n)
+		loop, units := phaseOf(c, name, n)
 		if loop == nil {
 			fmt.Printf("phase=%s skipped=1\n", name)
 			continue
@@ -168,6 +174,16 @@ func Main(label string, open func(addr string) (Client, error)) {
 func fail(label string, err error) {
 	fmt.Fprintf(os.Stderr, "%s: %v\n", label, err)
 	os.Exit(1)
+}
+
+// phaseOf is phase for a name as given (a warm-up runs its phase's loop),
+// nil when the client skips it (Skipper).
+func phaseOf(c Client, name string, n int) (func() error, int) {
+	name = strings.TrimPrefix(name, "warm-")
+	if sk, ok := c.(Skipper); ok && sk.Skips(name) {
+		return nil, 0
+	}
+	return phase(c, name, n)
 }
 
 // phase returns the loop of phase name run n times and the units it does

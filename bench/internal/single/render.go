@@ -112,7 +112,7 @@ func us(ns float64) string {
 // key, and GetMultiFunc when golibmc has it.
 func (r *Result) Headline() string {
 	var b strings.Builder
-	progs := []string{Golibmc, C, Gomemcache, Memcache}
+	progs := []string{Golibmc, C, Gomemcache, Memcache, Floor}
 	b.WriteString("| per phase: median = ratio to the C loop [range of the per-round ratios] |")
 	for _, p := range progs {
 		if r.Stats[p] != nil {
@@ -149,10 +149,10 @@ func (r *Result) Headline() string {
 			}
 		}
 		g, l := r.Stat(Gomemcache, phase), r.Stat(Golibmc, phase)
-		switch {
-		case phase == "getmultifunc":
+		if phase == "getmultifunc" {
 			g = r.Stat(Gomemcache, "getmulti")
-			fallthrough
+		}
+		switch {
 		case g.N > 0:
 			if cpu {
 				fmt.Fprintf(&b, " %.2f× the CPU |\n", l.CPUPerUnit/g.CPUPerUnit)
@@ -221,7 +221,7 @@ func (r *Result) PlacementTable() string {
 	b.WriteString("| placement | program | CPU per Get | ÷ C | CPU per Set | ÷ C | GetMulti(100) keys/s | ÷ C | CPU per GetMulti key | ÷ C | GetMultiFunc(100) keys/s | ÷ C | wall per Get |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, pl := range r.Placements {
 		c := pl.Stats[C]
-		for _, p := range []string{C, Golibmc, Gomemcache, Memcache} {
+		for _, p := range []string{C, Golibmc, Gomemcache, Memcache, Floor} {
 			st := pl.Stats[p]
 			if st == nil {
 				continue

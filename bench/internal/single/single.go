@@ -21,6 +21,9 @@ const (
 	Golibmc    = "golibmc"
 	Gomemcache = "gomemcache"
 	Memcache   = "memcache package"
+	// Floor is the least a Go binding over libmemcached can do
+	// (single/floor): what any cgo binding pays on top of the C loop.
+	Floor = "cgo floor"
 )
 
 // Sample is one phase of one program's run, as the program printed it.

@@ -73,13 +73,37 @@ func TestPlacementTableGetMultiFunc(t *testing.T) {
 	}
 	r := &Result{Rounds: 1, Samples: map[string]map[string][]Sample{C: phases(false)},
 		Placements: []Placement{{Name: "same CPU", Server: 1, Client: 1, Samples: map[string]map[string][]Sample{
-			C: phases(false), Golibmc: phases(true), Gomemcache: phases(true)}}}}
+			C: phases(false), Golibmc: phases(true), Gomemcache: phases(true), Floor: phases(false)}}}}
 	r.Summarize()
 	tab := r.PlacementTable()
 	assert.Contains(t, tab, "| GetMultiFunc(100) keys/s | ÷ C |")
 	assert.Contains(t, tab, "| golibmc | 0.01 µs | 1.00× | 0.01 µs | 1.00× | 100000000 | 1.00× | 0.00 µs | 1.00× | 50000000 | 0.50× |")
 	assert.Contains(t, tab, "| gomemcache | 0.01 µs | 1.00× | 0.01 µs | 1.00× | 100000000 | 1.00× | 0.00 µs | 1.00× | — | — |")
+	assert.Contains(t, tab, "| cgo floor | 0.01 µs | 1.00× |")
 	names, ratios := r.PlacementRatios(Golibmc, "getmultifunc", false)
 	assert.Equal(t, []string{"same CPU"}, names)
 	assert.Equal(t, []float64{0.5}, ratios)
+}
+
+// TestHeadlineFloor: the cgo floor has its column with its ratios to the
+// C loop, and none in GetMultiFunc's rows.
+func TestHeadlineFloor(t *testing.T) {
+	s := func(cpu, wall time.Duration) Sample {
+		return Sample{Ops: 100, Units: 100, CPU: cpu, Wall: wall, Allocs: -1}
+	}
+	phases := func(get time.Duration) map[string][]Sample {
+		return map[string][]Sample{"get": {s(get, 4000)}, "set": {s(get, 4000)}, "getmulti": {s(100, 1000)},
+			"getmultifunc": {s(100, 1000)}}
+	}
+	r := &Result{Rounds: 1, Samples: map[string]map[string][]Sample{
+		C: phases(1000), Golibmc: phases(1200), Gomemcache: phases(2000), Floor: phases(1030)}}
+	r.Summarize()
+	h := r.Headline()
+	assert.Contains(t, h, "| golibmc | C loop | gomemcache | cgo floor | golibmc ÷ gomemcache |")
+	assert.Contains(t, h, "| CPU per Get | 0.01 µs = 1.20× | 0.01 µs = 1 | 0.02 µs = 2.00× | 0.01 µs = 1.03× | 0.60× the CPU |")
+	assert.Contains(t, h, "| GetMultiFunc(100) keys/s (gomemcache column: its GetMulti) | 100000000 = 1.00× | 100000000 = 1 | — | — | 1.00× |")
+	delete(r.Samples, Gomemcache)
+	r.Summarize()
+	assert.Contains(t, r.Headline(), "| GetMultiFunc(100) keys/s (gomemcache column: its GetMulti) | 100000000 = 1.00× | 100000000 = 1 | — | — |\n",
+		"no gomemcache: no ratio to it")
 }

@@ -1,7 +1,7 @@
 // Command driver runs bench/single's client programs (the C loop over
-// libmemcached, golibmc, gomemcache, the memcache package) as separate
-// processes against one memcached, alternating their order round after
-// round, and reports the medians of each phase and the ratios to the C
+// libmemcached, golibmc, gomemcache, the memcache package, the cgo floor)
+// as separate processes against one memcached, alternating their order
+// round after round, and reports the medians of each phase and the ratios to the C
 // loop and to gomemcache. With -syscalls N it also counts the system calls
 // of N single-goroutine Gets of one key and N Sets, by syscall name, under
 // strace -c -f and with perf's syscall tracepoints (which do not slow the
@@ -53,6 +53,7 @@ func main() {
 	cBin := flag.String("c", "", "the C program (bench/single/c/single.c, built)")
 	golibmcBin := flag.String("golibmc", "", "the golibmc program")
 	gomemcacheBin := flag.String("gomemcache", "", "the gomemcache program")
+	floorBin := flag.String("floor", "", "the cgo floor program (optional)")
 	memcacheBin := flag.String("memcache", "", "the memcache package's program (optional)")
 	rounds := flag.Int("rounds", 5, "rounds; each runs every program once, in a rotated order")
 	phases := flag.String("phases", DefaultPhases, "PHASE:COUNT list every program runs, in this order")
@@ -80,7 +81,7 @@ func main() {
 		log.Printf("memcached pid %d on %s", srv.Pid(), srv.Addr)
 	}
 	var progs []program
-	for _, p := range []program{{single.C, *cBin}, {single.Golibmc, *golibmcBin}, {single.Gomemcache, *gomemcacheBin}, {single.Memcache, *memcacheBin}} {
+	for _, p := range []program{{single.C, *cBin}, {single.Golibmc, *golibmcBin}, {single.Gomemcache, *gomemcacheBin}, {single.Memcache, *memcacheBin}, {single.Floor, *floorBin}} {
 		if p.path != "" {
 			if _, err := os.Stat(p.path); err != nil {
 				log.Fatal(err)
