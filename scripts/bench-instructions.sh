@@ -14,7 +14,7 @@
 # preemption signals; neither changes what the client does per call.
 set -euo pipefail
 out=$1 c=$2 golibmc=$3 gomemcache=$4 floor= addr=$5
-if [ $# -ge 6 ]; then floor=$5 addr=$6; fi # the cgo floor (bench/single/floor): Get, Set and GetMulti only
+if [ $# -ge 6 ]; then floor=$5 addr=$6; fi # the cgo floor (bench/single/floor)
 command -v valgrind >/dev/null || { echo "valgrind not installed: instructions not counted" >"$out"; exit 0; }
 
 # count PROGRAM PHASE N [ENV...]: instructions of a run, the fewest of three.
@@ -69,10 +69,8 @@ ratio() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else awk -v a="$1" -v b=
 		nv=$(per "$golibmc" "$phase" "$n1" "$n2" "$units" BENCH_GOLIBMC_CAS=0)
 		mv=-
 		fv=-
-		if [ "$phase" != getmultifunc ]; then
-			mv=$(per "$gomemcache" "$phase" "$n1" "$n2" "$units")
-			[ -n "$floor" ] && fv=$(per "$floor" "$phase" "$n1" "$n2" "$units")
-		fi
+		[ "$phase" != getmultifunc ] && mv=$(per "$gomemcache" "$phase" "$n1" "$n2" "$units")
+		[ -n "$floor" ] && fv=$(per "$floor" "$phase" "$n1" "$n2" "$units")
 		echo "| $name | $cv | $gv | $(ratio "$gv" "$cv") | $nv | $(ratio "$nv" "$cv") | $mv | $(ratio "$mv" "$cv") | $fv | $(ratio "$fv" "$cv") |"
 	done
 } >"$out"

@@ -299,7 +299,8 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
 - **The cgo floor: what any Go binding pays, and what golibmc adds.** bench/single/floor is the least a
   Go binding over libmemcached can do per call: one cgo call into the C loop's own libmemcached calls
   (memcached_get, memcached_set, memcached_mget + memcached_fetch_result), the value copied into Go
-  memory, the processor yielded every 2 ms as golibmc does, and nothing else: no reply check, no pool,
+  memory (GetMulti: one allocation for all the values; its GetMultiFunc lends each value from its
+  buffer), the processor yielded every 2 ms as golibmc does, and nothing else: no reply check, no pool,
   no deadline, no batching, not safe for concurrent use. It is a measuring stick, not a client. The
   C loop to the floor is the price of calling libmemcached from Go at all (the crossing, the runtime,
   the copy); the floor to golibmc is the price of golibmc's guarantees: every reply checked before

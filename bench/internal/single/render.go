@@ -140,7 +140,7 @@ func (r *Result) Headline() string {
 				ph = cPhase(phase)
 			}
 			switch {
-			case !r.Has(p, ph) || (phase == "getmultifunc" && p != Golibmc && p != C):
+			case !r.Has(p, ph) || (phase == "getmultifunc" && p != Golibmc && p != C && p != Floor):
 				b.WriteString(" — |")
 			case p == C:
 				fmt.Fprintf(&b, " %s = 1 |", format(r.Stat(p, ph)))
@@ -227,9 +227,10 @@ func (r *Result) PlacementTable() string {
 				continue
 			}
 			g, s, m := st["get"], st["set"], st["getmulti"]
-			// GetMultiFunc is golibmc's alone (the C loop's is its GetMulti).
+			// GetMultiFunc is golibmc's and the floor's (the C loop's is its
+			// GetMulti; the others have none).
 			f, fc := "—", "—"
-			if mf := st["getmultifunc"]; mf.N > 0 && p == Golibmc {
+			if mf := st["getmultifunc"]; mf.N > 0 && (p == Golibmc || p == Floor) {
 				f, fc = fmt.Sprintf("%.0f", mf.PerSec), fmt.Sprintf("%.2f×", mf.PerSec/c["getmulti"].PerSec)
 			}
 			fmt.Fprintf(&b, "| %s (memcached on CPU %d, client on CPU %d) | %s | %s | %.2f× | %s | %.2f× | %.0f | %.2f× | %s | %.2f× | %s | %s | %.1f µs |\n",

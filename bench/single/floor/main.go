@@ -16,7 +16,8 @@
 //
 //	floor HOST:PORT PHASE:COUNT[,PHASE:COUNT...]
 //
-// It runs the phases set, get and getmulti (100 keys), and skips the others.
+// It runs the phases set, get, getmulti and getmultifunc (100 keys), and
+// skips the others.
 package main
 
 /*
@@ -108,9 +109,9 @@ type floor struct {
 
 var errFloor = errors.New("floor: libmemcached failed")
 
-// Skips: the floor runs the three phases of the single-goroutine targets.
+// Skips: the floor runs the phases of the single-goroutine targets.
 func (f *floor) Skips(phase string) bool {
-	return phase != "set" && phase != "get" && phase != "getmulti"
+	return phase != "set" && phase != "get" && phase != "getmulti" && phase != "getmultifunc"
 }
 
 func (f *floor) Get(key string) (int, error) {
@@ -135,7 +136,9 @@ func (f *floor) Set(key string, value []byte) error {
 	return nil
 }
 
-func (f *floor) GetMulti(keys []string, want int) (int, error) {
+// mget reads keys with one cgo call; the items found are then in f.buf,
+// its first w bytes (valid until the next call).
+func (f *floor) mget(keys []string) (w int, err error) {
 	f.keys, f.lens = f.keys[:0], f.lens[:0]
 	for _, k := range keys {
 		f.keys = append(f.keys, k...)
@@ -144,16 +147,19 @@ func (f *floor) GetMulti(keys []string, want int) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	w := C.floor_mget((*C.char)(unsafe.Pointer(&f.keys[0])), &f.lens[0], C.size_t(len(keys)),
+	n := C.floor_mget((*C.char)(unsafe.Pointer(&f.keys[0])), &f.lens[0], C.size_t(len(keys)),
 		(*C.char)(unsafe.Pointer(&f.buf[0])), C.size_t(len(f.buf)))
 	f.yield()
-	if w < 0 {
+	if n < 0 {
 		return 0, errFloor
 	}
-	// The map, and the values in one allocation; a key is the caller's own
-	// string when the replies come in the order asked (one server: always).
-	got := make(map[string][]byte, len(keys))
-	values := make([]byte, 0, int(w))
+	return int(n), nil
+}
+
+// each calls fn for each item of the first w bytes of f.buf, in the order
+// they came. A key is the caller's own string when the replies come in the
+// order asked (one server: always), so that nothing is allocated per key.
+func (f *floor) each(keys []string, w int, fn func(key string, v []byte) error) error {
 	next := 0
 	for b := f.buf[:w]; len(b) > 0; {
 		kl, vl := int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:]))
@@ -161,18 +167,45 @@ func (f *floor) GetMulti(keys []string, want int) (int, error) {
 		for next < len(keys) && keys[next] != string(k) {
 			next++
 		}
-		var key string
+		key := ""
 		if next < len(keys) {
 			key = keys[next]
 		} else {
 			key = string(k)
 		}
+		if err := fn(key, v); err != nil {
+			return err
+		}
+		b = b[8+kl+vl:]
+	}
+	return nil
+}
+
+// GetMulti returns the map, its values copied into one allocation.
+func (f *floor) GetMulti(keys []string, want int) (int, error) {
+	w, err := f.mget(keys)
+	if err != nil {
+		return 0, err
+	}
+	got := make(map[string][]byte, len(keys))
+	values := make([]byte, 0, w)
+	f.each(keys, w, func(key string, v []byte) error {
 		at := len(values)
 		values = append(values, v...)
 		got[key] = values[at:len(values):len(values)]
-		b = b[8+kl+vl:]
-	}
+		return nil
+	})
 	return runner.CountMulti(got, func(v []byte) []byte { return v }, want)
+}
+
+// GetMultiFunc hands fn each item found, its value in the floor's buffer
+// (as golibmc's GetMultiFunc lends its own): nothing allocated per key.
+func (f *floor) GetMultiFunc(keys []string, fn func(key string, value []byte) error) error {
+	w, err := f.mget(keys)
+	if err != nil {
+		return err
+	}
+	return f.each(keys, w, fn)
 }
 
 // Incr is not measured (Skips).
