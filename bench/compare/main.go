@@ -117,9 +117,9 @@ func render(sr *single.Result, reps int, addr, concReport string, concTargets []
 	fmt.Fprintf(&b, "## Setup\n\n%s\n", environment())
 	if sr != nil {
 		fmt.Fprintf(&b, "## One goroutine: each client in its own process\n\n")
-		fmt.Fprintf(&b, "`bench/single`: four programs (the C loop over libmemcached, golibmc, gomemcache, the memcache "+
-			"package) each run the same phases from one goroutine or thread, one after another, against the same memcached: "+
-			"20,000 Sets and 20,000 Gets of 100 B values over 1,000 keys, 2,000 GetMulti of 100 keys, then the other rows. "+
+		fmt.Fprintf(&b, "`bench/single`: five programs (the C loop over libmemcached, golibmc, gomemcache, the memcache "+
+			"package, the cgo floor) each run the same phases from one goroutine or thread, one after another, against the same memcached: "+
+			"20,000 Sets and 20,000 Gets of 100 B values over 1,000 keys, 2,000 GetMulti of 100 keys, then the other rows (the cgo floor: Set, Get, GetMulti and GetMultiFunc only). "+
 			"Each program reads its own CPU (getrusage RUSAGE_SELF, every thread) around each phase, after a short warm-up. "+
 			"The driver runs them as separate processes, %d rounds, in a rotated order; the tables show medians, and "+
 			"[a–b] is the range of the ratio measured within each round.\n\n", sr.Rounds)
@@ -154,7 +154,7 @@ func render(sr *single.Result, reps int, addr, concReport string, concTargets []
 		}
 		if t := sr.PlacementTable(); t != "" {
 			b.WriteString("\n### Where the scheduler puts the two ends\n\n")
-			b.WriteString("The same three phases (fewer calls) with a memcached pinned to one CPU and each program pinned to " +
+			b.WriteString("The same Set, Get, GetMulti and GetMultiFunc phases (fewer calls) with a memcached pinned to one CPU and each program pinned to " +
 				"the same CPU or to the other one (Go programs pinned to one CPU run with GOMAXPROCS=1); medians.\n\n")
 			b.WriteString(t)
 		}
@@ -278,7 +278,7 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   way, its runtime's own threads included. The C loop is what a C program does: memcached_get
   (freeing the value it returns) and memcached_set with MEMCACHED_BEHAVIOR_TCP_NODELAY on, and
   memcached_mget + memcached_fetch_result into one reused memcached_result_st for GetMulti. It is the
-  floor a binding is measured against; its numbers are as good as any client's here.
+  baseline a binding is measured against; its numbers are as good as any client's here.
 - **Why single calls need ranges and the placement table.** On this 2-vCPU VM most of a round trip's
   client CPU is the kernel putting the thread to sleep and waking it (context switches and wakeups,
   over half of the C loop's profile). With memcached and the client on the same vCPU the C loop costs
@@ -296,14 +296,16 @@ const notes = `- **One goroutine: separate processes, per-phase CPU, the C loop 
   median and both pinned placements meet it (GetMultiFunc's pinned runs too, against the C loop's
   GetMulti): one run's unpinned GetMulti came out at 1.02× the C loop because the C loop's own GetMulti ran at 0.73 M
   keys/s there against 1.04-1.15 M in the runs around it, while pinned golibmc made 0.61× and 0.75×.
-- **The cgo floor: what any Go binding pays, and what golibmc adds.** bench/single/floor is the least a
-  Go binding over libmemcached can do per call: one cgo call into the C loop's own libmemcached calls
-  (memcached_get, memcached_set, memcached_mget + memcached_fetch_result), the value copied into Go
-  memory (GetMulti: one allocation for all the values; its GetMultiFunc lends each value from its
-  buffer), the processor yielded every 2 ms as golibmc does, and nothing else: no reply check, no pool,
-  no deadline, no batching, not safe for concurrent use. It is a measuring stick, not a client. The
-  C loop to the floor is the price of calling libmemcached from Go at all (the crossing, the runtime,
-  the copy); the floor to golibmc is the price of golibmc's guarantees: every reply checked before
+- **The cgo floor: the C loop's calls made from Go, and what golibmc adds.** bench/single/floor makes
+  the C loop's own libmemcached calls (memcached_get, memcached_set, memcached_mget +
+  memcached_fetch_result) through one bare cgo call each, copies the value into Go memory (GetMulti:
+  one allocation for all the values; its GetMultiFunc lends each value from its buffer), yields the
+  processor every 2 ms as golibmc does, and does nothing else: no reply check, no pool, no deadline,
+  no batching, not safe for concurrent use. It is a measuring stick, not a client, and not the
+  cheapest binding imaginable (one that fetched into a reused result instead of memcached_get's
+  malloc, and copied once, would save a little), but it makes the C loop's calls. The C loop to the
+  floor is the price of making those calls from Go (the crossing, the runtime, the copy); the floor
+  to golibmc is the price of golibmc's guarantees: every reply checked before
   libmemcached parses it (issue 20), gets so that Get fills CasID, the pooled and batching handles,
   deadlines and observers. Without the yield a floor that calls into C back to back pays about 1.3-1.5
   context switches per call (the runtime's sysmon finds it inside C and hands its P to another thread)

@@ -156,8 +156,9 @@ type RunLoad struct {
 	Quiet   bool          // it was (else the wait's budget ran out)
 }
 
-// Placement is the three phases of issue 23 run with memcached pinned to
-// one CPU and each program pinned to the same CPU or to another one.
+// Placement is the phases of issue 23 (Set, Get, GetMulti, GetMultiFunc)
+// run with memcached pinned to one CPU and each program pinned to the same
+// CPU or to another one.
 type Placement struct {
 	Name    string                         // "same CPU" or "different CPUs"
 	Client  int                            // the CPU the programs ran on

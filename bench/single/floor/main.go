@@ -1,12 +1,14 @@
-// Command floor is bench/single's program for the least a Go binding over
-// libmemcached can do per call: one cgo call straight into libmemcached
-// (memcached_get, memcached_set, memcached_mget + memcached_fetch_result,
-// as the C loop calls them), each value copied into Go memory as a binding
-// must return it, and nothing else. No reply is checked, there is no pool,
-// no deadline, no batching, one connection; it is not safe for concurrent
-// use. It is a measuring stick, not a client: what any cgo binding pays on
-// top of the C loop (the crossing, the Go runtime, the copy), so that the
-// rest of golibmc's cost can be told apart.
+// Command floor is bench/single's cgo floor: the C loop's own libmemcached
+// calls (memcached_get, memcached_set, memcached_mget +
+// memcached_fetch_result) made from Go through one bare cgo call each, each
+// value copied into Go memory as a binding must return it, and nothing
+// else. No reply is checked, there is no pool, no deadline, no batching,
+// one connection; it is not safe for concurrent use. It is a measuring
+// stick, not a client: what making the C loop's calls from Go costs (the
+// crossing, the Go runtime, the copy), so that the rest of golibmc's cost
+// can be told apart. It is not the cheapest binding imaginable: fetching
+// into a reused result instead of memcached_get's malloc, and copying once,
+// would save a little.
 //
 // It yields the processor every 2 ms of calls, as golibmc does: without
 // that, a goroutine calling into C back to back keeps being found inside
@@ -38,13 +40,14 @@ static int floor_open(const char *host, int port) {
 }
 
 // floor_get copies the value of key into buf (cap bytes); it returns the
-// value's length, -1 for a miss, -2 for an error or a value over cap.
+// value's length, -1 for a miss, -2 for an error or a value over cap
+// (memcached_get answers an empty value with NULL and SUCCESS).
 static long floor_get(const char *key, size_t klen, char *buf, size_t cap) {
 	size_t n;
 	uint32_t flags;
 	memcached_return_t rc;
 	char *v = memcached_get(floor_mc, key, klen, &n, &flags, &rc);
-	if (v == NULL) return rc == MEMCACHED_NOTFOUND ? -1 : -2;
+	if (v == NULL) return rc == MEMCACHED_SUCCESS ? 0 : rc == MEMCACHED_NOTFOUND ? -1 : -2;
 	long out = n <= cap ? (long) n : -2;
 	if (out >= 0) memcpy(buf, v, n);
 	free(v);
