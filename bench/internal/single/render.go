@@ -100,6 +100,11 @@ func (r *Result) ratioCell(program, phase string, cpu bool) string {
 	return s
 }
 
+// hasMultiFunc says whether program p's getmultifunc phase is a
+// GetMultiFunc of its own: golibmc's and the floor's are (the C loop's is
+// its GetMulti; the others have none).
+func hasMultiFunc(p string) bool { return p == Golibmc || p == Floor }
+
 func us(ns float64) string {
 	if ns >= 100e3 {
 		return fmt.Sprintf("%.0f µs", ns/1e3)
@@ -140,7 +145,7 @@ func (r *Result) Headline() string {
 				ph = cPhase(phase)
 			}
 			switch {
-			case !r.Has(p, ph) || (phase == "getmultifunc" && p != Golibmc && p != C && p != Floor):
+			case !r.Has(p, ph) || (phase == "getmultifunc" && p != C && !hasMultiFunc(p)):
 				b.WriteString(" — |")
 			case p == C:
 				fmt.Fprintf(&b, " %s = 1 |", format(r.Stat(p, ph)))
@@ -227,10 +232,8 @@ func (r *Result) PlacementTable() string {
 				continue
 			}
 			g, s, m := st["get"], st["set"], st["getmulti"]
-			// GetMultiFunc is golibmc's and the floor's (the C loop's is its
-			// GetMulti; the others have none).
 			f, fc := "—", "—"
-			if mf := st["getmultifunc"]; mf.N > 0 && (p == Golibmc || p == Floor) {
+			if mf := st["getmultifunc"]; mf.N > 0 && hasMultiFunc(p) {
 				f, fc = fmt.Sprintf("%.0f", mf.PerSec), fmt.Sprintf("%.2f×", mf.PerSec/c["getmulti"].PerSec)
 			}
 			fmt.Fprintf(&b, "| %s (memcached on CPU %d, client on CPU %d) | %s | %s | %.2f× | %s | %.2f× | %.0f | %.2f× | %s | %.2f× | %s | %s | %.1f µs |\n",
